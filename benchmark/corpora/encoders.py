@@ -1,0 +1,96 @@
+"""Frozen speech and text encoders from ``transformers``.
+
+Speech: 16 kHz waveform → every hidden state (``output_hidden_states``: the CNN/projection output plus each
+transformer layer — 25 × 1024 for WavLM-large, as RAVER uses) or only the last one (wav2vec2 for the word-chunk
+models); frames are 20 ms apart. One clip is encoded at a time, so padding never changes a clip's features.
+
+Text: one vector per aligned word, the mean of the last-layer vectors of the word's sub-word tokens. Words are
+joined into one sentence so every word is encoded in context, and tokens are mapped back to words through the
+tokenizer's character offsets (works for RoBERTa's byte-level BPE and BERT WordPiece alike).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from avbench.corpora.media import SAMPLE_RATE, ClipError
+from avbench.corpora.weights import load_pretrained
+from avbench.errors import UserError
+
+AUDIO_LAYERS = ("all", "last")
+AUDIO_RATE = 50.0  # frames per second of wav2vec2 / WavLM (20 ms hop)
+MIN_SAMPLES = 400  # the convolutional front end needs one 25 ms window
+
+
+class AudioEncoder:
+    def __init__(self, spec: str, layers: str, device: torch.device) -> None:
+        from transformers import AutoFeatureExtractor, AutoModel
+
+        if layers not in AUDIO_LAYERS:
+            raise UserError(f"--audio-layers must be one of {', '.join(AUDIO_LAYERS)}, got {layers!r}")
+        self.spec, self.layers, self.device = spec, layers, device
+        self.model = load_pretrained(spec, "audio", "--audio-model", AutoModel).to(device).eval()
+        self.processor = load_pretrained(spec, "audio feature extractor", "--audio-model", AutoFeatureExtractor)
+        config = self.model.config
+        self.shape = ((config.num_hidden_layers + 1) if layers == "all" else 1, config.hidden_size)
+
+    @torch.no_grad()
+    def __call__(self, wav: np.ndarray) -> np.ndarray:
+        """(frames, layers, dim) float32 features of one clip."""
+        if wav.shape[0] < MIN_SAMPLES:
+            raise ClipError(f"audio is {wav.shape[0] / SAMPLE_RATE * 1000:.0f} ms long; the encoder needs 25 ms")
+        inputs = self.processor(wav, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        values = inputs["input_values"].to(self.device)
+        out = self.model(values, output_hidden_states=self.layers == "all")
+        if self.layers == "all":
+            frames = torch.stack(out.hidden_states, dim=2)[0]
+        else:
+            frames = out.last_hidden_state[0].unsqueeze(1)
+        return frames.float().cpu().numpy()
+
+
+class TextEncoder:
+    def __init__(self, spec: str, device: torch.device) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.spec, self.device = spec, device
+        self.model = load_pretrained(spec, "text", "--text-model", AutoModel).to(device).eval()
+        self.tokenizer = load_pretrained(spec, "text tokenizer", "--text-model", AutoTokenizer)
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise UserError(f"--text-model {spec}: needs a fast tokenizer (tokenizer.json) to map tokens to words")
+        self.shape = (self.model.config.hidden_size,)
+        self.max_tokens = int(getattr(self.model.config, "max_position_embeddings", 512))
+
+    @torch.no_grad()
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        """(words, dim) float32: mean of each word's sub-word vectors."""
+        if not words:
+            return np.zeros((0, *self.shape), np.float32)
+        spans, cursor = [], 0
+        for word in words:
+            spans.append((cursor, cursor + len(word)))
+            cursor += len(word) + 1
+        encoded = self.tokenizer(" ".join(words), return_offsets_mapping=True, return_special_tokens_mask=True,
+                                 return_tensors="pt")
+        n_tokens = encoded["input_ids"].shape[1]
+        if n_tokens > self.max_tokens:
+            raise ClipError(f"{len(words)} words give {n_tokens} tokens, more than the text model's {self.max_tokens}")
+        offsets = encoded.pop("offset_mapping")[0].tolist()
+        special = encoded.pop("special_tokens_mask")[0].tolist()
+        hidden = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).last_hidden_state[0].float()
+        starts = np.array([s for s, _ in spans])
+        owner = np.full(n_tokens, -1)
+        for t, ((begin, end), is_special) in enumerate(zip(offsets, special)):
+            if not is_special and end > begin:
+                # the token's last character is inside its word even when offsets include a leading space
+                owner[t] = int(np.searchsorted(starts, end - 1, side="right")) - 1
+        vectors = np.zeros((len(words), *self.shape), np.float32)
+        hidden_np = hidden.cpu().numpy()
+        for w in range(len(words)):
+            rows = owner == w
+            if not rows.any():
+                raise ClipError(f"word {words[w]!r} produced no token")
+            vectors[w] = hidden_np[rows].mean(axis=0)
+        return vectors

@@ -1,0 +1,78 @@
+"""Loading the frozen encoders' weights without surprises.
+
+Hugging Face models come from a local directory (``save_pretrained`` output) or a hub id; when that fails —
+typically offline — the user gets one line naming the option to pass, not a stack trace. Plain checkpoints
+(the AffectNet MobileNetV2) are read as safetensors or with ``torch.load(weights_only=True)``, which refuses
+pickled code.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from avbench.errors import UserError
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") > 1
+
+
+def load_pretrained(spec: str, role: str, option: str, loader: Any, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(spec)`` with a one-line :class:`UserError` telling which option to pass."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        source = str(path)
+    elif _looks_like_path(spec):
+        raise UserError(f"{option} {spec}: no such directory")
+    else:
+        source = spec
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"cannot load the {role} model {spec!r} ({reason}); pass {option} with a local directory "
+            "(a model saved with save_pretrained) or a Hugging Face hub id while online"
+        ) from None
+
+
+def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UserError(f"{path}: not a state dict of tensors")
+    return obj
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a checkpoint file (``.safetensors`` or a ``torch.save``'d state dict), never unpickling code."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise UserError(f"{path}: not loadable as plain tensors with weights_only=True ({str(exc).splitlines()[0]}); "
+                        "save the state dict alone or convert it to safetensors") from None
+    return _unwrap(obj, path)
+
+
+def strip_prefix(state: dict[str, torch.Tensor], anchor: str) -> dict[str, torch.Tensor]:
+    """Drop wrapper prefixes (``module.``, ``model.``, ...) so keys start at ``anchor`` (e.g. ``features.``)."""
+    out = {}
+    for key, value in state.items():
+        at = key.find(anchor)
+        if at == 0 or (at > 0 and key[at - 1] == "."):
+            out[key[at:]] = value
+    return out

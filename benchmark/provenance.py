@@ -1,0 +1,73 @@
+"""What ``run.json`` records so that a result can be traced and reproduced: code, data, settings, machine."""
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from avbench import __version__
+from avbench.checkpoints import config_hash
+from avbench.store import FeatureStore
+
+LIBRARIES = ("torch", "numpy", "scipy", "pandas", "transformers", "matplotlib", "seaborn", "typer", "rich")
+
+
+def git_commit() -> str | None:
+    """The commit of the avbench checkout, when it is one (None for an installed wheel)."""
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: list[Any],
+               started: float) -> dict[str, Any]:
+    from avbench.models import model_class
+
+    tasks = {}
+    hashes = {}
+    for label, name in zip(labels, spec.models):
+        cls = model_class(name)
+        tasks[label] = spec.task or cls.tasks[0]
+        hashes[label] = config_hash({"model": name, "config": cls.config_for(spec.config, **spec.overrides),
+                                     "recipe": repr(cls.recipes[spec.config])})
+    return {
+        "avbench_version": __version__,
+        "git_commit": git_commit(),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "dataset": store.name,
+        "dataset_fingerprint": store.fingerprint,
+        "config": spec.config,
+        "models": labels,
+        "model_tasks": tasks,
+        "config_hashes": hashes,
+        "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruptions},
+        "seeds": list(spec.seeds),
+        "mask_seed": spec.mask_seed,
+        "bootstrap": spec.bootstrap,
+        "overrides": spec.overrides,
+        "emotions": store.emotions,
+        "attributes": list(store.meta.get("attributes", [])),
+        "library_versions": library_versions(),
+        "device": spec.device,
+        "executor": spec.executor,
+        "platform": platform.platform(),
+        "wall_time_s": round(time.time() - started, 2),
+    }

@@ -1,0 +1,82 @@
+"""One registry pattern for models, corruptions, datasets and reports.
+
+Entries are registered by decorator or as lazy ``"module:attr"`` strings (so importing avbench stays cheap),
+and third-party packages can add entries through an entry-point group. Unknown names raise
+:class:`~avbench.errors.UserError` with "did you mean" suggestions.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from typing import Generic, TypeVar
+
+from avbench.errors import UserError, unknown
+
+T = TypeVar("T")
+
+
+def load_object(spec: str) -> object:
+    """Import ``package.module:attr`` and return the attribute (clear error when it is missing)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"expected 'package.module:Name', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"cannot import {module_name!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise UserError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+class Registry(Generic[T]):
+    """Name → object map with lazy entries, entry points and suggestions on unknown names."""
+
+    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+        self.kind = kind
+        self._entries: dict[str, T | str] = {}
+        self._group = entry_point_group
+        self._plugins_loaded = entry_point_group is None
+
+    def register(self, name: str, obj: T | str | None = None) -> Callable[[T], T] | None:
+        """Register ``obj`` under ``name``; without ``obj`` acts as a decorator."""
+        if obj is not None:
+            self._entries[name] = obj
+            return None
+
+        def decorator(target: T) -> T:
+            self._entries[name] = target
+            return target
+
+        return decorator
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for ep in entry_points(group=self._group):
+            self._entries.setdefault(ep.name, ep.value)
+
+    def names(self) -> list[str]:
+        self._load_plugins()
+        return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        self._load_plugins()
+        return name in self._entries
+
+    def get(self, name: str) -> T:
+        self._load_plugins()
+        if name not in self._entries:
+            raise unknown(self.kind, name, self._entries)
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            entry = load_object(entry)  # type: ignore[assignment]
+            self._entries[name] = entry
+        return entry  # type: ignore[return-value]
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        for name in self.names():
+            yield name, self.get(name)

@@ -1,0 +1,168 @@
+"""``avbench run``: every model × seed trained (or reused) and evaluated under every level of every corruption.
+
+The grid is split into units (see :mod:`avbench.units`) whose outputs are written atomically and skipped when
+present and valid, so a run killed at any point — SIGKILL included — finishes when the same command is run again,
+with byte-identical results. Results are computed only from the saved per-clip predictions, so they can always be
+recomputed without running a model.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from avbench.atomic import write_json
+from avbench.checkpoints import config_hash
+from avbench.datasets import open_dataset
+from avbench.errors import UserError
+from avbench.executors import make_executor
+from avbench.training import TrainSpec
+from avbench.units import UnitContext, mask_digests, prediction_is_valid, prediction_path, run_eval_unit, run_train_unit
+
+__all__ = ["RunSpec", "run", "mask_digests", "resolve_models"]
+
+
+@dataclass
+class RunSpec:
+    """A run's grid and settings; its hash identifies the run for resuming."""
+
+    models: list[str]
+    corruptions: list[str]
+    dataset: str = "synthetic"
+    task: str | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    config: str = "tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    bootstrap: int = 1000
+    out: Path | None = None
+    executor: str = "local"
+    workers: int | None = None
+    device: str = "cpu"
+    resume: bool = True
+    mask_seed: int = 0
+    dataset_seed: int = 0
+    ray_address: str | None = None
+    epochs: int | None = None
+    baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that change results (not where or how the units run)."""
+        keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
+                "dataset_seed", "epochs")
+        return {k: getattr(self, k) for k in keys}
+
+
+def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None,
+                   explicit: bool) -> list[str]:
+    """Keep the models that can take the dataset's modalities (and task); warn under ``all``, fail when named."""
+    from avbench.models import model_class
+
+    usable = []
+    for name in names:
+        cls = model_class(name)
+        missing = [m for m in cls.modalities if m not in store_modalities]
+        problem = (f"needs {', '.join(missing)}, which the dataset lacks" if missing
+                   else f"does not do task {task!r}" if task and task not in cls.tasks else "")
+        if not problem:
+            usable.append(name)
+        elif explicit:
+            raise UserError(f"model {name!r} {problem}")
+        else:
+            warnings.warn(f"skipping model {name!r}: it {problem}")
+    if not usable:
+        raise UserError("no requested model can run on this dataset")
+    return usable
+
+
+def _default_out(spec: RunSpec) -> Path:
+    """``runs/<dataset>-<corruption>-<timestamp>/``, or the newest unfinished run of the same grid when resuming."""
+    dataset = Path(spec.dataset).name if "/" in spec.dataset else spec.dataset
+    prefix = f"{dataset}-{'+'.join(spec.corruptions) if len(spec.corruptions) <= 3 else 'many'}"
+    runs = Path("runs")
+    if spec.resume and runs.is_dir():
+        for candidate in sorted(runs.glob(prefix + "-*"), reverse=True):
+            try:
+                info = json.loads((candidate / "run.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
+                return candidate
+    return runs / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+
+
+def run(spec: RunSpec, progress: bool = True, console: Console | None = None) -> Path:
+    """Execute the grid and write predictions, results, summary, plots and provenance. Returns the run dir."""
+    from avbench.corruptions import get as get_corruption
+    from avbench.provenance import provenance
+    from avbench.results import write_results
+
+    console = console or Console(stderr=True)
+    started = time.time()
+    store = open_dataset(spec.dataset, seed=spec.dataset_seed)
+    corruptions = [get_corruption(name) for name in spec.corruptions]
+    out = Path(spec.out) if spec.out else _default_out(spec)
+    _check_writable(out)
+    info_path = out / "run.json"
+    if info_path.exists() and not spec.resume:
+        raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if info_path.exists():
+        previous = json.loads(info_path.read_text())
+        if previous.get("spec_hash") != config_hash(spec.identity()):
+            raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
+    write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
+                           "spec": json.loads(json.dumps(asdict(spec), default=str))})
+
+    train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs)
+                   for m in spec.models for seed in spec.seeds]
+    ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
+                      mask_seed=spec.mask_seed, device=spec.device)
+    pending_evals = {ts: [c.name for c in corruptions
+                          if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
+                     for ts in train_specs}
+    total = len(train_specs) + sum(len(v) for v in pending_evals.values())
+    executor = make_executor(spec.executor, spec.workers, out, spec.ray_address)
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress, transient=False)
+    futures: dict[Future, tuple[str, TrainSpec]] = {}
+    try:
+        with bar:
+            grid = bar.add_task(f"{len(train_specs)} trainings + evaluations", total=total)
+            for ts in train_specs:
+                futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
+            while futures:
+                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for future in done:
+                    kind, ts = futures.pop(future)
+                    future.result()  # re-raise a unit's failure here
+                    bar.advance(grid)
+                    bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
+                    if kind == "train":
+                        for name in pending_evals[ts]:
+                            futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
+    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
+    info = provenance(spec, store, labels, corruptions, started)
+    info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
+    write_json(info_path, info)
+    return out
+

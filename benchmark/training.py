@@ -1,0 +1,218 @@
+"""Training one model on one dataset with one seed, following the model's own recipe.
+
+The harness owns what every recipe shares — the loss criteria (soft-label CE, class-balanced CE, 1−CCC), modality
+dropout, model selection on the development split, seeding and checkpointing — and the model owns its
+architecture-specific steps (auxiliary losses, several updates per batch) through ``loss``/``train_step``.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from avbench import checkpoints
+from avbench.batching import Batch, Collator
+from avbench.cache import cache_dir
+from avbench.errors import UserError
+from avbench.store import FeatureStore
+
+EpochCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that identifies a trained model; its hash keys the checkpoint cache."""
+
+    model: str
+    seed: int = 0
+    config: str = "tiny"
+    task: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False)
+    epochs: int | None = None  # None = the recipe's
+
+    @property
+    def label(self) -> str:
+        """Model name as shown in results: ``raver`` or ``raver[n_ctx=16]`` when overridden."""
+        if not self.overrides:
+            return self.model
+        return self.model + "[" + ",".join(f"{k}={v}" for k, v in sorted(self.overrides.items())) + "]"
+
+
+# -- losses ----------------------------------------------------------------------------------------------------
+class SoftCrossEntropy(nn.Module):
+    """Cross-entropy against vote-share labels, optionally with per-class weights (class-balanced CE)."""
+
+    def __init__(self, class_weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("weights", class_weights if class_weights is not None else torch.ones(0))
+
+    def forward(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        log_p = torch.log_softmax(logits, dim=-1)
+        target = batch.labels
+        if self.weights.numel():
+            target = target * self.weights
+        return -(target * log_p).sum(-1).mean()
+
+
+class CCCLoss(nn.Module):
+    """Mean over the attributes of (1 − CCC), with population statistics (audio-text paper eq. 3)."""
+
+    def forward(self, values: torch.Tensor, batch: Batch) -> torch.Tensor:
+        y = batch.attributes
+        mp, mt = values.mean(0), y.mean(0)
+        vp, vt = values.var(0, unbiased=False), y.var(0, unbiased=False)
+        cov = ((values - mp) * (y - mt)).mean(0)
+        ccc = 2 * cov / (vp + vt + (mp - mt) ** 2 + 1e-8)
+        return (1 - ccc).mean()
+
+
+def class_balanced_weights(labels: np.ndarray, beta: float) -> torch.Tensor:
+    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C."""
+    n_classes = labels.shape[1]
+    counts = np.maximum((labels > 1.0 / n_classes).sum(axis=0), 1)
+    weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
+    return torch.tensor(weights / weights.sum() * n_classes, dtype=torch.float32)
+
+
+def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
+    if task == "attributes":
+        return CCCLoss()
+    if recipe_loss == "cbce":
+        train = store.split_indices("train")
+        return SoftCrossEntropy(class_balanced_weights(np.asarray(store.labels[train]), beta))
+    return SoftCrossEntropy()
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def make_optimizer(model: nn.Module, recipe: Any) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, betas=recipe.betas)
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay, betas=recipe.betas)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Generator) -> Batch:
+    """Per batch: zero all audio with probability p_a, else all video with probability p_v (RAVER/AuxFormer)."""
+    p_audio, p_video = probs
+    if p_audio <= 0 and p_video <= 0:
+        return batch
+    r = rng.random()
+    drop = "audio" if r < p_audio else "video" if r < p_audio + p_video else None
+    if drop is None or drop not in batch.masks:
+        return batch
+    return batch.with_masks({drop: torch.zeros_like(batch.masks[drop])})
+
+
+def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (import kept lazy for CLI speed)
+    from avbench.models import FeatureDims, get, model_class
+
+    cls = model_class(spec.model)
+    missing = [m for m in cls.modalities if m not in store.modalities]
+    if missing:
+        raise UserError(f"model {spec.label!r} needs modalities {', '.join(missing)}, which {store.name!r} lacks")
+    task = spec.task or cls.tasks[0]
+    n_out = len(store.emotions) if task == "emotion" else 3
+    dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
+    return get(spec.model, config=spec.config, dims=dims, n_outputs=n_out, task=task, **spec.overrides)
+
+
+def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> Path:
+    key = checkpoints.config_hash({"spec": spec.__dict__, "dataset": store.fingerprint})
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.label)
+    return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}-seed{spec.seed}-{key}"
+
+
+def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    order = rng.permutation(indices) if rng is not None else indices
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@torch.no_grad()
+def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, batch_size: int = 64,
+                  device: str = "cpu") -> np.ndarray:
+    """Model outputs (probabilities or z-normalised attributes) for the clips, in order."""
+    model.eval()
+    outs = [model.predict(collator(chunk).to(device)).cpu().numpy() for chunk in iterate(indices, batch_size, None)]
+    return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
+
+
+def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device: str) -> float:
+    """Selection score on the development split: macro-F1 (emotion) or mean CCC (attributes)."""
+    from avbench.metrics import attribute_scores, classification_scores
+
+    dev = store.split_indices("dev")
+    out = predict_split(model, collator, dev, device=device)
+    if model.task == "emotion":
+        return float(classification_scores(np.asarray(store.labels[dev]), out)["macro_f1"])
+    values = collator.denormalise_attributes(out)
+    return float(attribute_scores(np.asarray(store.attributes[dev]), values)["ccc_mean"])
+
+
+def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None):
+    """Train from scratch with the model's recipe; returns (model, description) with the best dev state loaded."""
+    seed_everything(spec.seed)
+    model = build_model(spec, store).to(device)
+    recipe = type(model).recipes[spec.config]
+    epochs = spec.epochs or recipe.epochs
+    criterion = make_criterion(model.task, recipe.loss, store, recipe.cb_beta).to(device)
+    optimizer = make_optimizer(model, recipe)
+    collator = Collator(store, type(model).modalities)
+    rng = np.random.default_rng(spec.seed)
+    train_idx = store.split_indices("train")
+    best_score, best_state, history = -np.inf, None, []
+    for epoch in range(epochs):
+        model.train()
+        losses = []
+        for chunk in iterate(train_idx, recipe.batch_size, rng):
+            batch = modality_dropout(collator(chunk), recipe.modality_dropout, rng).to(device)
+            losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
+        loss = float(np.mean(losses))
+        if not np.isfinite(loss):
+            warnings.warn(f"{spec.label}: training loss became {loss} at epoch {epoch + 1}; keeping the best state")
+            break
+        score = dev_score(model, collator, store, device)
+        history.append({"epoch": epoch + 1, "loss": round(loss, 6), "dev": round(score, 6)})
+        if score > best_score:
+            best_score, best_state = score, copy.deepcopy(model.state_dict())
+        if on_epoch:
+            on_epoch(epoch + 1, epochs)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    description = {
+        "model": spec.model, "label": spec.label, "config": spec.config, "task": model.task, "seed": spec.seed,
+        "overrides": spec.overrides, "epochs": epochs, "dataset": store.name, "dataset_fingerprint": store.fingerprint,
+        "best_dev": round(float(best_score), 6), "history": history, "parameters": model.num_parameters(),
+    }
+    return model, description
+
+
+def load_or_train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None,
+                  root: Path | None = None):
+    """Reuse the cached checkpoint when it is valid; retrain (with a warning) when it is corrupt."""
+    directory = checkpoint_dir(spec, store, root)
+    if checkpoints.exists(directory):
+        model = build_model(spec, store).to(device)
+        try:
+            description = checkpoints.load(directory, model)
+            return model, description, directory
+        except checkpoints.CorruptCheckpoint as exc:
+            warnings.warn(f"corrupt cached checkpoint, retraining: {exc}")
+    model, description = train(spec, store, device, on_epoch)
+    checkpoints.save(directory, model, description)
+    return model, description, directory

@@ -1,0 +1,178 @@
+"""The two kinds of work unit a run is split into, as plain picklable functions any executor can call.
+
+* train unit: one model × seed → a checkpoint in the cache (reused when present and valid);
+* eval unit: one model × seed × corruption → ``predictions/<model>/seed<k>/<corruption>.npz``.
+
+Each unit writes its output atomically, so a unit is either done (and skipped on resume) or not started. Units run
+with a fixed number of torch threads (``AVBENCH_THREADS``, default 1), which keeps floating-point results
+identical whichever executor and however many workers run them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from avbench.atomic import write_with
+from avbench.batching import Collator
+from avbench.store import FeatureStore
+from avbench.training import TrainSpec, iterate, load_or_train
+
+PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests")
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """What every unit needs besides its own spec: where the data and outputs are, and the shared settings."""
+
+    dataset: str
+    dataset_seed: int
+    run_dir: str
+    mask_seed: int = 0
+    device: str = "cpu"
+    checkpoint_root: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def store(self) -> FeatureStore:
+        from avbench.datasets import open_dataset
+
+        return open_dataset(self.dataset, seed=self.dataset_seed)
+
+
+def set_threads() -> None:
+    torch.set_num_threads(int(os.environ.get("AVBENCH_THREADS", "1")))
+
+
+def prediction_path(run_dir: str | Path, label: str, seed: int, corruption: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_[]=.," else "_" for c in label)
+    return Path(run_dir) / "predictions" / safe / f"seed{seed}" / f"{corruption}.npz"
+
+
+def prediction_is_valid(path: Path, n_levels: int) -> bool:
+    """A finished eval unit: the file loads without pickle, has every key and one output block per level."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return set(PREDICTION_KEYS) <= set(data.files) and data["outputs"].shape[0] == n_levels
+    except Exception:  # missing, truncated or foreign file: the unit is simply redone
+        return False
+
+
+def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
+    set_threads()
+    root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
+    _, description, directory = load_or_train(spec, ctx.store(), ctx.device, root=root)
+    return {"checkpoint": str(directory), "best_dev": description.get("best_dev")}
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------
+def level_masks(store: FeatureStore, corruption: Any, level: Any, indices: np.ndarray, mask_seed: int,
+                modalities: tuple[str, ...]) -> list[dict[str, np.ndarray]]:
+    """Keep-masks of every clip for one level; the same for every model because they depend only on the clip."""
+    from avbench.corruptions import masks_for
+
+    return [masks_for(corruption, level, store.timing(int(i)), mask_seed, modalities) for i in indices]
+
+
+def update_digest(h: "hashlib._Hash", masks: list[dict[str, np.ndarray]]) -> None:
+    """Feed clips' keep-masks into ``h``; feeding clip by clip equals feeding them all at once."""
+    for clip in masks:
+        for modality in sorted(clip):
+            h.update(f"{modality}:{len(clip[modality])}:".encode())
+            h.update(np.packbits(np.asarray(clip[modality], dtype=bool)).tobytes())
+
+
+def mask_digests(store: FeatureStore, corruption: Any, mask_seed: int) -> list[str]:
+    """One digest per level over the test split's masks of every modality: the protocol's fingerprint."""
+    test = store.split_indices("test")
+    modalities = tuple(sorted(store.modalities))
+    digests = []
+    for level in corruption.levels:
+        h = hashlib.sha256()
+        update_digest(h, level_masks(store, corruption, level, test, mask_seed, modalities))
+        digests.append(h.hexdigest())
+    return digests
+
+
+def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for m, lens in lengths.items():
+        width = int(max(1, int(lens.max())))
+        t = torch.ones((len(batch_masks), width), dtype=torch.bool)
+        for b, clip in enumerate(batch_masks):
+            if m in clip:
+                n = min(int(lens[b]), len(clip[m]))
+                t[b, :n] = torch.from_numpy(np.asarray(clip[m][:n], dtype=bool))
+        out[m] = t
+    return out
+
+
+@torch.no_grad()
+def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
+                             device: str = "cpu", batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Outputs of ``model`` on the test split at every level of ``corruption``.
+
+    The mask-independent frontend runs once per batch of clips; each level then only applies its masks and runs
+    the rest of the model, which is what keeps an extra level close to one forward pass.
+    """
+    model.eval()
+    collator = Collator(store, type(model).modalities)
+    test = store.split_indices("test")
+    all_modalities = tuple(sorted(store.modalities))
+    n_levels = len(corruption.levels)
+    outputs: list[list[np.ndarray]] = [[] for _ in range(n_levels)]
+    digests = [hashlib.sha256() for _ in range(n_levels)]
+    for chunk in iterate(test, batch_size, None):
+        clean = collator(chunk).to(device)
+        frames = model.frontend(clean.inputs)
+        for li, level in enumerate(corruption.levels):
+            masks = level_masks(store, corruption, level, chunk, mask_seed, all_modalities)
+            update_digest(digests[li], masks)
+            batch = clean.with_masks({m: t.to(device) for m, t in _mask_tensors(masks, clean.lengths).items()})
+            out = model.fuse(model.apply_masks(frames, batch), batch)
+            out = torch.softmax(out, dim=-1) if model.task == "emotion" else out
+            outputs[li].append(out.float().cpu().numpy())
+    stacked = np.stack([np.concatenate(o) for o in outputs]).astype(np.float32)
+    if model.task == "emotion":
+        targets = np.asarray(store.labels[test], np.float32)
+        names = np.array(store.emotions)
+    else:
+        stacked = collator.denormalise_attributes(stacked).astype(np.float32)
+        targets = np.asarray(store.attributes[test], np.float32)
+        names = np.array(store.meta.get("attributes", ["arousal", "valence", "dominance"]))
+    return {
+        "clip_ids": np.array(store.clips["clip_id"].to_numpy()[test], dtype=str),
+        "levels": np.array([lv.label for lv in corruption.levels], dtype=str),
+        "x": np.array([lv.x for lv in corruption.levels], dtype=np.float64),
+        "outputs": stacked,
+        "targets": targets,
+        "task": np.array(model.task),
+        "names": names,
+        "mask_digests": np.array([d.hexdigest() for d in digests]),
+    }
+
+
+def save_predictions(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` through a file handle, so the temporary name is kept as is (no pickled objects inside)."""
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
+    from avbench.corruptions import get as get_corruption
+
+    set_threads()
+    corruption = get_corruption(corruption_name)
+    path = prediction_path(ctx.run_dir, spec.label, spec.seed, corruption_name)
+    if prediction_is_valid(path, len(corruption.levels)):
+        return {"path": str(path), "skipped": True}
+    store = ctx.store()
+    root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
+    model, _, _ = load_or_train(spec, store, ctx.device, root=root)
+    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device)
+    write_with(path, lambda p: save_predictions(p, arrays))
+    return {"path": str(path), "skipped": False}

@@ -1,0 +1,52 @@
+"""What a corruption is: a named family of levels; given a clip, a level and a seed it returns keep-masks.
+
+Masks are drawn from a generator seeded by a stable hash of (seed, corruption, level, clip id) — never Python's
+salted ``hash()`` — so every model sees the same masks for the same clip and level, in any order, on any machine.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from avbench.store import ClipTiming
+
+KeepMasks = dict[str, np.ndarray]  # modality -> bool array, True = frame (or word) received
+
+
+@dataclass(frozen=True)
+class Level:
+    """One point of a sweep: a stable label, its parameters and its position on the plot's x axis."""
+
+    label: str
+    params: dict[str, Any]
+    x: float
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """A corruption family: ``fn(timing, level_params, rng, modalities)`` returns one keep-mask per modality."""
+
+    name: str
+    description: str
+    paper: str
+    x_label: str
+    levels: tuple[Level, ...]
+    fn: Callable[[ClipTiming, dict[str, Any], np.random.Generator, tuple[str, ...]], KeepMasks] = field(repr=False)
+
+    def level(self, label: str) -> Level:
+        for level in self.levels:
+            if level.label == label:
+                return level
+        from avbench.errors import unknown
+
+        raise unknown(f"level of {self.name}", label, [lv.label for lv in self.levels])
+
+
+def stable_rng(seed: int, corruption: str, level: str, clip_id: str) -> np.random.Generator:
+    """A generator seeded from SHA-256 of the four keys: identical everywhere, independent of call order."""
+    digest = hashlib.sha256(f"{seed}\x1f{corruption}\x1f{level}\x1f{clip_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "little"))

@@ -1,0 +1,37 @@
+"""``modality``: one whole modality missing, the extreme case that modality dropout trains for.
+
+RAVER Table 3 compares models under 100 % missing audio or video; AuxFormer and SFAV evaluate the same way.
+The levels are categorical (x = 0, 1, 2, 3 for none, audio, video, text); a level naming a modality the model
+does not use leaves its inputs intact.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from avbench.corruptions.base import Corruption, KeepMasks, Level
+from avbench.corruptions.clocks import frame_count
+from avbench.corruptions.sweeps import RAVER
+from avbench.errors import unknown
+from avbench.store import MODALITIES, ClipTiming
+
+CHOICES = ("none", *MODALITIES)
+
+
+def _drop_modality(timing: ClipTiming, params: dict[str, Any], rng: np.random.Generator,
+                   modalities: tuple[str, ...]) -> KeepMasks:
+    missing = params["missing"]
+    if missing not in CHOICES:
+        raise unknown("missing modality", str(missing), CHOICES)
+    return {m: np.full(frame_count(timing, m), m != missing, dtype=bool) for m in modalities}
+
+
+MODALITY = Corruption(
+    name="modality",
+    description="A whole modality is missing: all of its frames (or words) are dropped, the others are intact.",
+    paper=f"{RAVER}, Table 3",
+    x_label="missing modality (0 none, 1 audio, 2 video, 3 text)",
+    levels=tuple(Level(label=name, params={"missing": name}, x=float(i)) for i, name in enumerate(CHOICES)),
+    fn=_drop_modality,
+)

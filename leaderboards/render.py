@@ -1,0 +1,147 @@
+"""Boards as tables (Markdown, CSV, LaTeX) and the generated ``leaderboards/README.md``."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from avbench.leaderboards.board import ALPHA, CATEGORICAL, CLEAN_BOARD, Board, Row
+from avbench.leaderboards.schema import CLEAN, MetricValue
+from avbench.metrics import ATTRIBUTE_METRICS, BRIER, CCC_MEAN
+from avbench.reports.tables import Cell, Num, Table, bold_best
+
+NAMES = {"macro_f1": "macro-F1", "ccc_mean": "mean CCC", "brier": "Brier"}
+
+
+def _num(value: MetricValue | None, digits: int = 3) -> Num:
+    if value is None:
+        return Num(None)
+    return Num(value.value, value.ci_low, value.ci_high, value.markers, digits)
+
+
+def _digits(board: Board) -> int:
+    return 4 if board.task == "attributes" else 3  # the audio-text paper prints CCC with four decimals
+
+
+def _clean_metric(row: Row, metric: str) -> MetricValue | None:
+    """A clean-condition number other than the ranking metric (Brier, per-emotion F1, per-attribute CCC)."""
+    found = row.entry.value(*CLEAN, metric)
+    if found is None and row.clean is not None:
+        found = row.entry.value(row.clean.corruption, row.clean.level, metric)
+    return found
+
+
+def extra_metrics(board: Board) -> list[str]:
+    """Clean-condition detail columns: Brier and per-emotion F1, or per-attribute CCC, in first-seen order."""
+    if board.task == "attributes":
+        return [m for m in ATTRIBUTE_METRICS if m != CCC_MEAN]
+    seen: dict[str, None] = {BRIER: None}
+    for row in board.rows:
+        for m in row.entry.metrics:
+            if m.metric.startswith("f1_"):
+                seen.setdefault(m.metric, None)
+    return [m for m in seen if any(_clean_metric(r, m) is not None for r in board.rows)]
+
+
+def board_title(board: Board) -> str:
+    what = "clean test set" if board.corruption == CLEAN_BOARD else f"corruption {board.corruption}"
+    metric = NAMES.get(board.metric, board.metric)
+    ranked_by = f"area under the {metric} curve" if board.sweep else f"clean {metric}"
+    return f"{board.dataset} · {board.task} · {what} (ranked by {ranked_by})"
+
+
+def p_cell(p: float | None) -> Cell:
+    """A p-value to four decimals, or '<0.0001' rather than a misleading 0.0000."""
+    return Num(None) if p is None else "<0.0001" if p < 1e-4 else Num(p, digits=4)
+
+
+def board_table(board: Board) -> Table:
+    """The ranked table of one board, with the papers' number layout and a test against the top row."""
+    digits = _digits(board)
+    metric_name = NAMES.get(board.metric, board.metric)
+    columns = ["#", "Model", "Provenance", "Protocol", f"Clean {metric_name}"]
+    level_columns: list[str] = []
+    if board.sweep:
+        columns += ["AUC", "Rel. robustness", "Eff. robustness", "Worst (level)"]
+    elif board.corruption in CATEGORICAL:
+        level_columns = [label for label, x in board.levels if x != 0.0]
+        columns += [f"{board.corruption}={label}" for label in level_columns]
+    details = extra_metrics(board) if board.corruption == CLEAN_BOARD else [BRIER] * (board.task == "emotion")
+    details = [d for d in details if any(_clean_metric(r, d) is not None for r in board.rows)]
+    columns += [NAMES.get(d, d.replace("f1_", "F1 ").replace("ccc_", "CCC ")) for d in details]
+    columns += ["Δ vs top", "p (Holm)", "Test"]
+    rows: list[list[Cell]] = []
+    for row in board.rows:
+        cells: list[Cell] = [row.rank if row.rank is not None else "–", row.entry.model.name, row.entry.provenance,
+                             row.entry.protocol.name, _num(row.clean, digits)]
+        if board.sweep:
+            low_high = row.score_ci or (None, None)
+            worst = f"{row.worst.value:.{digits}f} ({row.worst.level})" if row.worst else "–"
+            cells += [Num(row.auc, low_high[0], low_high[1], digits=digits), Num(row.relative, digits=digits),
+                      Num(row.effective, digits=digits), worst]
+        for label in level_columns:
+            cells.append(_num(next((p for p in row.points if p.level == label), None), digits))
+        cells += [_num(_clean_metric(row, d), digits) for d in details]
+        significant = "*" if row.significant else ""
+        cells += [Num(row.difference, markers=significant, digits=digits), p_cell(row.p_holm), row.test]
+        rows.append(cells)
+    first_number = 4
+    for j in range(first_number, len(columns) - 3):
+        if all(not isinstance(r[j], str) for r in rows):
+            bold_best(rows, j, lower_is_better=columns[j] == "Brier")
+    notes = [f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
+             "correction across the rows. Test: paired bootstrap for verified entries of the same protocol, "
+             "otherwise a normal approximation from the two 95 % intervals (unpaired, conservative)."]
+    if any(r.entry.provenance == "reported" for r in board.rows):
+        notes.append("reported = numbers copied from the paper (intervals and markers as printed); "
+                     "verified = recomputed by avbench from submitted per-clip predictions.")
+    return Table(board_title(board), columns, rows, notes)
+
+
+def render_boards(boards: Sequence[Board], fmt: str) -> str:
+    """All boards in one document of format ``md``, ``csv`` or ``latex`` (CSV boards are separated by a title row)."""
+    tables = [board_table(b) for b in boards]
+    if fmt == "csv":
+        return "\n".join(f"# {t.title}\n{t.render('csv')}" for t in tables)
+    return "\n".join(t.render(fmt) for t in tables)
+
+
+README_HEAD = """# avbench leaderboards
+
+*Generated from `leaderboards/entries/*.json` by `avbench leaderboard --format md --out leaderboards/README.md`;
+do not edit by hand.*
+
+Every entry is one JSON file per model × dataset × protocol (schema version 1, see `leaderboards/schema.py`):
+model name, paper and code, configuration and checkpoint hashes, the protocol (dataset, split, corruption
+levels, seeds, mask seed and mask digests), one number per condition with its 95 % interval, and its provenance:
+
+* **reported** — copied from a paper: RAVER (Goncalves et al., IEEE OJSP 2025) Tables 2–4 on CREMA-D and
+  MSP-IMPROV, and the audio-text paper (Lin et al., ICMI 2023) Tables 1–2 on MSP-Podcast;
+* **verified** — recomputed by `avbench submit` from the per-clip predictions of an `avbench run`, after checking
+  the clip ids, targets and corruption masks against the declared protocol.
+
+Boards rank entries of the same dataset and task; a corruption board ranks by the area under the primary-metric
+curve (levels with the same x averaged first, as in `summary.csv`), the clean board and categorical conditions
+(whole modality missing) by the clean score.
+
+## Submitting a model
+
+1. Make the model a plugin: an `EmotionModel` subclass registered in the `avbench.models` entry-point group
+   (see `leaderboards/example_plugin/`), or name it as `--model package.module:Class`.
+2. Run it: `avbench run --model your-model --corruption markov,random --dataset synthetic --out runs/mine`.
+3. Submit the run: `avbench submit runs/mine [--claimed claimed.csv]`. Every metric is recomputed from the
+   predictions; anything that does not match (claimed numbers, clip ids, targets, masks, NaN or out-of-range
+   probabilities, missing predictions) is rejected with the reason and nothing is written.
+4. Regenerate this page and open a pull request with the new `entries/*.json` file.
+
+"""
+
+
+def readme(boards: Sequence[Board]) -> str:
+    """The Markdown leaderboard page: the explanation above, then every board, grouped by dataset."""
+    parts = [README_HEAD]
+    current = None
+    for board in boards:
+        if board.dataset != current:
+            current = board.dataset
+            parts.append(f"## {current}\n\n")
+        parts.append(board_table(board).render("md") + "\n")
+    return "".join(parts).rstrip("\n") + "\n"

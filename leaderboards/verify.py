@@ -1,0 +1,230 @@
+"""Checking a submitted run directory against the protocol it declares, before anything is recomputed.
+
+A submission is untrusted data. It is read with ``json`` and ``np.load(..., allow_pickle=False)`` only, never
+imported or unpickled; every path derived from it must stay inside the run directory. The protocol is recomputed
+rather than believed: the feature store is opened (the embedded synthetic dataset is regenerated from its seed),
+and the fingerprint, the test clip ids in store order, the targets, the corruption level labels and positions,
+and the digest of every level's keep-masks must all equal what avbench itself produces. Any mismatch raises
+:class:`UserError` naming the model, seed, corruption and the first difference.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avbench.corruptions import Corruption, get as get_corruption
+from avbench.datasets import EMBEDDED, open_dataset
+from avbench.errors import UserError
+from avbench.leaderboards.schema import TASKS
+from avbench.runner import mask_digests
+from avbench.store import FeatureStore
+from avbench.units import PREDICTION_KEYS, prediction_path
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A run directory whose predictions passed every check: what :mod:`avbench.leaderboards.submit` rescoring
+    and the entry need."""
+
+    run_dir: Path
+    info: dict[str, Any]
+    store: FeatureStore
+    labels: list[str]
+    tasks: dict[str, str]
+    seeds: list[int]
+    corruptions: list[Corruption]
+    digests: dict[str, list[str]]  # corruption -> per-level mask digest
+    clip_ids_sha256: str
+    predictions_sha256: dict[str, str]  # label -> digest of all its prediction files
+
+
+def _read_run_json(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not an avbench run directory (no run.json)")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    if info.get("status") != "complete":
+        raise UserError(f"{path}: the run is not complete (status {info.get('status')!r}); finish it with "
+                        "`avbench run ... --resume` first")
+    required = ("dataset", "dataset_fingerprint", "models", "model_tasks", "corruptions", "seeds", "mask_seed",
+                "bootstrap")
+    missing = [k for k in required if k not in info]
+    if missing:
+        raise UserError(f"{path}: missing field(s) {', '.join(missing)}")
+    return info
+
+
+def _check_label(label: Any) -> str:
+    """A model label must be a plain name: it becomes a directory name and part of an entry's file name."""
+    if not isinstance(label, str) or not label or label in (".", "..") or any(c in label for c in "/\\\0") \
+            or len(label) > 200:
+        raise UserError(f"invalid model label {label!r} in run.json")
+    return label
+
+
+def _int_list(value: Any, what: str) -> list[int]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                           for v in value):
+        raise UserError(f"run.json: {what} must be a non-empty list of integers, got {value!r}")
+    return list(value)
+
+
+def open_store(info: dict[str, Any], store_path: str | Path | None) -> FeatureStore:
+    """The feature store the run was evaluated on: ``--store`` if given, else the regenerated embedded dataset."""
+    dataset = info["dataset"]
+    if store_path is not None:
+        store = FeatureStore(Path(store_path))
+    elif dataset in EMBEDDED:
+        store = open_dataset(dataset, seed=int(info.get("dataset_seed", 0)))
+    else:
+        raise UserError(f"cannot recompute the protocol of dataset {dataset!r}: pass --store with the path of its "
+                        "feature store (only the embedded datasets can be regenerated)")
+    if store.fingerprint != info["dataset_fingerprint"]:
+        raise UserError(f"protocol mismatch: the run's dataset fingerprint {info['dataset_fingerprint']!r} is not "
+                        f"that of {store.name!r} ({store.fingerprint!r})")
+    return store
+
+
+def _declared_corruptions(info: dict[str, Any]) -> list[Corruption]:
+    declared = info["corruptions"]
+    if not isinstance(declared, dict) or not declared:
+        raise UserError("run.json: corruptions must map each corruption to its level labels")
+    corruptions = []
+    for name, levels in declared.items():
+        corruption = get_corruption(name)
+        expected = [lv.label for lv in corruption.levels]
+        if levels != expected:
+            raise UserError(f"protocol mismatch: run.json declares levels {levels!r} for {name!r}, avbench's "
+                            f"{name!r} has {expected!r}")
+        corruptions.append(corruption)
+    return corruptions
+
+
+def _inside(path: Path, root: Path) -> Path:
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise UserError(f"refusing to read {path}: it resolves outside the run directory")
+    return resolved
+
+
+def _load_npz(path: Path, where: str) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise UserError(f"incomplete submission: {where} has no predictions file ({path.name} missing)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except ValueError as exc:  # object arrays need pickle: refused
+        raise UserError(f"{where}: {path.name} cannot be read without pickle ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise UserError(f"{where}: {path.name} is not a readable .npz file ({exc})") from None
+    missing = [k for k in PREDICTION_KEYS if k not in arrays]
+    if missing:
+        raise UserError(f"incomplete submission: {where} lacks array(s) {', '.join(missing)}")
+    return arrays
+
+
+def _check_predictions(data: dict[str, np.ndarray], where: str, task: str, corruption: Corruption,
+                       store: FeatureStore, test_ids: np.ndarray, targets: np.ndarray, names: list[str],
+                       digests: list[str]) -> None:
+    """Every check of one predictions file against the recomputed protocol (first failure raises)."""
+    if str(data["task"]) != task:
+        raise UserError(f"{where}: predictions are for task {str(data['task'])!r}, run.json says {task!r}")
+    if [str(n) for n in np.atleast_1d(data["names"])] != names:
+        raise UserError(f"{where}: output names {list(map(str, data['names']))} differ from the dataset's {names}")
+    levels = [str(v) for v in np.atleast_1d(data["levels"])]
+    expected_levels = [lv.label for lv in corruption.levels]
+    if levels != expected_levels:
+        raise UserError(f"protocol mismatch: {where} has levels {levels}, expected {expected_levels}")
+    if not np.allclose(np.asarray(data["x"], dtype=np.float64), [lv.x for lv in corruption.levels]):
+        raise UserError(f"protocol mismatch: {where} places the levels at other x values than avbench")
+    clip_ids = np.asarray(data["clip_ids"]).astype(str)
+    if clip_ids.shape != test_ids.shape or not np.array_equal(clip_ids, test_ids):
+        extra = sorted(set(clip_ids.tolist()) - set(test_ids.tolist()))[:3]
+        absent = sorted(set(test_ids.tolist()) - set(clip_ids.tolist()))[:3]
+        detail = (f"missing {absent}" if absent else "") + (f" unknown {extra}" if extra else "") or "another order"
+        raise UserError(f"protocol mismatch: {where} clip ids are not {store.name!r}'s {len(test_ids)} test clips in "
+                        f"store order ({len(clip_ids)} given; {detail.strip()})")
+    outputs = np.asarray(data["outputs"])
+    if outputs.dtype.kind != "f":
+        raise UserError(f"{where}: outputs must be floating point, got {outputs.dtype}")
+    shape = (len(expected_levels), len(test_ids), len(names))
+    if outputs.shape != shape:
+        raise UserError(f"incomplete submission: {where} outputs have shape {outputs.shape}, expected {shape} "
+                        "(levels × clips × outputs)")
+    if not np.all(np.isfinite(outputs)):
+        raise UserError(f"{where}: outputs contain {int(np.sum(~np.isfinite(outputs)))} NaN or infinite values")
+    if task == "emotion" and (outputs.min() < 0.0 or outputs.max() > 1.0):
+        raise UserError(f"{where}: probabilities out of range [0, 1] (min {outputs.min():.4g}, "
+                        f"max {outputs.max():.4g})")
+    given = np.asarray(data["targets"], dtype=np.float32)
+    if given.shape != targets.shape or not np.allclose(given, targets, atol=1e-6, equal_nan=True):
+        raise UserError(f"protocol mismatch: {where} targets differ from the labels in {store.name!r}")
+    given_digests = [str(d) for d in np.atleast_1d(data["mask_digests"])]
+    for level, mine, theirs in zip(expected_levels, digests, given_digests + [""] * len(digests)):
+        if mine != theirs:
+            raise UserError(f"protocol mismatch: {where} level {level!r} was evaluated with other masks than the "
+                            "declared protocol (mask digest differs)")
+
+
+def _sha256_files(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Submission:
+    """Check a run directory's every predictions file against the recomputed protocol; return what passed."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise UserError(f"submission {root} is not a directory")
+    info = _read_run_json(root)
+    labels = info["models"]
+    if not isinstance(labels, list) or not labels:
+        raise UserError("run.json: models must be a non-empty list of labels")
+    labels = [_check_label(label) for label in labels]
+    tasks = info["model_tasks"]
+    if not isinstance(tasks, dict) or any(tasks.get(label) not in TASKS for label in labels):
+        raise UserError(f"run.json: model_tasks must give every model one of {', '.join(TASKS)}")
+    seeds = _int_list(info["seeds"], "seeds")
+    mask_seed = info["mask_seed"]
+    if not isinstance(mask_seed, int) or isinstance(mask_seed, bool):
+        raise UserError(f"run.json: mask_seed must be an integer, got {mask_seed!r}")
+    store = open_store(info, store_path)
+    corruptions = _declared_corruptions(info)
+    test = store.split_indices("test")
+    test_ids = np.asarray(store.clips["clip_id"].to_numpy()[test]).astype(str)
+    digests = {c.name: mask_digests(store, c, mask_seed) for c in corruptions}
+    predictions_dir = root / "predictions"
+    files: dict[str, list[Path]] = {}
+    for label in labels:
+        task = tasks[label]
+        if task == "emotion":
+            targets, names = np.asarray(store.labels[test], np.float32), store.emotions
+        else:
+            targets = np.asarray(store.attributes[test], np.float32)
+            names = list(store.meta.get("attributes", []))
+        for seed in seeds:
+            for corruption in corruptions:
+                path = _inside(prediction_path(root, label, seed, corruption.name), predictions_dir)
+                where = f"{label} seed {seed} {corruption.name}"
+                data = _load_npz(path, where)
+                _check_predictions(data, where, task, corruption, store, test_ids, targets, names,
+                                   digests[corruption.name])
+                files.setdefault(label, []).append(path)
+    return Submission(
+        run_dir=root, info=info, store=store, labels=labels, tasks={label: tasks[label] for label in labels},
+        seeds=seeds, corruptions=corruptions, digests=digests,
+        clip_ids_sha256=hashlib.sha256("\n".join(test_ids.tolist()).encode()).hexdigest(),
+        predictions_sha256={label: _sha256_files(paths) for label, paths in files.items()},
+    )

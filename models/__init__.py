@@ -1,0 +1,72 @@
+"""The model registry: ``avbench.models.get(name, config="tiny"|"paper", **overrides)``.
+
+Entries are lazy ``"module:Class"`` strings so that importing the registry does not build any network. Third-party
+models register through the ``avbench.models`` entry-point group, or are named directly as ``package.module:Class``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from avbench.errors import UserError
+from avbench.registry import Registry, load_object
+from avbench.models.base import EmotionModel, FeatureDims, Recipe
+
+__all__ = ["EmotionModel", "FeatureDims", "Recipe", "REGISTRY", "names", "model_class", "get", "default_dims"]
+
+REGISTRY: Registry[type[EmotionModel]] = Registry("model", entry_point_group="avbench.models")
+for _name, _spec in {
+    "raver": "avbench.models.raver:RAVER",
+    "auxformer": "avbench.models.auxformer:AuxFormer",
+    "vavl": "avbench.models.vavl:VAVL",
+    "mult": "avbench.models.mult:MulT",
+    "sfav": "avbench.models.sfav:SFAV",
+    "tlstm": "avbench.models.tlstm:TLSTM",
+    "ser": "avbench.models.unimodal:SER",
+    "fer": "avbench.models.unimodal:FER",
+    "late-fusion": "avbench.models.late_fusion:LateFusion",
+    "align-vw": "avbench.models.word_chunk:AlignVW",
+    "align-fw": "avbench.models.word_chunk:AlignFW",
+    "align-multiscalew": "avbench.models.word_chunk:AlignMultiScaleW",
+    "align-vw-ser": "avbench.models.word_chunk:AlignVWSER",
+    "align-fw-ser": "avbench.models.word_chunk:AlignFWSER",
+    "align-multiscalew-ser": "avbench.models.word_chunk:AlignMultiScaleWSER",
+    "mdre-gru": "avbench.models.gru_fusion:MDREGRU",
+    "mdrea-gru": "avbench.models.gru_fusion:MDREAGRU",
+}.items():
+    REGISTRY.register(_name, _spec)
+
+
+def names() -> list[str]:
+    return REGISTRY.names()
+
+
+def model_class(name: str) -> type[EmotionModel]:
+    """Resolve a registry name or a ``package.module:Class`` reference to a model class."""
+    cls = load_object(name) if ":" in name else REGISTRY.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, EmotionModel)):
+        raise UserError(f"{name!r} is not an avbench EmotionModel subclass")
+    return cls
+
+
+def default_dims(config: str = "tiny") -> FeatureDims:
+    """Frame shapes of the embedded datasets: ``synthetic`` for tiny, ``synthetic-paper`` for paper."""
+    from avbench.synthetic import SYNTHETIC_SHAPES
+
+    return FeatureDims(dict(SYNTHETIC_SHAPES["paper" if config == "paper" else "tiny"]))
+
+
+def get(name: str, config: str = "tiny", dims: FeatureDims | None = None, n_outputs: int | None = None,
+        task: str | None = None, **overrides: Any) -> EmotionModel:
+    """Build a model. Defaults: the embedded dataset's shapes, the model's first task, 6 emotions or 3 attributes."""
+    cls = model_class(name)
+    if config not in cls.configs:
+        raise UserError(f"model {name!r} has no config {config!r}; choose from {', '.join(cls.configs)}")
+    task = task or cls.tasks[0]
+    if task not in cls.tasks:
+        raise UserError(f"model {name!r} does not do task {task!r}; it does {', '.join(cls.tasks)}")
+    n_outputs = n_outputs or (6 if task == "emotion" else 3)
+    params = cls.config_for(config, **overrides)
+    try:
+        return cls(dims or default_dims(config), n_outputs, task, **params)
+    except TypeError as exc:
+        raise UserError(f"bad override for {name!r}: {exc}") from None

@@ -1,0 +1,124 @@
+"""MDRE-GRU and MDREA-GRU (Yoon, Byun & Jung, SLT 2018): the dual recurrent-encoder baselines of ICMI'23 Table 1.
+
+As in ICMI'23 the GRUs read the same SSL/word-vector features as the word-chunk transformer instead of MFCCs and
+GloVe (the last audio layer, see :func:`~avbench.models.word_chunk.last_audio_layer`), and they regress the three
+attributes with the CCC loss (or give emotion logits). Yoon's 35 prosodic features have no counterpart in the
+feature store and are left out, so the audio vector is the GRU's final state alone.
+
+Each GRU reads only the *received* frames (words) of a clip: lost ones are removed, keeping order, and the rest
+run as one padded batch whose final state is read at each clip's last received step. A modality with nothing received encodes to the zero vector, and MDREA's attention
+over zero received words attends to nothing (a zero context) instead of dividing by zero.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from avbench.batching import Batch
+from avbench.errors import UserError
+from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
+from avbench.models.word_chunk import PAPER_RECIPE, TINY_RECIPE, last_audio_layer
+
+PAPER = "Yoon, Byun & Jung, SLT 2018 (doi:10.1109/SLT.2018.8639583), as the baseline of ICMI 2023"
+
+# Yoon's keep probabilities 0.7 (audio) and 0.3 (text) on GRU inputs and outputs, written as drop probabilities
+_PAPER_CONFIG: dict[str, Any] = {"hidden": 200, "audio_dropout": 0.3, "text_dropout": 0.7}
+# tiny: 32 hidden units instead of 200, same dropout
+_TINY_CONFIG: dict[str, Any] = {**_PAPER_CONFIG, "hidden": 32}
+_RECIPE_SOURCE = ("ICMI'23 trains its baselines on the same features and protocol as the word-chunk models "
+                  "[GUESS: Adam 1e-4, batch 128, 1-CCC]; Yoon's own recipe was Adam 1e-3 with sigmoid CE")
+
+
+def received_first(x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move each clip's received steps to the front, in order, and zero the rest; returns (x, counts)."""
+    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices
+    kept = keep.gather(1, order)
+    moved = x.gather(1, order[..., None].expand_as(x)) * kept[..., None].to(x.dtype)
+    return moved, keep.sum(dim=1)
+
+
+class ReceivedGRU(nn.Module):
+    """One-layer GRU over the received steps of each sequence (input and output dropout as in Yoon's wrapper)."""
+
+    def __init__(self, in_dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.gru = nn.GRU(in_dim, hidden, batch_first=True)
+        nn.init.orthogonal_(self.gru.weight_hh_l0)  # Yoon's cells use an orthogonal initialiser
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns the states (B, T', H) of the received steps, their mask (B, T') and the final state (B, H).
+
+        With the received steps moved to the front, the state after step ``count - 1`` is exactly what a packed
+        sequence would give (the GRU only looks back), and running the padded batch is about twice as fast on CPU.
+        """
+        moved, counts = received_first(self.dropout(x), keep)
+        steps = max(1, int(counts.max())) if len(counts) else 1
+        states, _ = self.gru(moved[:, :steps])
+        valid = torch.arange(steps, device=states.device)[None, :] < counts[:, None]
+        last = (counts - 1).clamp(min=0)[:, None, None].expand(-1, 1, states.shape[-1])
+        final = states.gather(1, last)[:, 0] * (counts > 0)[:, None].to(states.dtype)
+        return self.dropout(states) * valid[..., None], valid, self.dropout(final)
+
+
+class MDREGRU(EmotionModel):
+    """Multimodal dual recurrent encoder: audio and text GRU final states, each halved by a linear map, concatenated,
+    then one linear output layer."""
+
+    name: ClassVar[str] = "mdre-gru"
+    modalities: ClassVar[tuple[str, ...]] = ("audio", "text")
+    tasks: ClassVar[tuple[str, ...]] = ("attributes", "emotion")
+    paper: ClassVar[str] = PAPER
+    configs: ClassVar[dict[str, dict[str, Any]]] = {"tiny": _TINY_CONFIG, "paper": _PAPER_CONFIG}
+    recipes: ClassVar[dict[str, Recipe]] = {
+        "tiny": TINY_RECIPE.updated(source=TINY_RECIPE.source + "; " + _RECIPE_SOURCE),
+        "paper": PAPER_RECIPE.updated(source=_RECIPE_SOURCE),
+    }
+
+    def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "attributes", *, hidden: int,
+                 audio_dropout: float, text_dropout: float) -> None:
+        super().__init__(dims, n_outputs, task)
+        if hidden < 2:
+            raise UserError(f"hidden must be at least 2, got {hidden}")
+        self.audio_encoder = ReceivedGRU(dims.dim("audio"), hidden, audio_dropout)
+        self.text_encoder = ReceivedGRU(dims.dim("text"), hidden, text_dropout)
+        self.build_fusion(hidden, n_outputs)
+
+    def build_fusion(self, hidden: int, n_outputs: int) -> None:
+        self.audio_projection = nn.Linear(hidden, hidden // 2)
+        self.text_projection = nn.Linear(hidden, hidden // 2)
+        self.output = nn.Linear(2 * (hidden // 2), n_outputs)
+
+    def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
+        return last_audio_layer(inputs, self.modalities)
+
+    def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
+        _, _, audio = self.audio_encoder(frames["audio"], batch.masks["audio"])
+        text_states, text_valid, text = self.text_encoder(frames["text"], batch.masks["text"])
+        return self.combine(audio, text_states, text_valid, text)
+
+    def combine(self, audio: torch.Tensor, text_states: torch.Tensor, text_valid: torch.Tensor,
+                text: torch.Tensor) -> torch.Tensor:
+        return self.output(torch.cat([self.audio_projection(audio), self.text_projection(text)], dim=-1))
+
+
+class MDREAGRU(MDREGRU):
+    """MDRE with attention: the audio encoding, mapped linearly to the text state size, queries a Luong dot-product
+    attention over the text GRU states; [query, attended text] feeds the output layer."""
+
+    name: ClassVar[str] = "mdrea-gru"
+
+    def build_fusion(self, hidden: int, n_outputs: int) -> None:
+        self.query = nn.Linear(hidden, hidden)
+        self.output = nn.Linear(2 * hidden, n_outputs)
+
+    def combine(self, audio: torch.Tensor, text_states: torch.Tensor, text_valid: torch.Tensor,
+                text: torch.Tensor) -> torch.Tensor:
+        query = self.query(audio)
+        scores = torch.einsum("bth,bh->bt", text_states, query)
+        scores = scores.masked_fill(~text_valid, torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores, dim=-1) * text_valid.to(scores.dtype)  # all zero when no word was received
+        context = torch.einsum("bt,bth->bh", weights, text_states)
+        return self.output(torch.cat([query, context], dim=-1))

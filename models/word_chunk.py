@@ -1,0 +1,255 @@
+"""The word-chunk transformer of Lin, Goncalves & Busso (ICMI'23) with its three alignment strategies.
+
+The audio frames of a clip are cut into one chunk per word (:mod:`avbench.models.chunking`), each chunk is
+flattened by temporal pyramid pooling into a 7·D vector, and the chunk sequence meets the word-vector sequence in
+a transformer: a ``<SUM>`` token (all ones) is prepended to both streams, bias-free linear projections map them to
+d, sinusoidal positions are added, post-LN self-attention layers run per modality, then co-attention layers let
+each modality attend to the other, and the two ``<SUM>`` outputs feed the heads.
+
+Decisions (the paper and ``authors-code-facts.md`` §2.1 leave them open or the code has a quirk):
+
+* audio features: the last layer of the stacked SSL layers, as the paper feeds the last hidden state of
+  wav2vec2-large-robust (and the MDRE baselines use the same features);
+* co-attention is the standard MulT cross-modal layer: queries from the modality being updated, keys and values
+  from the other one, residual on the updated modality. The authors' code takes the query from the *other*
+  modality and adds the result position by position to its own sequence, which only lines up because both
+  streams are padded to 128; with Align-FW's C = max(2, words) chunks against L words, or a clip without words,
+  the positions no longer correspond. Both co-attention directions read the previous layer's outputs;
+* lost frames and dropped words stay in the sequences as zeros (the authors zero them and pass no mask): the
+  transformer's key padding masks cover only padding, and the ``<SUM>`` token is always a valid key;
+* sequences hold at most ``max_len`` tokens including ``<SUM>`` (128 in the paper); longer clips keep their first
+  ``max_len - 1`` words, and Align-FW spreads at most that many chunks over the whole clip;
+* the audio-only (SER) variants of §5.3 drop the text stream and replace the co-attention layers by
+  self-attention layers; they still read the word count and times from ``batch.word_times``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from avbench.batching import Batch
+from avbench.errors import UserError, unknown
+from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
+from avbench.models.chunking import (
+    TPP_SEGMENTS,
+    ChunkBounds,
+    fw_bounds,
+    multiscale_bounds,
+    temporal_pyramid_pool,
+    vw_bounds,
+    word_counts,
+)
+
+STRATEGIES = ("vw", "fw", "multiscale")
+PAPER = "Lin, Goncalves & Busso, ICMI 2023 (doi:10.1145/3577190.3614110)"
+DEFAULT_AUDIO_RATE = 50.0
+
+_PAPER_CONFIG: dict[str, Any] = {
+    "d_model": 256, "heads": 4, "ffn": 512, "self_layers": 3, "co_layers": 2, "dropout": 0.3, "pe_dropout": 0.1,
+    "max_len": 128, "chunk_seconds": 1.0, "scales": (0.2, 0.4, 0.6, 0.8, 1.0),
+}
+# tiny: a smaller network (d 32, 1 self + 1 co layer, FFN 64, lighter dropout) so that it trains in seconds on CPU;
+# the chunking itself (1 s chunks, scale set, TPP) is unchanged
+_TINY_CONFIG: dict[str, Any] = {**_PAPER_CONFIG, "d_model": 32, "ffn": 64, "self_layers": 1, "co_layers": 1,
+                                "dropout": 0.1}
+PAPER_RECIPE = Recipe(
+    optimizer="adam", lr=1e-4, batch_size=128, epochs=10, loss="ccc",
+    source="ICMI'23 §4.3 and authors' main.py: Adam 1e-4, batch 128, 1-CCC averaged over the attributes, best dev "
+           "CCC kept; 5000 iterations of 128 clips ≈ 10 epochs of the MSP-Podcast v1.10 train set",
+)
+TINY_RECIPE = PAPER_RECIPE.updated(
+    lr=1e-3, batch_size=32, epochs=8,
+    source="shortened for the tiny benchmark: lr 1e-3, batch 32, 8 epochs (paper: Adam 1e-4, batch 128)",
+)
+
+
+def _configs(strategy: str) -> dict[str, dict[str, Any]]:
+    return {"tiny": {**_TINY_CONFIG, "strategy": strategy}, "paper": {**_PAPER_CONFIG, "strategy": strategy}}
+
+
+def last_audio_layer(inputs: dict[str, torch.Tensor], modalities: tuple[str, ...]) -> Frames:
+    """Frontend shared by the audio-text models: the last stacked SSL layer of the audio, other inputs as they are."""
+    frames = {m: inputs[m] for m in modalities if m in inputs}
+    if "audio" in frames and frames["audio"].dim() == 4:
+        frames["audio"] = frames["audio"][:, :, -1]
+    return frames
+
+
+def audio_rate(batch: Batch) -> float:
+    return float(batch.rates.get("audio") or DEFAULT_AUDIO_RATE)
+
+
+class SinusoidalPositions(nn.Module):
+    """Adds the fixed sine/cosine position encoding of Vaswani et al., then dropout."""
+
+    def __init__(self, d_model: int, max_len: int, dropout: float) -> None:
+        super().__init__()
+        position = torch.arange(max_len, dtype=torch.float32)[:, None]
+        rate = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        table = torch.zeros(max_len, d_model)
+        table[:, 0::2] = torch.sin(position * rate)
+        table[:, 1::2] = torch.cos(position * rate)[:, : d_model // 2]
+        self.register_buffer("table", table, persistent=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(x + self.table[: x.shape[1]])
+
+
+class AttentionLayer(nn.Module):
+    """Post-LN transformer layer: attention of ``x`` over ``context`` (itself for self-attention), then a
+    bias-free GELU feed-forward block, each followed by residual and LayerNorm as in the authors' layers."""
+
+    def __init__(self, d_model: int, heads: int, ffn: int, dropout: float) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d_model, heads, dropout=dropout, batch_first=True)
+        self.feed_forward = nn.Sequential(nn.Linear(d_model, ffn, bias=False), nn.GELU(), nn.Dropout(dropout),
+                                          nn.Linear(ffn, d_model, bias=False))
+        self.norm_attention = nn.LayerNorm(d_model)
+        self.norm_feed_forward = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_padding: torch.Tensor) -> torch.Tensor:
+        attended, _ = self.attention(x, context, context, key_padding_mask=context_padding, need_weights=False)
+        x = self.norm_attention(x + self.dropout(attended))
+        return self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
+
+
+def output_heads(in_dim: int, hidden: int, n_outputs: int, task: str) -> nn.ModuleList:
+    """Linear-ReLU-Linear heads: one scalar head per attribute, or one head over all emotion logits."""
+    sizes = [1] * n_outputs if task == "attributes" else [n_outputs]
+    return nn.ModuleList(nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, k)) for k in sizes)
+
+
+class WordChunkTransformer(EmotionModel):
+    """Word-chunk transformer; ``strategy`` picks the chunking: "vw" (word spans), "fw" (eq. 1), "multiscale"."""
+
+    name: ClassVar[str] = "word-chunk"
+    modalities: ClassVar[tuple[str, ...]] = ("audio", "text")
+    tasks: ClassVar[tuple[str, ...]] = ("attributes", "emotion")
+    paper: ClassVar[str] = PAPER
+    configs: ClassVar[dict[str, dict[str, Any]]] = _configs("fw")
+    recipes: ClassVar[dict[str, Recipe]] = {"tiny": TINY_RECIPE, "paper": PAPER_RECIPE}
+
+    def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "attributes", *, strategy: str,
+                 d_model: int, heads: int, ffn: int, self_layers: int, co_layers: int, dropout: float,
+                 pe_dropout: float, max_len: int, chunk_seconds: float, scales: tuple[float, ...]) -> None:
+        super().__init__(dims, n_outputs, task)
+        if strategy not in STRATEGIES:
+            raise unknown("chunk strategy", strategy, STRATEGIES)
+        if d_model % heads:
+            raise UserError(f"d_model ({d_model}) must be divisible by heads ({heads})")
+        if max_len < 2:
+            raise UserError(f"max_len must leave room for <SUM> and one chunk, got {max_len}")
+        if chunk_seconds <= 0 or not scales or not all(0 < s <= chunk_seconds for s in scales):
+            raise UserError(f"multi-scale sizes must lie in (0, chunk_seconds={chunk_seconds}], got {scales}")
+        self.strategy = strategy
+        self.max_len = max_len
+        self.chunk_seconds = float(chunk_seconds)
+        self.scales = tuple(float(s) for s in scales)
+        self.uses_text = "text" in self.modalities
+        streams = ["audio", "text"] if self.uses_text else ["audio"]
+        in_dims = {"audio": TPP_SEGMENTS * dims.dim("audio"), "text": dims.dim("text") if self.uses_text else 0}
+
+        def layers(n: int) -> nn.ModuleDict:
+            return nn.ModuleDict({m: nn.ModuleList(AttentionLayer(d_model, heads, ffn, dropout) for _ in range(n))
+                                  for m in streams})
+
+        self.project = nn.ModuleDict({m: nn.Linear(in_dims[m], d_model, bias=False) for m in streams})
+        self.positions = SinusoidalPositions(d_model, max_len, pe_dropout)
+        self.self_layers = layers(self_layers)
+        self.co_layers = layers(co_layers)
+        self.heads = output_heads(len(streams) * d_model, d_model, n_outputs, task)
+
+    def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
+        return last_audio_layer(inputs, self.modalities)
+
+    def chunk_bounds(self, batch: Batch, n_words: torch.Tensor) -> ChunkBounds:
+        """Audio chunks of every clip under this model's strategy (multi-scale crops only while training)."""
+        rate = audio_rate(batch)
+        n_frames = batch.lengths["audio"]
+        if self.strategy == "vw":
+            return vw_bounds(batch.word_times[:, : self.max_len - 1], n_words, n_frames, rate)
+        bounds = fw_bounds(n_words, n_frames, round(self.chunk_seconds * rate), max_chunks=self.max_len - 1)
+        if self.strategy == "multiscale" and self.training:
+            bounds = multiscale_bounds(bounds, [max(1, round(s * rate)) for s in self.scales])
+        return bounds
+
+    def _stream(self, modality: str, tokens: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prepend ``<SUM>``, project and add positions; returns (B, 1+N, d) and its key padding mask."""
+        summary = tokens.new_ones(tokens.shape[0], 1, tokens.shape[2])
+        x = self.positions(self.project[modality](torch.cat([summary, tokens], dim=1)))
+        padding = torch.arange(x.shape[1], device=x.device)[None, :] > counts[:, None]
+        return x, padding
+
+    def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
+        if self.uses_text:
+            n_words = batch.lengths["text"].long()
+        else:
+            n_words = word_counts(batch.word_times)
+        n_words = n_words.clamp(max=self.max_len - 1)
+        bounds = self.chunk_bounds(batch, n_words)
+        streams = {"audio": self._stream("audio", temporal_pyramid_pool(frames["audio"], bounds), bounds.counts)}
+        if self.uses_text:
+            streams["text"] = self._stream("text", frames["text"][:, : self.max_len - 1], n_words)
+        x = {m: s[0] for m, s in streams.items()}
+        padding = {m: s[1] for m, s in streams.items()}
+        for depth in range(len(self.self_layers["audio"])):
+            x = {m: self.self_layers[m][depth](x[m], x[m], padding[m]) for m in x}
+        other = {"audio": "text", "text": "audio"} if self.uses_text else {"audio": "audio"}
+        for depth in range(len(self.co_layers["audio"])):
+            x = {m: self.co_layers[m][depth](x[m], x[other[m]], padding[other[m]]) for m in x}
+        summary = torch.cat([x[m][:, 0] for m in x], dim=-1)
+        return torch.cat([head(summary) for head in self.heads], dim=-1)
+
+
+class WordChunkSER(WordChunkTransformer):
+    """Audio-only word-chunk transformer (§5.3): no text stream, co-attention layers become self-attention."""
+
+    name: ClassVar[str] = "word-chunk-ser"
+    modalities: ClassVar[tuple[str, ...]] = ("audio",)
+
+
+class AlignVW(WordChunkTransformer):
+    """Strict alignment: one chunk per word spanning exactly its forced-aligned frames."""
+
+    name = "align-vw"
+    configs = _configs("vw")
+
+
+class AlignFW(WordChunkTransformer):
+    """Partial alignment: one fixed 1 s chunk per word, evenly spread over the clip (eq. 1)."""
+
+    name = "align-fw"
+    configs = _configs("fw")
+
+
+class AlignMultiScaleW(WordChunkTransformer):
+    """Random alignment: Align-FW chunks randomly cropped to 0.2–1.0 s, redrawn at every training step."""
+
+    name = "align-multiscalew"
+    configs = _configs("multiscale")
+
+
+class AlignVWSER(WordChunkSER):
+    """Audio-only Align-VW (Table 2)."""
+
+    name = "align-vw-ser"
+    configs = _configs("vw")
+
+
+class AlignFWSER(WordChunkSER):
+    """Audio-only Align-FW (Table 2)."""
+
+    name = "align-fw-ser"
+    configs = _configs("fw")
+
+
+class AlignMultiScaleWSER(WordChunkSER):
+    """Audio-only Align-MultiScaleW (Table 2)."""
+
+    name = "align-multiscalew-ser"
+    configs = _configs("multiscale")

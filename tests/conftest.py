@@ -1,0 +1,29 @@
+"""Shared fixtures: every test runs offline, single-threaded, with its own avbench cache unless it asks to share."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("AVBENCH_THREADS", "1")
+torch.set_num_threads(1)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One avbench cache for the whole session, so the synthetic dataset is generated once."""
+    path = tmp_path_factory.mktemp("avbench-cache")
+    os.environ["AVBENCH_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic(session_cache: Path):
+    from avbench.datasets import open_dataset
+
+    return open_dataset("synthetic")

@@ -1,0 +1,102 @@
+"""MDRE-GRU and MDREA-GRU: received-frame encoders, masked attention, training and edge cases."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from avbench import models
+from avbench.batching import Batch
+from avbench.models.gru_fusion import ReceivedGRU, received_first
+from test_word_chunk import edge_batches, even_words, loss_falls, make_batch
+
+torch.set_num_threads(1)
+
+GRU_MODELS = ["mdre-gru", "mdrea-gru"]
+
+
+def test_received_first_keeps_order_and_zeroes_the_rest() -> None:
+    x = torch.arange(1.0, 7.0).reshape(1, 6, 1).repeat(2, 1, 1)
+    keep = torch.tensor([[False, True, False, True, True, False], [False] * 6])
+    moved, counts = received_first(x, keep)
+    assert counts.tolist() == [3, 0]
+    assert moved[..., 0].tolist() == [[2.0, 4.0, 5.0, 0.0, 0.0, 0.0], [0.0] * 6]
+
+
+def test_received_gru_final_state_equals_a_packed_run_over_received_steps() -> None:
+    torch.manual_seed(0)
+    encoder = ReceivedGRU(4, 6, dropout=0.0).eval()
+    x = torch.randn(3, 9, 4)
+    keep = torch.rand(3, 9) > 0.4
+    keep[2] = False
+    states, valid, final = encoder(x, keep)
+    moved, counts = received_first(x, keep)
+    for b in range(2):
+        packed = pack_padded_sequence(moved[b : b + 1], counts[b : b + 1], batch_first=True)
+        _, reference = encoder.gru(packed)
+        assert torch.allclose(final[b], reference[0, 0], atol=1e-6)
+        assert torch.allclose(states[b, int(counts[b]) - 1], final[b])
+    assert valid.sum(1).tolist() == counts.tolist()
+    assert final[2].abs().sum() == 0 and states[2].abs().sum() == 0  # nothing received encodes to zeros
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_lost_frames_are_skipped_not_read(name: str) -> None:
+    """Inserting lost frames anywhere (whatever their content) leaves the prediction unchanged."""
+    model = models.get(name).eval()
+    batch = make_batch([60, 45], [even_words(60, 4), even_words(45, 3)])
+    gap = torch.randn(2, 7, 5, 32)
+    audio = torch.cat([batch.inputs["audio"][:, :20], gap, batch.inputs["audio"][:, 20:]], dim=1)
+    keep = torch.cat([batch.masks["audio"][:, :20], torch.zeros(2, 7, dtype=torch.bool), batch.masks["audio"][:, 20:]],
+                     dim=1)
+    stretched = Batch(**{**batch.__dict__, "inputs": {**batch.inputs, "audio": audio},
+                         "masks": {**batch.masks, "audio": keep},
+                         "lengths": {**batch.lengths, "audio": batch.lengths["audio"] + 7}})
+    with torch.no_grad():
+        assert torch.allclose(model(batch), model(stretched), atol=1e-5)
+
+
+def test_mdrea_attention_over_no_received_word_gives_a_zero_context() -> None:
+    model = models.get("mdrea-gru").eval()
+    batch = edge_batches()["all-text-lost"]
+    with torch.no_grad():
+        frames = model.apply_masks(model.frontend(batch.inputs), batch)
+        _, _, audio = model.audio_encoder(frames["audio"], batch.masks["audio"])
+        query = model.query(audio)
+        expected = model.output(torch.cat([query, torch.zeros_like(query)], dim=-1))
+        assert torch.allclose(model(batch), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_each_model_trains_and_its_loss_falls(name: str) -> None:
+    torch.manual_seed(0)
+    before, after = loss_falls(models.get(name))
+    assert after < 0.7 * before, (before, after)
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_outputs_and_gradients_are_finite_on_edge_cases(name: str) -> None:
+    torch.manual_seed(0)
+    for task, n_outputs in (("attributes", 3), ("emotion", 6)):
+        model = models.get(name, task=task)
+        for label, batch in edge_batches().items():
+            model.train()
+            out = model(batch)
+            assert out.shape == (batch.size, n_outputs)
+            out.square().sum().backward()
+            assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None), label
+            model.zero_grad()
+            model.eval()
+            with torch.no_grad():
+                assert torch.isfinite(model(batch)).all(), label
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_paper_config_runs_on_paper_size_inputs(name: str) -> None:
+    model = models.get(name, "paper").eval()
+    cls = models.model_class(name)
+    assert cls.recipes["paper"].loss == "ccc" and cls.tasks == ("attributes", "emotion")
+    batch = make_batch([150, 80], [even_words(150, 7), even_words(80, 2)], layers=25, dim=1024, text_dim=768)
+    with torch.no_grad():
+        out = model(batch)
+    assert out.shape == (2, 3) and torch.isfinite(out).all()
