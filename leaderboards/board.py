@@ -171,10 +171,13 @@ def _approx_p(a: Row, b: Row) -> float | None:
     return float(2 * scipy_stats.norm.sf(abs(a.score - b.score) / se))
 
 
-def _same_protocol(a: Entry, b: Entry) -> bool:
+def _same_protocol(a: Entry, b: Entry, corruption: str) -> bool:
+    """Both verified on the same clips, resamples and (for a corruption board) the same masks of every level."""
+    masks_a, masks_b = a.protocol.mask_digests.get(corruption), b.protocol.mask_digests.get(corruption)
     return (a.provenance == b.provenance == "verified" and a.protocol.name == b.protocol.name
             and a.bootstrap.get("seed") == b.bootstrap.get("seed")
-            and a.bootstrap.get("n_resamples") == b.bootstrap.get("n_resamples"))
+            and a.bootstrap.get("n_resamples") == b.bootstrap.get("n_resamples")
+            and (corruption == CLEAN_BOARD or masks_a == masks_b))
 
 
 def _test_against_top(board: Board) -> None:
@@ -188,7 +191,7 @@ def _test_against_top(board: Board) -> None:
     for row in ranked[1:]:
         row.difference = row.score - top.score  # type: ignore[operator]
         top_dist, row_dist = _bootstrap(top.entry, corruption, quantity), _bootstrap(row.entry, corruption, quantity)
-        if _same_protocol(top.entry, row.entry) and top_dist is not None and row_dist is not None \
+        if _same_protocol(top.entry, row.entry, corruption) and top_dist is not None and row_dist is not None \
                 and top_dist.shape == row_dist.shape:
             row.p_value, row.test = _paired_p(top_dist, row_dist), "paired bootstrap"
         else:

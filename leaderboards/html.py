@@ -43,7 +43,7 @@ document.querySelectorAll('table.board').forEach(function (table) {
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table.board { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-table.board th, table.board td { border-bottom: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; }
+table.board th, table.board td { border-bottom: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
 table.board th { cursor: pointer; background: #f4f4f4; user-select: none; }
 table.board th[aria-sort=ascending]::after { content: " ▲"; }
 table.board th[aria-sort=descending]::after { content: " ▼"; }

@@ -125,8 +125,8 @@ curve (levels with the same x averaged first, as in `summary.csv`), the clean bo
 ## Submitting a model
 
 1. Make the model a plugin: an `EmotionModel` subclass registered in the `avbench.models` entry-point group
-   (see `leaderboards/example_plugin/`), or name it as `--model package.module:Class`.
-2. Run it: `avbench run --model your-model --corruption markov,random --dataset synthetic --out runs/mine`.
+   (see `leaderboards/example_plugin/`), or name it as `--models package.module:Class`.
+2. Run it: `avbench run --models your-model --corruption markov,random --dataset synthetic --out runs/mine`.
 3. Submit the run: `avbench submit runs/mine [--claimed claimed.csv]`. Every metric is recomputed from the
    predictions; anything that does not match (claimed numbers, clip ids, targets, masks, NaN or out-of-range
    probabilities, missing predictions) is rejected with the reason and nothing is written.

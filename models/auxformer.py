@@ -50,7 +50,7 @@ class AuxFormer(FrameModel):
     tasks = ("emotion", "attributes")
     paper = "Goncalves & Busso, AuxFormer: Robust Approach to Audio-Visual Emotion Recognition, ICASSP 2022"
     configs = {
-        "tiny": dict(d=16, heads=2, layers=1, aux_hidden=(32, 16)),
+        "tiny": dict(d=16, heads=2, layers=1, aux_hidden=(32, 16), frame_pool=(5, 3)),
         "paper": dict(d=50, heads=10, layers=5, aux_hidden=(512, 256)),
     }
     recipes = {
@@ -63,8 +63,9 @@ class AuxFormer(FrameModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 50, heads: int = 10,
                  layers: int = 5, aux_hidden: tuple[int, int] = (512, 256), attn_dropout: float = 0.1,
                  relu_dropout: float = 0.1, res_dropout: float = 0.1, embed_dropout: float = 0.25,
-                 out_dropout: float = 0.2, causal: bool = True, mask_lost: bool = False) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 out_dropout: float = 0.2, causal: bool = True, mask_lost: bool = False,
+                 frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=False)
         self.pair = CrossmodalPair(d, heads, layers, layers, 0.0, attn_dropout, relu_dropout, res_dropout,
                                    embed_dropout, mem_positions=False, gated_mem=True, causal=causal)
@@ -77,15 +78,14 @@ class AuxFormer(FrameModel):
 
     def branches(self, frames: Frames, batch: Batch) -> list[torch.Tensor]:
         """Logits of the audio-visual, audio-only and video-only branches."""
-        keep = {m: self.keep(batch, m) for m in self.modalities}
-        outputs = [self.head(self.pair(frames, keep, batch.lengths))]
+        frames, keep, lengths = self.sequences(frames, batch)
+        outputs = [self.head(self.pair(frames, keep, lengths))]
         for m in self.modalities:
-            lengths = batch.lengths[m]
-            allowed = attention_mask(keep[m], lengths, lengths, frames[m].shape[1], self.causal)
+            allowed = attention_mask(keep[m], lengths[m], lengths[m], frames[m].shape[1], self.causal)
             h = frames[m]
             for _ in range(3):
                 h = self.aux_encoders[m](h, allowed)
-            outputs.append(self.aux_head(last_valid(h, lengths)))
+            outputs.append(self.aux_head(last_valid(h, lengths[m])))
         return outputs
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:

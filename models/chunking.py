@@ -8,7 +8,8 @@ and are padding for the transformer.
 Decisions where the paper and the authors' code leave room (see ``shared/reference/authors-code-facts.md`` §2.1):
 
 * nearest frame: a time ``t`` maps to the frame whose time ``i / rate`` is closest, ties going to the earlier
-  frame, exactly what the authors' ``argmin`` over frame times does (also used by their word-drop corruption);
+  frame as an ``argmin`` over frame times does; the authors' word drop zeroes the same inclusive span, so a
+  dropped word's Align-VW chunk is exactly its zeroed frames when the word-drop corruption uses this rule;
 * Align-FW: chunk k starts at ``floor(k (T - W) / (C - 1))`` in exact integer arithmetic, so the last chunk ends
   on the last frame as eq. 1 intends; the authors' ``k * int(step)`` would leave up to C - 2 final frames
   uncovered. C = max(2, words) as in the authors' code, and clips shorter than W get C chunks that all cover the

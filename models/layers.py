@@ -48,6 +48,19 @@ def shrink_keep(keep: torch.Tensor, out_lengths: torch.Tensor, window: int) -> t
     return pooled & valid_mask(out_lengths, pooled.shape[1])
 
 
+def pool_frames(x: torch.Tensor, keep: torch.Tensor, lengths: torch.Tensor,
+                size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Average non-overlapping windows of ``size`` steps over their kept steps (windows start at each clip's first
+    step, so the result does not depend on batch padding). A window is kept when any of its steps is; a window with
+    no kept step is zero. Returns the pooled (B, ⌈T/size⌉, D), its keep-mask and the pooled lengths ⌈L/size⌉."""
+    b, t, d = x.shape
+    pad = -t % size
+    w = F.pad(keep, (0, pad)).view(b, -1, size).to(x.dtype)
+    xs = F.pad(x, (0, 0, 0, pad)).view(b, -1, size, d)
+    pooled = (xs * w.unsqueeze(-1)).sum(2) / w.sum(2, keepdim=True).clamp(min=1.0)
+    return pooled, w.sum(2) > 0, torch.div(lengths + size - 1, size, rounding_mode="floor")
+
+
 # -- positions ----------------------------------------------------------------------------------------------------
 def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
     """fairseq/tensor2tensor table: [sin | cos] halves (not interleaved), as MulT and AuxFormer use."""
@@ -174,25 +187,33 @@ class CrossmodalTransformer(nn.Module):
         return self.norm(h)
 
 
-class PostNormLayer(nn.Module):
-    """Vaswani et al. post-LN layer: self-attention, optional cross-attention to a memory, ReLU FFN (4·d)."""
+class TransformerLayer(nn.Module):
+    """Vaswani et al. layer: self-attention, optional cross-attention to a memory, ReLU FFN (4·d); post-LN as in
+    the original paper, or pre-LN (``norm_first``, the stack then needs a final LayerNorm)."""
 
-    def __init__(self, dim: int, heads: int, dropout: float, cross: bool = False) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, cross: bool = False, norm_first: bool = False) -> None:
         super().__init__()
         self.self_attn = Attention(dim, heads, dropout)
         self.cross_attn = Attention(dim, heads, dropout) if cross else None
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3 if cross else 2))
         self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
         self.drop = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def _block(self, x: torch.Tensor, norm: nn.Module, sublayer) -> torch.Tensor:
+        if self.norm_first:
+            return x + self.drop(sublayer(norm(x)))
+        return norm(x + self.drop(sublayer(x)))
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, memory: torch.Tensor | None = None,
                 memory_allowed: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.norms[0](x + self.drop(self.self_attn(x, x, x, allowed)))
+        x = self._block(x, self.norms[0], lambda h: self.self_attn(h, h, h, allowed))
         if self.cross_attn is not None:
             if memory is None or memory_allowed is None:
                 raise ValueError("a cross-attention layer needs a memory and its mask")
-            x = self.norms[1](x + self.drop(self.cross_attn(x, memory, memory, memory_allowed)))
-        return self.norms[-1](x + self.drop(self.ffn(x)))
+            cross = self.cross_attn
+            x = self._block(x, self.norms[1], lambda h: cross(h, memory, memory, memory_allowed))
+        return self._block(x, self.norms[-1], self.ffn)
 
 
 # -- pooling and heads --------------------------------------------------------------------------------------------
@@ -265,22 +286,31 @@ class FrameFrontend(nn.Module):
 
 
 class FrameModel(EmotionModel):
-    """Base of the audio-visual models: ``self.front`` is the frontend, ``mask_lost`` the mask policy.
+    """Base of the audio-visual models: ``self.front`` is the frontend, ``mask_lost`` the mask policy and
+    ``frame_pool`` an optional temporal average pooling (one window size per modality, in ``modalities`` order).
 
     ``mask_lost=True``: attention and pooling see only received frames (RAVER's design). ``mask_lost=False``:
     lost frames stay in as the zero-filled frames the authors' code feeds its models, and only batch padding is
-    excluded; this is each baseline's default, so that it behaves as in its source.
+    excluded; this is each baseline's default, so that it behaves as in its source. ``frame_pool`` exists for the
+    tiny configs, whose models attend over raw frames and must train in seconds on a CPU: it is applied in
+    :meth:`sequences` (inside ``fuse``), after the frontend, so the frontend stays per-frame.
     """
 
     front: FrameFrontend
 
-    def __init__(self, dims: FeatureDims, n_outputs: int, task: str, mask_lost: bool) -> None:
+    def __init__(self, dims: FeatureDims, n_outputs: int, task: str, mask_lost: bool,
+                 frame_pool: Sequence[int] | None = None) -> None:
         super().__init__(dims, n_outputs, task)
         missing = [m for m in self.modalities if m not in dims.shapes]
         if missing:
             raise UserError(f"model {self.name!r} needs modality {', '.join(missing)}; the dataset has "
                             f"{', '.join(dims.shapes) or 'none'}")
+        pool = tuple(frame_pool) if frame_pool is not None else (1,) * len(self.modalities)
+        if len(pool) != len(self.modalities) or any(int(p) != p or p < 1 for p in pool):
+            raise UserError(f"frame_pool of {self.name!r} needs one positive integer per modality "
+                            f"({', '.join(self.modalities)}), got {frame_pool!r}")
         self.mask_lost = mask_lost
+        self.frame_pool = dict(zip(self.modalities, (int(p) for p in pool)))
 
     def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
         return self.front(inputs)
@@ -290,3 +320,17 @@ class FrameModel(EmotionModel):
         if self.mask_lost:
             return batch.masks[modality]
         return valid_mask(batch.lengths[modality], batch.masks[modality].shape[1])
+
+    def sequence(self, modality: str, x: torch.Tensor,
+                 batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One modality's frames, keep-mask and lengths, after ``frame_pool``."""
+        keep, lengths = self.keep(batch, modality), batch.lengths[modality]
+        size = self.frame_pool[modality]
+        return pool_frames(x, keep, lengths, size) if size > 1 else (x, keep, lengths)
+
+    def sequences(self, frames: Frames, batch: Batch) -> tuple[Frames, dict[str, torch.Tensor],
+                                                                dict[str, torch.Tensor]]:
+        """:meth:`sequence` for every modality of the model: (frames, keep-masks, lengths)."""
+        out = {m: self.sequence(m, frames[m], batch) for m in self.modalities}
+        return ({m: v[0] for m, v in out.items()}, {m: v[1] for m, v in out.items()},
+                {m: v[2] for m, v in out.items()})

@@ -79,7 +79,7 @@ class MulT(FrameModel):
     tasks = ("emotion", "attributes")
     paper = "Tsai et al., Multimodal Transformer for Unaligned Multimodal Language Sequences, ACL 2019"
     configs = {
-        "tiny": dict(d=16, heads=2, layers=1),
+        "tiny": dict(d=16, heads=2, layers=1, frame_pool=(5, 3)),
         "paper": dict(d=30, heads=5, layers=5),
     }
     recipes = {
@@ -92,13 +92,13 @@ class MulT(FrameModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 30, heads: int = 5,
                  layers: int = 5, attn_dropout: float = 0.1, cross_attn_dropout: float = 0.0, relu_dropout: float = 0.1, res_dropout: float = 0.1,
                  embed_dropout: float = 0.25, out_dropout: float = 0.0, causal: bool = True,
-                 mask_lost: bool = False) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 mask_lost: bool = False, frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=False)
         self.pair = CrossmodalPair(d, heads, layers, max(layers, 3), cross_attn_dropout, attn_dropout, relu_dropout,
                                    res_dropout, embed_dropout, mem_positions=True, gated_mem=False, causal=causal)
         self.head = ResidualHead(2 * d, n_outputs, out_dropout)
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
-        keep = {m: self.keep(batch, m) for m in self.modalities}
-        return self.head(self.pair(frames, keep, batch.lengths))
+        frames, keep, lengths = self.sequences(frames, batch)
+        return self.head(self.pair(frames, keep, lengths))

@@ -7,7 +7,7 @@ from torch import nn
 from avbench.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import (AttentiveStatsPool, CrossmodalTransformer, FrameFrontend, FrameModel,
-                                   PostNormLayer, key_mask, mlp, sinusoid)
+                                   TransformerLayer, key_mask, mlp, sinusoid)
 
 
 class ContextSummarizer(nn.Module):
@@ -15,10 +15,12 @@ class ContextSummarizer(nn.Module):
     stack of Transformer decoder layers. With no received frame the cross-attention gives a zero update, so the
     summary becomes a learned "nothing here" context instead of a softmax over an empty set."""
 
-    def __init__(self, dim: int, n_ctx: int, layers: int, heads: int, dropout: float) -> None:
+    def __init__(self, dim: int, n_ctx: int, layers: int, heads: int, dropout: float, norm_first: bool) -> None:
         super().__init__()
         self.queries = nn.Parameter(torch.randn(n_ctx, dim) * 0.02)
-        self.layers = nn.ModuleList(PostNormLayer(dim, heads, dropout, cross=True) for _ in range(layers))
+        self.layers = nn.ModuleList(TransformerLayer(dim, heads, dropout, cross=True, norm_first=norm_first)
+                                    for _ in range(layers))
+        self.norm = nn.LayerNorm(dim) if norm_first else nn.Identity()
 
     def forward(self, frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         steps = torch.arange(1, frames.shape[1] + 1, device=frames.device)
@@ -27,7 +29,7 @@ class ContextSummarizer(nn.Module):
         everything = torch.ones(x.shape[0], 1, x.shape[1], dtype=torch.bool, device=x.device)
         for layer in self.layers:
             x = layer(x, everything, memory, key_mask(keep))
-        return x
+        return self.norm(x)
 
 
 class RAVER(FrameModel):
@@ -66,14 +68,15 @@ class RAVER(FrameModel):
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 1024,
                  n_ctx: int = 128, summarizer_layers: int = 6, summarizer_heads: int = 8,
-                 summarizer_dropout: float = 0.1, fusion_layers: int = 3, fusion_heads: int = 8,
+                 summarizer_dropout: float = 0.1, summarizer_norm_first: bool = False, fusion_layers: int = 3, fusion_heads: int = 8,
                  embed_dropout: float = 0.25, attn_dropout: float = 0.1, relu_dropout: float = 0.1,
                  res_dropout: float = 0.1, head: tuple[int, ...] = (2048, 1024, 256),
                  mask_lost: bool = True) -> None:
         super().__init__(dims, n_outputs, task, mask_lost)
         self.front = FrameFrontend(dims, {"audio": None if dims.dim("audio") == d else d, "video": d}, bias=True)
         self.summarizers = nn.ModuleDict({m: ContextSummarizer(d, n_ctx, summarizer_layers, summarizer_heads,
-                                                               summarizer_dropout) for m in self.modalities})
+                                                               summarizer_dropout, summarizer_norm_first)
+                                          for m in self.modalities})
         enc = dict(dim=d, heads=fusion_heads, layers=fusion_layers, attn_dropout=attn_dropout,
                    relu_dropout=relu_dropout, res_dropout=res_dropout, embed_dropout=embed_dropout)
         self.cross = nn.ModuleDict({m: CrossmodalTransformer(**enc) for m in self.modalities})

@@ -68,7 +68,7 @@ class SFAV(FrameModel):
     tasks = ("emotion", "attributes")
     paper = "Chumachenko et al., Self-attention fusion for audiovisual emotion recognition with incomplete data, ICPR 2022"
     configs = {
-        "tiny": dict(audio_channels=(16, 32, 32, 32), video_channels=(16, 16, 32, 32), heads=1),
+        "tiny": dict(audio_channels=(16, 32, 32, 32), video_channels=(16, 16, 32, 32), heads=1, frame_pool=(5, 3)),
         "paper": dict(audio_channels=(64, 128, 256, 128), video_channels=(64, 64, 128, 128), heads=1),
     }
     recipes = {
@@ -81,8 +81,8 @@ class SFAV(FrameModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *,
                  audio_channels: tuple[int, int, int, int] = (64, 128, 256, 128),
                  video_channels: tuple[int, int, int, int] = (64, 64, 128, 128), heads: int = 1,
-                 mask_lost: bool = False) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 mask_lost: bool = False, frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
         a, v = audio_channels, video_channels
         self.front = FrameFrontend(dims, {"audio": None, "video": None}, bias=False)
         self.audio_stage1 = nn.Sequential(audio_block(dims.dim("audio"), a[0]), audio_block(a[0], a[1]))
@@ -94,15 +94,14 @@ class SFAV(FrameModel):
         self.classifier = nn.Linear(a[3] + v[3], n_outputs)
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
-        audio, keep_a = frames["audio"], self.keep(batch, "audio")
+        frames, keep, lengths = self.sequences(frames, batch)
+        audio, keep_a, keep_v = frames["audio"], keep["audio"], keep["video"]
         short = MIN_AUDIO_STEPS - audio.shape[1]
         if short > 0:
             audio = nn.functional.pad(audio, (0, 0, 0, short))
             keep_a = nn.functional.pad(keep_a, (0, short))
-        lengths = batch.lengths["audio"]
-        keep_a1 = shrink_keep(keep_a, (lengths - (STAGE_WINDOW - 1)).clamp(min=1), STAGE_WINDOW)
-        keep_a2 = shrink_keep(keep_a1, (lengths - 2 * (STAGE_WINDOW - 1)).clamp(min=1), STAGE_WINDOW)
-        keep_v = self.keep(batch, "video")
+        keep_a1 = shrink_keep(keep_a, (lengths["audio"] - (STAGE_WINDOW - 1)).clamp(min=1), STAGE_WINDOW)
+        keep_a2 = shrink_keep(keep_a1, (lengths["audio"] - 2 * (STAGE_WINDOW - 1)).clamp(min=1), STAGE_WINDOW)
 
         a1 = self.audio_stage1(audio.transpose(1, 2))
         v1 = self.video_stage1(frames["video"].transpose(1, 2))

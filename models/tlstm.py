@@ -6,7 +6,7 @@ from torch import nn
 
 from avbench.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
-from avbench.models.layers import Attention, FrameFrontend, FrameModel, PostNormLayer, key_mask, sinusoid
+from avbench.models.layers import Attention, FrameFrontend, FrameModel, TransformerLayer, key_mask, sinusoid
 
 
 class TLSTM(FrameModel):
@@ -27,7 +27,7 @@ class TLSTM(FrameModel):
     tasks = ("emotion", "attributes")
     paper = "Huang et al., Multimodal Transformer Fusion for Continuous Emotion Recognition, ICASSP 2020"
     configs = {
-        "tiny": dict(d=32, heads=2, layers=1, lstm_hidden=32),
+        "tiny": dict(d=32, heads=2, layers=1, lstm_hidden=32, frame_pool=(5, 3)),
         "paper": dict(d=256, heads=4, layers=2, lstm_hidden=256),
     }
     recipes = {
@@ -38,10 +38,11 @@ class TLSTM(FrameModel):
     }
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 256, heads: int = 4,
-                 layers: int = 2, lstm_hidden: int = 256, dropout: float = 0.1, mask_lost: bool = False) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 layers: int = 2, lstm_hidden: int = 256, dropout: float = 0.1, mask_lost: bool = False,
+                 frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=True)
-        self.encoders = nn.ModuleDict({m: nn.ModuleList(PostNormLayer(d, heads, dropout) for _ in range(layers))
+        self.encoders = nn.ModuleDict({m: nn.ModuleList(TransformerLayer(d, heads, dropout) for _ in range(layers))
                                        for m in self.modalities})
         self.common = Attention(d, heads, dropout)
         self.common_norm = nn.LayerNorm(d)
@@ -49,7 +50,7 @@ class TLSTM(FrameModel):
         self.out = nn.Linear(2 * lstm_hidden, n_outputs)
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
-        keep = {m: self.keep(batch, m) for m in self.modalities}
+        frames, keep, lengths = self.sequences(frames, batch)
         enc = {}
         for m in self.modalities:
             x = frames[m]
@@ -60,8 +61,8 @@ class TLSTM(FrameModel):
         states = []
         for m, other in (("audio", "video"), ("video", "audio")):
             z = self.common_norm(enc[m] + self.common(enc[m], enc[other], enc[other], key_mask(keep[other])))
-            lengths = batch.lengths[m].clamp(min=1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(z, lengths, batch_first=True, enforce_sorted=False)
+            steps = lengths[m].clamp(min=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(z, steps, batch_first=True, enforce_sorted=False)
             _, (hidden, _) = self.lstm(packed)
             states.append(hidden[-1])
         return self.out(torch.cat(states, dim=-1))

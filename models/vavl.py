@@ -147,7 +147,7 @@ class VAVL(FrameModel):
     tasks = ("emotion", "attributes")
     paper = "Goncalves et al., Versatile Audio-Visual Learning for Emotion Recognition, IEEE TAFFC 2025"
     configs = {
-        "tiny": dict(d_proj=16, d=32, hidden=16, heads=2, blocks=1, shared_blocks=1, kernel=15),
+        "tiny": dict(d_proj=16, d=32, hidden=16, heads=2, blocks=1, shared_blocks=1, kernel=15, frame_pool=(5, 3)),
         "paper": dict(d_proj=50, d=512, hidden=256, heads=8, blocks=3, shared_blocks=2, kernel=31),
     }
     recipes = {
@@ -159,8 +159,9 @@ class VAVL(FrameModel):
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d_proj: int = 50, d: int = 512,
                  hidden: int = 256, heads: int = 8, blocks: int = 3, shared_blocks: int = 2, kernel: int = 31,
-                 dropout: float = 0.1, out_dropout: float = 0.2, mask_lost: bool = False) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 dropout: float = 0.1, out_dropout: float = 0.2, mask_lost: bool = False,
+                 frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d_proj, "video": d_proj}, bias=False)
         self.encoders = nn.ModuleDict({m: Conformer(d_proj, d, blocks, heads, kernel, dropout)
                                        for m in self.modalities})
@@ -178,13 +179,14 @@ class VAVL(FrameModel):
         return masked_mean(h, keep)
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
-        reps = [self.represent(m, frames[m], self.keep(batch, m)) for m in self.modalities]
-        return self.fusion(torch.cat(reps, dim=-1))
+        frames, keep, _ = self.sequences(frames, batch)
+        return self.fusion(torch.cat([self.represent(m, frames[m], keep[m]) for m in self.modalities], dim=-1))
 
     def unimodal_loss(self, modality: str, batch: Batch, criterion: nn.Module) -> torch.Tensor:
         """Criterion of the unimodal head plus the weighted reconstruction MSE (steps 1 and 2 of the source)."""
         frames = self.apply_masks(self.frontend({modality: batch.inputs[modality]}), batch)[modality]
-        rep = self.represent(modality, frames, self.keep(batch, modality))
+        frames, keep, _ = self.sequence(modality, frames, batch)
+        rep = self.represent(modality, frames, keep)
         x = batch.inputs[modality]
         if modality in self.front.layer_sum:
             x = self.front.layer_sum[modality](x)
@@ -209,8 +211,8 @@ class VAVL(FrameModel):
     def fusion_loss(self, batch: Batch, criterion: nn.Module) -> torch.Tensor:
         """Step 3: the fusion head's criterion on representations computed without gradient, encoders in eval."""
         with self._encoders_frozen(), torch.no_grad():
-            frames = self.apply_masks(self.frontend(batch.inputs), batch)
-            reps = torch.cat([self.represent(m, frames[m], self.keep(batch, m)) for m in self.modalities], dim=-1)
+            frames, keep, _ = self.sequences(self.apply_masks(self.frontend(batch.inputs), batch), batch)
+            reps = torch.cat([self.represent(m, frames[m], keep[m]) for m in self.modalities], dim=-1)
         return criterion(self.fusion(reps), batch)
 
     def train_step(self, batch: Batch, criterion: nn.Module, optimizer: torch.optim.Optimizer,

@@ -8,8 +8,11 @@ each modality attend to the other, and the two ``<SUM>`` outputs feed the heads.
 
 Decisions (the paper and ``authors-code-facts.md`` §2.1 leave them open or the code has a quirk):
 
-* audio features: the last layer of the stacked SSL layers, as the paper feeds the last hidden state of
-  wav2vec2-large-robust (and the MDRE baselines use the same features);
+* audio features: the paper feeds the last hidden state of wav2vec2-large-robust; like every audio model in
+  avbench, these models learn a softmax-weighted sum of the stored SSL layers instead (s3prl ``Featurizer``,
+  initialised uniform), which can still settle on the last layer. It keeps the comparison with the other models
+  about fusion and robustness rather than about a fixed layer choice, and the embedded synthetic corpus, like real
+  SSL features, carries its evidence in the upper-middle layers. The MDRE baselines share this frontend;
 * co-attention is the standard MulT cross-modal layer: queries from the modality being updated, keys and values
   from the other one, residual on the updated modality. The authors' code takes the query from the *other*
   modality and adds the result position by position to its own sequence, which only lines up because both
@@ -42,6 +45,7 @@ from avbench.models.chunking import (
     vw_bounds,
     word_counts,
 )
+from avbench.models.layers import FrameFrontend
 
 STRATEGIES = ("vw", "fw", "multiscale")
 PAPER = "Lin, Goncalves & Busso, ICMI 2023 (doi:10.1145/3577190.3614110)"
@@ -68,14 +72,6 @@ TINY_RECIPE = PAPER_RECIPE.updated(
 
 def _configs(strategy: str) -> dict[str, dict[str, Any]]:
     return {"tiny": {**_TINY_CONFIG, "strategy": strategy}, "paper": {**_PAPER_CONFIG, "strategy": strategy}}
-
-
-def last_audio_layer(inputs: dict[str, torch.Tensor], modalities: tuple[str, ...]) -> Frames:
-    """Frontend shared by the audio-text models: the last stacked SSL layer of the audio, other inputs as they are."""
-    frames = {m: inputs[m] for m in modalities if m in inputs}
-    if "audio" in frames and frames["audio"].dim() == 4:
-        frames["audio"] = frames["audio"][:, :, -1]
-    return frames
 
 
 def audio_rate(batch: Batch) -> float:
@@ -158,6 +154,7 @@ class WordChunkTransformer(EmotionModel):
             return nn.ModuleDict({m: nn.ModuleList(AttentionLayer(d_model, heads, ffn, dropout) for _ in range(n))
                                   for m in streams})
 
+        self.front = FrameFrontend(dims, {m: None for m in streams}, bias=False)
         self.project = nn.ModuleDict({m: nn.Linear(in_dims[m], d_model, bias=False) for m in streams})
         self.positions = SinusoidalPositions(d_model, max_len, pe_dropout)
         self.self_layers = layers(self_layers)
@@ -165,7 +162,7 @@ class WordChunkTransformer(EmotionModel):
         self.heads = output_heads(len(streams) * d_model, d_model, n_outputs, task)
 
     def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
-        return last_audio_layer(inputs, self.modalities)
+        return self.front(inputs)
 
     def chunk_bounds(self, batch: Batch, n_words: torch.Tensor) -> ChunkBounds:
         """Audio chunks of every clip under this model's strategy (multi-scale crops only while training)."""

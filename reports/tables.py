@@ -171,3 +171,19 @@ def to_csv(table: Table) -> str:
                 out.append(num.markers if num else "")
         writer.writerow(out)
     return buffer.getvalue()
+
+
+def with_columns_after(table: Table, extra: dict[int, list[tuple[str, list[Cell]]]]) -> Table:
+    """A copy of ``table`` with columns inserted after column ``j`` (``--compare-published`` puts each paper
+    number beside the reproduced one this way)."""
+    columns: list[str] = []
+    rows: list[list[Cell]] = [[] for _ in table.rows]
+    for j, name in enumerate(table.columns):
+        columns.append(name)
+        for i, row in enumerate(table.rows):
+            rows[i].append(row[j])
+        for title, cells in extra.get(j, []):
+            columns.append(title)
+            for i, cell in enumerate(cells):
+                rows[i].append(cell)
+    return Table(table.title, columns, rows, list(table.notes))

@@ -21,6 +21,9 @@ def test_received_first_keeps_order_and_zeroes_the_rest() -> None:
     moved, counts = received_first(x, keep)
     assert counts.tolist() == [3, 0]
     assert moved[..., 0].tolist() == [[2.0, 4.0, 5.0, 0.0, 0.0, 0.0], [0.0] * 6]
+    pooled, pooled_counts = received_first(x, keep, pool=2)  # windows of two received steps, the last one short
+    assert pooled_counts.tolist() == [2, 0]
+    assert pooled[..., 0].tolist() == [[3.0, 5.0, 0.0], [0.0] * 3]
 
 
 def test_received_gru_final_state_equals_a_packed_run_over_received_steps() -> None:

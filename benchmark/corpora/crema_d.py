@@ -14,13 +14,14 @@ second field of the file name. Speakers are actors (first field); splits are spe
 from __future__ import annotations
 
 import logging
+import wave
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from avbench.corpora.corpus import Corpus
-from avbench.corpora.labels import CorpusLabels, count_votes, empty_attributes, exclude, shares
+from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, empty_attributes, exclude, shares
 from avbench.corpora.media import lfs_pointer_size
 from avbench.corpora.splits import DEFAULT_FRACTIONS, speaker_splits
 from avbench.errors import UserError, unknown
@@ -60,7 +61,7 @@ ATTRIBUTION = (
     "(http://opendatacommons.org/licenses/odbl/1.0/); contents under the DbCL 1.0. "
     "Cao et al., IEEE Trans. Affective Computing 5(4):377-390, 2014, doi:10.1109/TAFFC.2014.2336244."
 )
-WAV_HEADER_BYTES = 44  # AudioWAV files are 16 kHz, 16-bit mono PCM with a canonical header
+WAV_HEADER_BYTES = 44  # AudioWAV files are 16 kHz, 16-bit mono PCM with a canonical header (LFS sizes)
 WAV_BYTES_PER_SECOND = 32_000
 
 
@@ -114,19 +115,27 @@ def _raw_votes(root: Path, modality: int) -> dict[str, np.ndarray]:
     }
 
 
+def _wav_seconds(path: Path) -> float:
+    pointer = lfs_pointer_size(path)
+    if pointer is not None:
+        return (pointer - WAV_HEADER_BYTES) / WAV_BYTES_PER_SECOND
+    with wave.open(str(path), "rb") as fh:
+        return fh.getnframes() / fh.getframerate()
+
+
 def _durations(root: Path) -> dict[str, float]:
-    """Seconds per clip from ``AudioWAV`` sizes: real files, Git LFS pointers, or the derived LFS manifest."""
-    sizes: dict[str, int] = {}
+    """Seconds per clip from ``AudioWAV``: real files, Git LFS pointers, or the derived LFS manifest's sizes."""
+    durations: dict[str, float] = {}
     manifest = root / "derived" / "media_lfs_manifest.csv"
     if manifest.is_file():
         table = pd.read_csv(manifest)
         wav = table[table["path"].str.startswith("AudioWAV/")]
-        sizes.update(zip(wav["path"].str.slice(9, -4), wav["size_bytes"].astype(np.int64)))
+        seconds = (wav["size_bytes"].astype(np.int64) - WAV_HEADER_BYTES) / WAV_BYTES_PER_SECOND
+        durations.update(zip(wav["path"].str.slice(9, -4), seconds.astype(float)))
     audio_dir = root / "AudioWAV"
     if audio_dir.is_dir():
-        for path in audio_dir.glob("*.wav"):
-            sizes[path.stem] = lfs_pointer_size(path) or path.stat().st_size
-    return {clip: (size - WAV_HEADER_BYTES) / WAV_BYTES_PER_SECOND for clip, size in sizes.items()}
+        durations.update((path.stem, _wav_seconds(path)) for path in audio_dir.glob("*.wav"))
+    return durations
 
 
 def _demographics(root: Path) -> pd.DataFrame:
@@ -191,7 +200,7 @@ def load(
             "sentence": sentence, "acted_emotion": ACTED_EMOTIONS.get(acted, acted), "level": level,
             "sex": str(demographics.at[actor, "Sex"]), "age": float(demographics.at[actor, "Age"]),
         })
-    clips = pd.DataFrame(rows)
+    clips = clip_table(rows)
     actors = sorted(clips["speaker"].unique())
     strata = _strata(demographics, actors) if balance else None
     assignment = speaker_splits(actors, seed=seed, fractions=fractions, strata=strata)

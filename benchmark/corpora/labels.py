@@ -62,6 +62,23 @@ class CorpusLabels:
         return binarize(self.label_matrix())
 
 
+def clip_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """DataFrame of clip rows whose optional columns keep ``None`` for "absent".
+
+    pandas would otherwise turn a column of paths with gaps into strings with NaN, and NaN is truthy.
+    """
+    clips = pd.DataFrame(rows)
+    for column in ("audio_path", "video_path", "words", "word_times"):
+        if column in clips:
+            values = clips[column].astype(object)
+            clips[column] = values.where(values.map(lambda v: v is not None and not _is_nan(v)), None)
+    return clips
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
 def _stack(column: pd.Series, shape: tuple[int, ...], dtype: type) -> np.ndarray:
     if len(column) == 0:
         return np.zeros((0, *shape), dtype)

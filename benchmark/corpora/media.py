@@ -76,8 +76,9 @@ def load_audio(path: Path) -> np.ndarray:
 def video_frames(path: Path, fps: float) -> Iterator[np.ndarray]:
     """RGB frames (H, W, 3) uint8 at times k/fps, k = 0, 1, ..., each the decoded frame nearest in time.
 
-    Times are measured from the first decoded frame. The clip ends one source-frame period after its last
-    frame, so a 30 fps source read at 30 fps yields exactly its own frames. Frames stream through: memory
+    Times are measured from the first decoded frame. The clip lasts until one source-frame period after its
+    last frame and yields round(duration × fps) frames, so a 30 fps source read at 30 fps gives exactly its own
+    frames. Frames stream through: memory
     holds two decoded frames, not the clip.
     """
     with _open(path) as container:
@@ -105,6 +106,6 @@ def video_frames(path: Path, fps: float) -> Iterator[np.ndarray]:
         if prev is None:
             raise ClipError(f"{path}: video stream has no frames")
         end = prev[0] + period
-        while k / fps < end - 1e-6:
+        while (k + 0.5) / fps <= end:  # n = round(duration * fps), robust to millisecond-rounded timestamps
             yield prev[1]
             k += 1

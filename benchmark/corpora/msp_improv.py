@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from avbench.corpora.corpus import Corpus
-from avbench.corpora.labels import CorpusLabels, count_votes, exclude, shares
+from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, exclude, shares
 from avbench.corpora.media import index_media
 from avbench.corpora.splits import session_fold
 from avbench.errors import UserError
@@ -128,7 +128,7 @@ def load(root: str | Path, fold: int = 1) -> CorpusLabels:
     only_consensus = sum(1 for c in consensus if c not in raters)
     if only_consensus:
         log.warning("%s: %d clip(s) have no rater lines; their label is the one-hot consensus", NAME, only_consensus)
-    clips = pd.DataFrame(rows)
+    clips = clip_table(rows)
     if clips.empty:
         raise UserError(f"{NAME}: no usable clip in {root}")
     return CorpusLabels(name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded, options={"fold": fold})

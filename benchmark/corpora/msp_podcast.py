@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from avbench.corpora.corpus import Corpus
-from avbench.corpora.labels import CorpusLabels, count_votes, exclude, shares
+from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, exclude, shares
 from avbench.corpora.textgrid import read_words
 from avbench.errors import UserError
 
@@ -103,10 +103,10 @@ def load(root: str | Path, test_set: str = "Test1") -> CorpusLabels:
             raters_by_file[str(name)] = len(group)
 
     excluded: dict[str, str] = {}
+    stems = table["FileName"].str.rsplit(".", n=1).str[0]
     splits = {str(f): _split(str(s), test_set) for f, s in zip(table["FileName"], table["Split_Set"])}
-    for other in sorted({str(s) for s in table["Split_Set"]} - set(SPLIT_NAMES) - {test_set}):
-        exclude(excluded, [f for f, s in zip(table["FileName"], table["Split_Set"]) if s == other],
-                f"in {other}, not the chosen test set {test_set}")
+    for other in sorted(set(table["Split_Set"]) - set(SPLIT_NAMES) - {test_set}):
+        exclude(excluded, stems[table["Split_Set"] == other], f"in {other}, not the chosen test set {test_set}")
     rows = []
     for record in table.itertuples(index=False):
         file_name = str(record.FileName)
@@ -134,7 +134,7 @@ def load(root: str | Path, test_set: str = "Test1") -> CorpusLabels:
             "consensus": str(record.EmoClass), "gender": str(record.Gender),
             "split_set": str(record.Split_Set),
         })
-    clips = pd.DataFrame(rows)
+    clips = clip_table(rows)
     if clips.empty:
         raise UserError(f"{NAME}: no clip in Train/Development/{test_set} in {root}")
     return CorpusLabels(name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded,

@@ -1,0 +1,71 @@
+"""Plain functions ready to be mounted as typer commands: ``avbench leaderboard`` and ``avbench submit``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from avbench.atomic import write_text
+from avbench.errors import unknown
+from avbench.leaderboards.board import build_boards
+from avbench.leaderboards.html import page
+from avbench.leaderboards.render import readme, render_boards
+from avbench.leaderboards.schema import load_entries
+from avbench.leaderboards.submit import submit_run
+
+FORMATS = ("md", "csv", "latex", "html")
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def render(fmt: str, dataset: str | None = None, corruption: str | None = None,
+           entries: Path | None = None) -> str:
+    """The leaderboard document in ``fmt``: Markdown is the full README page, HTML the static sortable page."""
+    if fmt not in FORMATS:
+        raise unknown("leaderboard format", fmt, FORMATS)
+    boards = build_boards(load_entries(entries), dataset, corruption)
+    if fmt == "md":
+        return readme(boards)
+    if fmt == "html":
+        return page(boards)
+    return render_boards(boards, fmt)
+
+
+def write_readme(entries: Path | None = None, path: Path = README) -> Path:
+    """Regenerate ``leaderboards/README.md`` from the entries."""
+    write_text(path, render("md", entries=entries))
+    return path
+
+
+def leaderboard(
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="only this dataset (e.g. crema-d, synthetic)"),
+    corruption: Optional[str] = typer.Option(None, "--corruption", help="only this board: a corruption or 'clean'"),
+    fmt: str = typer.Option("md", "--format", help="md | csv | latex | html"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write to this file instead of printing"),
+    entries: Optional[Path] = typer.Option(None, "--entries", help="entries directory (default: the shipped one)"),
+) -> None:
+    """Ranked leaderboards from the entries: clean score, robustness area, relative/effective robustness, Brier,
+    per-emotion F1, intervals and significance against the top."""
+    text = render(fmt, dataset, corruption, entries)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text(out, text)
+        typer.echo(f"written: {out}")
+
+
+def submit(
+    path: Path = typer.Argument(..., help="run directory written by `avbench run`"),
+    claimed: Optional[Path] = typer.Option(None, "--claimed",
+                                           help="claimed numbers (CSV like results.csv, or JSON); default: the run's "
+                                                "results.csv"),
+    entries: Optional[Path] = typer.Option(None, "--entries", help="where to write the entry (default: the shipped "
+                                                                    "leaderboards/entries)"),
+    store: Optional[Path] = typer.Option(None, "--store", help="feature store of a non-embedded dataset, to recompute "
+                                                                "its protocol"),
+) -> list[Path]:
+    """Verify a submission by recomputing every metric from its per-clip predictions; write verified entries."""
+    written = submit_run(path, claimed, entries, store)
+    for p in written:
+        typer.echo(f"verified entry written: {p}")
+    return written

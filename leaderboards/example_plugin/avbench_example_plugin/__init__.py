@@ -1,0 +1,1 @@
+"""An example avbench model plugin: see ``model.py`` and the README next to ``pyproject.toml``."""

@@ -1,0 +1,133 @@
+"""What a report is: a paper artifact, the runs it needs, and how it is built from their results.
+
+Each report declares its runs as :class:`Need` objects (models, corruptions, seeds, constructor overrides), so
+missing results are never a mystery: the report prints the exact ``avbench run`` command that produces them, or
+runs them itself (``avbench report all``). The embedded defaults are the reduced, CPU-sized ones: tiny configs
+and one seed, except where the paper's statistics need five seeds (the audio-text 5 seeds × 5 subsets protocol),
+which ``--seeds`` may reduce — and the output then says so.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from avbench.registry import Registry
+from avbench.reports.tables import Table
+
+if TYPE_CHECKING:
+    from avbench.reports.figures import FigureArtifact
+    from avbench.reports.runs import ResultSet
+
+KINDS = ("table", "figure")
+
+
+@dataclass(frozen=True)
+class Need:
+    """One ``avbench run``: these models (with these overrides) × corruptions × seeds on one dataset."""
+
+    models: tuple[str, ...]
+    corruptions: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+    overrides: tuple[tuple[str, Any], ...] = ()
+    dataset: str = "synthetic"
+    config: str = "tiny"
+
+    @property
+    def labels(self) -> list[str]:
+        """The result labels of the models: ``raver`` or ``raver[n_ctx=16]`` when overridden (as the runner)."""
+        from avbench.training import TrainSpec
+
+        return [TrainSpec(model, overrides=dict(self.overrides)).label for model in self.models]
+
+    @property
+    def directory(self) -> str:
+        """A stable run-directory name, so ``report all`` finds what it ran before and resumes it."""
+        key = json.dumps([self.models, self.corruptions, self.seeds, self.overrides, self.dataset, self.config],
+                         default=str)
+        dataset = Path(self.dataset).name if "/" in self.dataset else self.dataset
+        return f"{dataset}-{'+'.join(self.corruptions)}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+    def command(self, results: Path, bootstrap: int, epochs: int | None) -> str:
+        """The ``avbench run`` command line that produces this run under ``results``."""
+        args = ["avbench", "run", "--models", ",".join(self.models), "--corruption", ",".join(self.corruptions),
+                "--dataset", self.dataset, "--config", self.config, "--seed-list", ",".join(map(str, self.seeds)),
+                "--bootstrap", str(bootstrap)]
+        for key, value in self.overrides:
+            args += ["--set", f"{key}={value}"]
+        if epochs is not None:
+            args += ["--epochs", str(epochs)]
+        args += ["--out", str(results / self.directory)]
+        return shlex.join(args)
+
+    def spec(self, results: Path, bootstrap: int, epochs: int | None) -> Any:
+        from avbench.runner import RunSpec
+
+        return RunSpec(models=list(self.models), corruptions=list(self.corruptions), dataset=self.dataset,
+                       seeds=list(self.seeds), config=self.config, overrides=dict(self.overrides),
+                       bootstrap=bootstrap, out=results / self.directory, epochs=epochs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How reports are reproduced: the dataset, the seed count (None = each report's protocol), the config."""
+
+    dataset: str = "synthetic"
+    seeds: int | None = None
+    config: str = "tiny"
+
+    def seed_list(self, protocol_seeds: int) -> tuple[int, ...]:
+        return tuple(range(self.seeds if self.seeds is not None else protocol_seeds))
+
+
+@dataclass
+class Context:
+    """What a report's builder receives: located results, settings, and the published entries when comparing."""
+
+    results: "ResultSet"
+    settings: Settings
+    seeds: tuple[int, ...]
+    compare_published: bool
+    notes: list[str] = field(default_factory=list)
+
+
+Artifact = Union[Table, "FigureArtifact"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One artifact of one paper; ``needs`` and ``build`` receive the settings/context above."""
+
+    name: str
+    title: str
+    source: str  # "RAVER, Table 2"
+    kind: str
+    protocol_seeds: int
+    needs: Callable[[Settings, tuple[int, ...]], list[Need]]
+    build: Callable[[Context], Artifact]
+    description: str = ""
+
+    def seeds(self, settings: Settings) -> tuple[int, ...]:
+        return settings.seed_list(self.protocol_seeds)
+
+    def required(self, settings: Settings) -> list[Need]:
+        return self.needs(settings, self.seeds(settings))
+
+
+REGISTRY: Registry[Report] = Registry("report", entry_point_group="avbench.reports")
+for _name, _spec in {
+    "raver-table2": "avbench.reports.raver:TABLE2",
+    "raver-table3": "avbench.reports.raver:TABLE3",
+    "raver-table4": "avbench.reports.raver:TABLE4",
+    "raver-fig2": "avbench.reports.raver:FIG2",
+    "raver-fig3": "avbench.reports.raver:FIG3",
+    "raver-fig5": "avbench.reports.raver:FIG5",
+    "audiotext-table1": "avbench.reports.audiotext:TABLE1",
+    "audiotext-table2": "avbench.reports.audiotext:TABLE2",
+    "audiotext-fig4": "avbench.reports.audiotext:FIG4",
+}.items():
+    REGISTRY.register(_name, _spec)

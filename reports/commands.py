@@ -1,0 +1,45 @@
+"""Plain functions ready to be mounted as typer commands: ``avbench report`` and ``avbench list reports``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from avbench.errors import UserError
+from avbench.reports.base import Settings
+from avbench.reports.produce import ALL, Options, ReportInfo, describe, produce
+
+
+def report(
+    name: str = typer.Argument(..., help="report name (see `avbench list reports`) or 'all'"),
+    results: Path = typer.Option(Path("runs"), "--results", help="a run directory, or a root holding runs"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where to write the report files (default RESULTS/reports)"),
+    compare_published: bool = typer.Option(False, "--compare-published",
+                                           help="put the paper's reported numbers beside the reproduced ones"),
+    dataset: str = typer.Option("synthetic", "--dataset", help="dataset of the runs (embedded name or store path)"),
+    config: str = typer.Option("tiny", "--config", help="model config of the runs: tiny | paper"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1,
+                                        help="seeds per run (default: 1, or 5 for the 5 seeds × 5 subsets protocol)"),
+    run_missing: Optional[bool] = typer.Option(None, "--run-missing/--no-run-missing",
+                                               help="run missing runs into RESULTS (default: yes for 'all' only)"),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="bootstrap resamples of runs started here"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the recipes' epochs of runs started here"),
+) -> list[Path]:
+    """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""
+    if config not in ("tiny", "paper"):
+        raise UserError(f"--config must be tiny or paper, got {config!r}")
+    options = Options(results=results, out=out if out is not None else results / "reports",
+                      settings=Settings(dataset=dataset, seeds=seeds, config=config),
+                      compare_published=compare_published,
+                      run_missing=run_missing if run_missing is not None else name == ALL,
+                      bootstrap=bootstrap, epochs=epochs)
+    written = produce(name, options)
+    for path in written:
+        typer.echo(str(path))
+    return written
+
+
+def list_reports() -> list[ReportInfo]:
+    """Rows of ``avbench list reports``: name, kind, source artifact, title and the runs it needs."""
+    return describe()

@@ -1,0 +1,253 @@
+"""``avbench submit``: a run directory is verified by recomputation, and every kind of bad submission is rejected
+with a clear reason and nothing written.
+
+Runs are built here in the exact run-directory format (predictions through the runner's own writer, results
+through :func:`avbench.results.write_results`), with made-up outputs instead of trained models so the tests are
+fast; the real ``avbench run`` → ``avbench submit`` path is exercised by ``test_plugin_example.py``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from avbench.atomic import write_json, write_with
+from avbench.corruptions import get as get_corruption
+from avbench.errors import UserError
+from avbench.leaderboards.board import build_board
+from avbench.leaderboards.schema import load_entries
+from avbench.leaderboards.submit import Claim, submit_run
+from avbench.results import write_results
+from avbench.runner import mask_digests
+from avbench.store import FeatureStore
+from avbench.units import prediction_path, save_predictions
+
+_DIGESTS: dict[tuple[str, str], list[str]] = {}
+
+
+def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
+    """Real mask digests (what submit checks) or label hashes (enough where nothing checks them)."""
+    levels = get_corruption(corruption).levels
+    if not real:
+        return [hashlib.sha256(lv.label.encode()).hexdigest() for lv in levels]
+    key = (store.fingerprint, corruption)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = mask_digests(store, get_corruption(corruption), 0)
+    return _DIGESTS[key]
+
+
+def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float, seed: int) -> np.ndarray:
+    """Outputs that follow the targets with strength ``quality``, fading with the level's x (like a real model)."""
+    rng = np.random.default_rng(seed)
+    fade = 1.0 - 0.6 * xs / max(float(xs.max()), 1.0)
+    noise = rng.normal(size=(len(xs), *targets.shape))
+    if task == "emotion":
+        logits = quality * 6.0 * fade[:, None, None] * targets[None] + noise
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    mean = np.nanmean(targets, axis=0)
+    return (mean + quality * fade[:, None, None] * (targets[None] - mean) + 0.5 * noise).astype(np.float32)
+
+
+def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
+             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True) -> Path:
+    """A complete run directory: ``models`` maps label → (task, quality)."""
+    test = store.split_indices("test")
+    clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
+    for index, (label, (task, quality)) in enumerate(models.items()):
+        if task == "emotion":
+            targets, names = np.asarray(store.labels[test], np.float32), np.array(store.emotions)
+        else:
+            targets = np.asarray(store.attributes[test], np.float32)
+            names = np.array(store.meta["attributes"])
+        for seed in seeds:
+            for name in corruptions:
+                levels = get_corruption(name).levels
+                xs = np.array([lv.x for lv in levels], dtype=np.float64)
+                arrays = {"clip_ids": clip_ids, "levels": np.array([lv.label for lv in levels], dtype=str), "x": xs,
+                          "outputs": fake_outputs(task, targets, xs, quality, 1000 * index + seed),
+                          "targets": targets, "task": np.array(task), "names": names,
+                          "mask_digests": np.array(_digests(store, name, real_digests))}
+                write_with(prediction_path(run_dir, label, seed, name), lambda p, a=arrays: save_predictions(p, a))
+    corruption_objects = [get_corruption(c) for c in corruptions]
+    write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0,
+                  {"emotion": "late-fusion", "attributes": "mdre-gru"})
+    write_json(run_dir / "run.json", {
+        "status": "complete", "avbench_version": "0.1.0", "git_commit": None, "command": "avbench run (test)",
+        "dataset": store.name, "dataset_fingerprint": store.fingerprint, "config": "tiny", "models": list(models),
+        "model_tasks": {label: task for label, (task, _) in models.items()},
+        "config_hashes": {label: hashlib.sha256(label.encode()).hexdigest()[:16] for label in models},
+        "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruption_objects}, "seeds": list(seeds),
+        "mask_seed": 0, "bootstrap": bootstrap, "overrides": {}, "emotions": store.emotions,
+        "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
+    })
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def good_run(synthetic: FeatureStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    models = {"late-fusion": ("emotion", 0.5), "raver": ("emotion", 0.9)}
+    return make_run(tmp_path_factory.mktemp("good") / "run", synthetic, models, ["modality", "markov"])
+
+
+@pytest.fixture(scope="module")
+def small_run(synthetic: FeatureStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_run(tmp_path_factory.mktemp("small") / "run", synthetic, {"raver": ("emotion", 0.9)}, ["modality"])
+
+
+def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, tmp_path: Path) -> None:
+    written = submit_run(good_run, entries_dir=tmp_path)
+    assert sorted(p.name.split("--")[0] for p in written) == ["late-fusion", "raver"]
+    entries = {e.model.label: e for e in load_entries(tmp_path)}
+    raver = entries["raver"]
+    assert raver.provenance == "verified" and raver.protocol.dataset == "synthetic"
+    results = pd.read_csv(good_run / "results.csv", dtype={"seed": str, "level": str})
+    row = results[(results.model == "raver") & (results.seed == "mean") & (results.corruption == "markov")
+                  & (results.level == "pL0.5-pN0.5") & (results.metric == "macro_f1")].iloc[0]
+    value = raver.value("markov", "pL0.5-pN0.5", "macro_f1")
+    assert value is not None and value.value == pytest.approx(row.value) and value.ci_low == pytest.approx(row.ci_low)
+    assert len(raver.metrics) == len(results[(results.model == "raver") & (results.seed == "mean")])
+    assert raver.protocol.mask_digests["markov"]["pL0.9-pN0.1"] == _DIGESTS[(raver.protocol.dataset_fingerprint,
+                                                                                "markov")][-1]
+    assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 20
+    # the board pairs the two verified entries and measures effective robustness against late-fusion
+    board = build_board(list(entries.values()), "synthetic", "emotion", "markov")
+    assert [r.entry.model.label for r in board.rows] == ["raver", "late-fusion"]
+    assert board.rows[1].test == "paired bootstrap" and board.rows[1].p_holm is not None
+    summary = pd.read_csv(good_run / "summary.csv")
+    expected_auc = summary[(summary.model == "raver") & (summary.corruption == "markov")]["auc"].iloc[0]
+    assert board.rows[0].auc == pytest.approx(expected_auc) == pytest.approx(raver.summaries["markov"]["auc"])
+    assert board.rows[0].effective is not None and board.rows[1].effective == pytest.approx(0.0)
+
+
+def test_rounded_claims_pass_and_wrong_claims_fail(small_run: Path, tmp_path: Path) -> None:
+    results = pd.read_csv(small_run / "results.csv", dtype={"seed": str, "level": str})
+    row = results[(results.seed == "mean") & (results.level == "none") & (results.metric == "macro_f1")].iloc[0]
+    claim = {"model": "raver", "corruption": "modality", "level": "none", "metric": "macro_f1"}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"models": {"raver": {"name": "RAVER (mine)", "code": "https://example.org"}},
+                                "metrics": [{**claim, "value": round(row.value, 3)}]}))
+    entries = tmp_path / "entries"
+    (path,) = submit_run(small_run, claimed=good, entries_dir=entries)
+    entry = load_entries(entries)[0]
+    assert entry.model.name == "RAVER (mine)" and entry.model.code == "https://example.org" and path.exists()
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame([{**claim, "seed": "mean", "value": f"{row.value + 0.002:.3f}"}]).to_csv(bad, index=False)
+    with pytest.raises(UserError, match="claimed numbers differ from the recomputed ones: raver/mean/modality"):
+        submit_run(small_run, claimed=bad, entries_dir=tmp_path / "none")
+    assert not (tmp_path / "none").exists()
+
+
+def test_claim_tolerance_follows_written_precision() -> None:
+    assert Claim(("m", "mean", "c", "l", "macro_f1"), "0.777").tolerance == pytest.approx(5e-4)
+    assert Claim(("m", "mean", "c", "l", "macro_f1"), "0.7771234567891234").tolerance == pytest.approx(1e-9)
+    with pytest.raises(UserError, match="is not a number"):
+        _ = Claim(("m", "mean", "c", "l", "macro_f1"), "high").tolerance
+
+
+def _npz(run: Path) -> Path:
+    return prediction_path(run, "raver", 0, "modality")
+
+
+def _rewrite(run: Path, **changes: object) -> None:
+    with np.load(_npz(run), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(changes)
+    with open(_npz(run), "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _edit_run_json(run: Path, **changes: object) -> None:
+    info = json.loads((run / "run.json").read_text())
+    info.update(changes)
+    (run / "run.json").write_text(json.dumps(info))
+
+
+def _outputs(run: Path) -> np.ndarray:
+    with np.load(_npz(run), allow_pickle=False) as data:
+        return data["outputs"].copy()
+
+
+def _with_nan(run: Path) -> None:
+    out = _outputs(run)
+    out[1, 3, 2] = np.nan
+    _rewrite(run, outputs=out)
+
+
+def _out_of_range(run: Path) -> None:
+    out = _outputs(run)
+    out[0, 0, 0] = 1.5
+    _rewrite(run, outputs=out)
+
+
+def _pickled(run: Path) -> None:
+    with np.load(_npz(run), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["outputs"] = np.array([object()], dtype=object)
+    with open(_npz(run), "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _reordered(run: Path) -> None:
+    with np.load(_npz(run), allow_pickle=False) as data:
+        _rewrite(run, clip_ids=data["clip_ids"][::-1].copy())
+
+
+def _other_masks(run: Path) -> None:
+    with np.load(_npz(run), allow_pickle=False) as data:
+        digests = data["mask_digests"].copy()
+    digests[2] = "0" * 64
+    _rewrite(run, mask_digests=digests)
+
+
+def _other_targets(run: Path) -> None:
+    with np.load(_npz(run), allow_pickle=False) as data:
+        _rewrite(run, targets=data["targets"][:, ::-1].copy())
+
+
+REJECTIONS = {
+    "nan": (_with_nan, "NaN or infinite"),
+    "out of range": (_out_of_range, r"probabilities out of range \[0, 1\]"),
+    "pickle": (_pickled, "cannot be read without pickle"),
+    "missing file": (lambda run: _npz(run).unlink(), "incomplete submission: raver seed 0 modality"),
+    "truncated": (lambda run: _rewrite(run, outputs=_outputs(run)[:, :10]), "incomplete submission.*shape"),
+    "clip order": (_reordered, "protocol mismatch: .*clip ids"),
+    "masks": (_other_masks, "level 'video' was evaluated with other masks"),
+    "targets": (_other_targets, "targets differ"),
+    "levels": (lambda run: _edit_run_json(run, corruptions={"modality": ["none", "audio"]}),
+               "protocol mismatch: run.json declares levels"),
+    "fingerprint": (lambda run: _edit_run_json(run, dataset_fingerprint="0" * 16), "dataset fingerprint"),
+    "traversal": (lambda run: _edit_run_json(run, models=["../../outside"], model_tasks={"../../outside": "emotion"}),
+                  "invalid model label"),
+    "unfinished": (lambda run: _edit_run_json(run, status="running"), "not complete"),
+    "unknown dataset": (lambda run: _edit_run_json(run, dataset="crema-d"), "pass --store"),
+    "claims": (lambda run: (run / "results.csv").unlink(), "results.csv is missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REJECTIONS))
+def test_bad_submissions_are_rejected_and_nothing_is_written(case: str, small_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    tamper, message = REJECTIONS[case]
+    tamper(run)
+    entries = tmp_path / "entries"
+    with pytest.raises(UserError, match=message):
+        submit_run(run, entries_dir=entries)
+    assert not entries.exists()
+
+
+def test_symlinked_predictions_outside_the_run_are_refused(small_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    outside = tmp_path / "elsewhere.npz"
+    shutil.move(_npz(run), outside)
+    _npz(run).symlink_to(outside)
+    with pytest.raises(UserError, match="outside the run directory"):
+        submit_run(run, entries_dir=tmp_path / "entries")
