@@ -24,6 +24,10 @@ list_app = typer.Typer(no_args_is_help=True, help="List registered models, corru
 app.add_typer(list_app, name="list")
 speed_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks that print ratios measured side by side.")
 app.add_typer(speed_app, name="speed")
+from avbench.corpora.commands import datasets_app, extract  # noqa: E402
+
+app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
+app.command("extract")(extract)
 out = Console()
 err = Console(stderr=True)
 
@@ -97,17 +101,17 @@ def list_corruptions() -> None:
 
 @list_app.command("datasets")
 def list_datasets() -> None:
-    """Embedded datasets and the real corpora avbench can extract."""
+    """Embedded datasets, and the real corpora ``avbench extract`` turns into feature stores."""
     from avbench.corpora import CORPORA
     from avbench.datasets import EMBEDDED
 
     table = Table(title="avbench datasets")
-    table.add_column("name")
-    table.add_column("kind")
-    for name in EMBEDDED:
-        table.add_row(name, "embedded, generated on first use")
-    for name in CORPORA.names():
-        table.add_row(name, "real corpus: avbench extract --dataset NAME --root PATH --out STORE")
+    for col in ("name", "modalities", "description"):
+        table.add_column(col)
+    for name, variant in EMBEDDED.items():
+        table.add_row(name, "audio, video, text", f"embedded, generated on first use ({variant} dimensions)")
+    for name, corpus in CORPORA.items():
+        table.add_row(name, ", ".join(corpus.modalities), f"{corpus.description} (avbench extract --dataset {name})")
     out.print(table)
 
 
@@ -202,6 +206,14 @@ def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     from avbench.speed_bootstrap import measure
 
     measure(n_clips=n_clips, n_resamples=n_resamples)
+
+
+@speed_app.command("run")
+def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
+    """Cold/warm main job vs the 5-min/30-s targets, cost per extra level, and memory as the data grows."""
+    from avbench.speed_run import measure
+
+    measure(models)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ import numpy as np
 from avbench.cache import cache_dir
 from avbench.store import FeatureStore, StoreWriter
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "neutral", "sadness")
 SYNTHETIC_SHAPES: dict[str, dict[str, tuple[int, ...]]] = {
     "tiny": {"audio": (5, 32), "video": (32,), "text": (32,)},
@@ -67,7 +67,7 @@ class SyntheticConfig:
     signal: float = 0.9  # evidence amplitude inside emotional segments
     background: float = 0.12  # evidence amplitude outside them
     noise: float = 3.5  # per-frame noise: low per-frame SNR, so evidence must be pooled over many frames
-    speaker_offset: float = 0.6
+    speaker_offset: float = 0.3
     words_per_second: float = 2.6
 
 

@@ -3,8 +3,9 @@
 A board ranks the entries that measured the same thing (same dataset and task) by their robustness area under a
 corruption sweep, or by the clean score on the ``clean`` board and for categorical conditions (a whole modality
 missing), where an area over arbitrary category codes would mean nothing. Summaries are always derived here from
-the per-condition numbers with :mod:`avbench.robustness`, for reported and verified entries alike, so the two can
-never disagree about what "AUC" means. Significance against the top row is a paired bootstrap when both entries
+the per-condition numbers — the area as :func:`avbench.results.curve_area` computes it for ``summary.csv`` (tied
+levels averaged), relative robustness with :mod:`avbench.robustness` — for reported and verified entries alike, so
+the two can never disagree about what "AUC" means. Significance against the top row is a paired bootstrap when both entries
 are verified on the same protocol (same clips, same masks, same bootstrap resamples), otherwise a normal
 approximation from the two confidence intervals (unpaired, hence conservative); Holm corrects across the rows.
 """
@@ -45,18 +46,16 @@ def metric_value(entry: Entry, corruption: str, level: str, metric: str) -> Metr
 
 
 def clean_value(entry: Entry, metric: str, corruption: str | None = None) -> MetricValue | None:
-    """The uncorrupted score: the papers' single-condition number, else the x = 0 level of a sweep."""
+    """The uncorrupted score: the papers' single-condition number, else the x = 0 level of a sweep (of
+    ``corruption`` when given) — the level of every avbench corruption that masks nothing."""
     found = metric_value(entry, *CLEAN, metric)
     if found is not None:
         return found
     for m in entry.metrics:
-        if m.x == 0.0 and (corruption is None or m.corruption == corruption) and m.corruption not in CATEGORICAL:
+        if m.x == 0.0 and corruption in (None, m.corruption):
             found = metric_value(entry, m.corruption, m.level, metric)
             if found is not None:
                 return found
-    if corruption in CATEGORICAL:
-        level = next((m.level for m in entry.metrics if m.corruption == corruption and m.x == 0.0), None)
-        return metric_value(entry, corruption, level, metric) if level else None
     return None
 
 

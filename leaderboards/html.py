@@ -118,6 +118,8 @@ def curves_svg(board: Board, width: int = 640, height: int = 320) -> str:
         path = " ".join(f"{sx(p.x):.1f},{sy(p.value):.1f}" for p in points)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{path}">'
                      f'<title>{html.escape(name)}</title></polyline>')
+        parts.extend(f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.value):.1f}" r="2.2" fill="{colour}">'
+                     f'<title>{html.escape(f"{name}: {p.level} = {p.value:.4f}")}</title></circle>' for p in points)
         ly = top + 14 * k + 8
         parts.append(f'<line x1="{width - right + 10}" y1="{ly}" x2="{width - right + 28}" y2="{ly}" '
                      f'stroke="{colour}" stroke-width="2"/>')

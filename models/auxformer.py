@@ -56,8 +56,8 @@ class AuxFormer(FrameModel):
     recipes = {
         "paper": Recipe(optimizer="adam", lr=7.25e-4, batch_size=32, epochs=30, loss="ce", modality_dropout=(0.2, 0.2),
                         source="AuxFormer run_model.sh / train.py (AMP not reproduced)"),
-        "tiny": Recipe(optimizer="adam", lr=1e-3, batch_size=32, epochs=10, loss="ce", modality_dropout=(0.2, 0.2),
-                       source="AuxFormer recipe with 10 epochs so the tiny model trains in seconds"),
+        "tiny": Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=6, loss="ce", modality_dropout=(0.2, 0.2),
+                       source="AuxFormer recipe with lr 3e-3 and 6 epochs so the tiny model trains in seconds"),
     }
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 50, heads: int = 10,

@@ -58,9 +58,10 @@ def word_counts(word_times: torch.Tensor) -> torch.Tensor:
 def vw_bounds(word_times: torch.Tensor, n_words: torch.Tensor, n_frames: torch.Tensor, rate: float) -> ChunkBounds:
     """Align-VW: one chunk per word, from the frame nearest its start through the frame nearest its end.
 
-    A word shorter than a frame still gets its one nearest frame; a word aligned past the end of the audio gets an
-    empty chunk (pooled to zeros). A clip with no words gets one chunk spanning the whole clip, as the authors'
-    loader gives such clips a single pseudo-word.
+    Times snap to the nearest *existing* frame, as in the word-drop corruption, so a dropped word's chunk is
+    exactly the frames that corruption zeroes: a word shorter than a frame still gets one frame, and a word aligned
+    past the end of the audio gets the last frame. A clip with no words gets one chunk spanning the whole clip, as
+    the authors' loader gives such clips a single pseudo-word; a clip without audio frames gets empty chunks.
     """
     if word_times.shape[1] == 0:  # a batch without any word still needs one chunk slot per clip
         word_times = word_times.new_zeros(len(n_frames), 1, 2)
@@ -69,11 +70,11 @@ def vw_bounds(word_times: torch.Tensor, n_words: torch.Tensor, n_frames: torch.T
     no_words = n_words == 0
     first = nearest_frame(word_times[..., 0], rate)
     last = nearest_frame(word_times[..., 1], rate)
-    limit = n_frames[:, None]
-    starts = torch.minimum(first.clamp(min=0), limit)
-    ends = torch.minimum(torch.maximum(last + 1, starts), limit)
+    last_frame = (n_frames[:, None] - 1).clamp(min=0)
+    starts = torch.minimum(first.clamp(min=0), last_frame)
+    ends = torch.minimum(torch.minimum(torch.maximum(last, starts), last_frame) + 1, n_frames[:, None])
     starts = torch.where(no_words[:, None], torch.zeros_like(starts), starts)
-    ends = torch.where(no_words[:, None], limit.expand_as(ends), ends)
+    ends = torch.where(no_words[:, None], n_frames[:, None].expand_as(ends), ends)
     counts = torch.where(no_words, torch.ones_like(n_words), n_words)
     return _clear_padding(ChunkBounds(starts, ends, counts))
 
@@ -87,7 +88,7 @@ def fw_bounds(n_words: torch.Tensor, n_frames: torch.Tensor, width: int, max_chu
     counts = n_words.long().clamp(min=2)
     if max_chunks is not None:
         counts = counts.clamp(max=max_chunks)
-    n_chunks = max(1, int(counts.max())) if len(counts) else 1
+    n_chunks = int(counts.max())
     k = torch.arange(n_chunks, device=n_frames.device)[None, :]
     span = (n_frames - width).clamp(min=0)[:, None]
     starts = k * span // (counts[:, None] - 1).clamp(min=1)

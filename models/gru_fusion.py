@@ -9,6 +9,7 @@ Each GRU reads only the *received* frames (words) of a clip: lost ones are remov
 a gap the GRU steps over rather than zeros it reads. A modality with nothing received encodes to the zero vector,
 and MDREA's attention over zero received words attends to nothing (a zero context) instead of dividing by zero.
 This differs on purpose from the word-chunk models, which average lost frames in as zeros like their authors.
+The tiny config also averages the received audio frames 5 at a time, so its GRU runs at 10 Hz.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from avbench.batching import Batch
 from avbench.errors import UserError
 from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
 from avbench.models.layers import FrameFrontend
-from avbench.models.word_chunk import PAPER_RECIPE, TINY_RECIPE
+from avbench.models.word_chunk import PAPER_RECIPE, TINY_RECIPE, require_modalities
 
 PAPER = "Yoon, Byun & Jung, SLT 2018 (doi:10.1109/SLT.2018.8639583), as the baseline of ICMI 2023"
 
@@ -94,6 +95,7 @@ class MDREGRU(EmotionModel):
         super().__init__(dims, n_outputs, task)
         if hidden < 2 or audio_pool < 1:
             raise UserError(f"hidden must be at least 2 and audio_pool at least 1, got {hidden} and {audio_pool}")
+        require_modalities(self.name, self.modalities, dims)
         self.front = FrameFrontend(dims, {"audio": None, "text": None}, bias=False)
         self.audio_encoder = ReceivedGRU(dims.dim("audio"), hidden, audio_dropout, audio_pool)
         self.text_encoder = ReceivedGRU(dims.dim("text"), hidden, text_dropout)

@@ -21,7 +21,8 @@ class LateFusion(FrameModel):
     configs = {"tiny": dict(d=32, hidden=32), "paper": dict(d=256, hidden=256)}
     recipes = {
         "paper": Recipe(optimizer="adamw", lr=1e-4, batch_size=32, epochs=95, loss="ce", grad_clip=1.0,
-                        source="EMO-SUPERB CREMA-D: AdamW 1e-4, clip 1, 15,510 steps at batch 32 (≈95 epochs of ~5.2k clips)"),
+                        source="EMO-SUPERB CREMA-D: AdamW 1e-4, clip 1, 15,510 steps at batch 32 "
+                               "(≈95 epochs of ~5.2k clips)"),
         "tiny": Recipe(optimizer="adamw", lr=1e-3, batch_size=32, epochs=10, loss="ce", grad_clip=1.0,
                        source="EMO-SUPERB recipe with lr 1e-3 and 10 epochs so it trains in seconds"),
     }

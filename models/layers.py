@@ -81,19 +81,23 @@ def first_channel_positions(x: torch.Tensor) -> torch.Tensor:
 
 
 # -- attention ----------------------------------------------------------------------------------------------------
+def check_heads(dim: int, heads: int) -> None:
+    """Bad width/heads overrides are user errors, not shape errors deep inside a forward pass."""
+    if heads < 1 or dim % heads:
+        raise UserError(f"attention width {dim} is not divisible by {heads} heads")
+
+
 class Attention(nn.Module):
     """Multi-head attention restricted to allowed keys; a query with no allowed key gets a zero output."""
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if dim % heads:
-            raise UserError(f"attention width {dim} is not divisible by {heads} heads")
+        check_heads(dim, heads)
         self.heads, self.dropout = heads, dropout
-        self.q, self.k, self.v, self.out = (nn.Linear(dim, dim, bias=bias) for _ in range(4))
+        self.q, self.k, self.v, self.out = (nn.Linear(dim, dim) for _ in range(4))
         for lin in (self.q, self.k, self.v, self.out):  # nn.MultiheadAttention's init, as the sources use it
             nn.init.xavier_uniform_(lin.weight)
-            if bias:
-                nn.init.zeros_(lin.bias)
+            nn.init.zeros_(lin.bias)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
@@ -188,32 +192,24 @@ class CrossmodalTransformer(nn.Module):
 
 
 class TransformerLayer(nn.Module):
-    """Vaswani et al. layer: self-attention, optional cross-attention to a memory, ReLU FFN (4·d); post-LN as in
-    the original paper, or pre-LN (``norm_first``, the stack then needs a final LayerNorm)."""
+    """Vaswani et al. post-LN layer: self-attention, optional cross-attention to a memory, ReLU FFN (4·d)."""
 
-    def __init__(self, dim: int, heads: int, dropout: float, cross: bool = False, norm_first: bool = False) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, cross: bool = False) -> None:
         super().__init__()
         self.self_attn = Attention(dim, heads, dropout)
         self.cross_attn = Attention(dim, heads, dropout) if cross else None
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3 if cross else 2))
         self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
         self.drop = nn.Dropout(dropout)
-        self.norm_first = norm_first
-
-    def _block(self, x: torch.Tensor, norm: nn.Module, sublayer) -> torch.Tensor:
-        if self.norm_first:
-            return x + self.drop(sublayer(norm(x)))
-        return norm(x + self.drop(sublayer(x)))
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, memory: torch.Tensor | None = None,
                 memory_allowed: torch.Tensor | None = None) -> torch.Tensor:
-        x = self._block(x, self.norms[0], lambda h: self.self_attn(h, h, h, allowed))
+        x = self.norms[0](x + self.drop(self.self_attn(x, x, x, allowed)))
         if self.cross_attn is not None:
             if memory is None or memory_allowed is None:
                 raise ValueError("a cross-attention layer needs a memory and its mask")
-            cross = self.cross_attn
-            x = self._block(x, self.norms[1], lambda h: cross(h, memory, memory, memory_allowed))
-        return self._block(x, self.norms[-1], self.ffn)
+            x = self.norms[1](x + self.drop(self.cross_attn(x, memory, memory, memory_allowed)))
+        return self.norms[-1](x + self.drop(self.ffn(x)))
 
 
 # -- pooling and heads --------------------------------------------------------------------------------------------

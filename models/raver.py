@@ -15,12 +15,10 @@ class ContextSummarizer(nn.Module):
     stack of Transformer decoder layers. With no received frame the cross-attention gives a zero update, so the
     summary becomes a learned "nothing here" context instead of a softmax over an empty set."""
 
-    def __init__(self, dim: int, n_ctx: int, layers: int, heads: int, dropout: float, norm_first: bool) -> None:
+    def __init__(self, dim: int, n_ctx: int, layers: int, heads: int, dropout: float) -> None:
         super().__init__()
         self.queries = nn.Parameter(torch.randn(n_ctx, dim) * 0.02)
-        self.layers = nn.ModuleList(TransformerLayer(dim, heads, dropout, cross=True, norm_first=norm_first)
-                                    for _ in range(layers))
-        self.norm = nn.LayerNorm(dim) if norm_first else nn.Identity()
+        self.layers = nn.ModuleList(TransformerLayer(dim, heads, dropout, cross=True) for _ in range(layers))
 
     def forward(self, frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         steps = torch.arange(1, frames.shape[1] + 1, device=frames.device)
@@ -29,7 +27,7 @@ class ContextSummarizer(nn.Module):
         everything = torch.ones(x.shape[0], 1, x.shape[1], dtype=torch.bool, device=x.device)
         for layer in self.layers:
             x = layer(x, everything, memory, key_mask(keep))
-        return self.norm(x)
+        return x
 
 
 class RAVER(FrameModel):
@@ -46,6 +44,9 @@ class RAVER(FrameModel):
     * AS-Pool returns 2·d per modality (mean and std), so the head is 4·d → 2048 → 1024 → 256 → outputs; its
       dropout is not stated and equals the attention dropout;
     * a modality with no received frame still yields its learned empty context (zero cross-attention update).
+
+    The tiny config (d 32, 8 context tokens, one layer everywhere) uses a single 64-unit hidden layer in the head:
+    with the paper's three-layer shape the tiny model learned markedly slower on the synthetic data.
     """
 
     name = "raver"
@@ -54,29 +55,28 @@ class RAVER(FrameModel):
     paper = "Goncalves et al., Contextual Attention for Robust Audio-Visual Emotion Recognition, IEEE OJSP 2025"
     configs = {
         "tiny": dict(d=32, n_ctx=8, summarizer_layers=1, summarizer_heads=2, fusion_layers=1, fusion_heads=2,
-                     head=(64, 32, 16)),
+                     head=(64,)),
         "paper": dict(d=1024, n_ctx=128, summarizer_layers=6, summarizer_heads=8, fusion_layers=3, fusion_heads=8,
                       head=(2048, 1024, 256)),
     }
     recipes = {
         "paper": Recipe(optimizer="adamw", lr=1e-5, weight_decay=5e-7, betas=(0.95, 0.999), batch_size=32, epochs=60,
                         loss="cbce", modality_dropout=(0.2, 0.2), source="RAVER paper §IV-D2"),
-        "tiny": Recipe(optimizer="adamw", lr=1e-3, weight_decay=5e-7, betas=(0.95, 0.999), batch_size=32, epochs=10,
+        "tiny": Recipe(optimizer="adamw", lr=2e-3, weight_decay=5e-7, betas=(0.95, 0.999), batch_size=32, epochs=10,
                        loss="cbce", modality_dropout=(0.2, 0.2),
-                       source="RAVER paper §IV-D2 with lr ×100 and 10 epochs so the tiny model trains in seconds"),
+                       source="RAVER paper §IV-D2 with lr 2e-3 and 10 epochs so the tiny model trains in seconds"),
     }
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 1024,
                  n_ctx: int = 128, summarizer_layers: int = 6, summarizer_heads: int = 8,
-                 summarizer_dropout: float = 0.1, summarizer_norm_first: bool = False, fusion_layers: int = 3, fusion_heads: int = 8,
+                 summarizer_dropout: float = 0.1, fusion_layers: int = 3, fusion_heads: int = 8,
                  embed_dropout: float = 0.25, attn_dropout: float = 0.1, relu_dropout: float = 0.1,
                  res_dropout: float = 0.1, head: tuple[int, ...] = (2048, 1024, 256),
-                 mask_lost: bool = True) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 mask_lost: bool = True, frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
         self.front = FrameFrontend(dims, {"audio": None if dims.dim("audio") == d else d, "video": d}, bias=True)
         self.summarizers = nn.ModuleDict({m: ContextSummarizer(d, n_ctx, summarizer_layers, summarizer_heads,
-                                                               summarizer_dropout, summarizer_norm_first)
-                                          for m in self.modalities})
+                                                               summarizer_dropout) for m in self.modalities})
         enc = dict(dim=d, heads=fusion_heads, layers=fusion_layers, attn_dropout=attn_dropout,
                    relu_dropout=relu_dropout, res_dropout=res_dropout, embed_dropout=embed_dropout)
         self.cross = nn.ModuleDict({m: CrossmodalTransformer(**enc) for m in self.modalities})
@@ -85,7 +85,8 @@ class RAVER(FrameModel):
         self.head = mlp((4 * d, *head, n_outputs), attn_dropout)
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
-        ctx = {m: self.summarizers[m](frames[m], self.keep(batch, m)) for m in self.modalities}
+        frames, keep, _ = self.sequences(frames, batch)
+        ctx = {m: self.summarizers[m](frames[m], keep[m]) for m in self.modalities}
         every = torch.ones(ctx["audio"].shape[:2], dtype=torch.bool, device=ctx["audio"].device)
         pooled = []
         for m, other in (("audio", "video"), ("video", "audio")):

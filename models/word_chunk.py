@@ -74,7 +74,15 @@ def _configs(strategy: str) -> dict[str, dict[str, Any]]:
     return {"tiny": {**_TINY_CONFIG, "strategy": strategy}, "paper": {**_PAPER_CONFIG, "strategy": strategy}}
 
 
+def require_modalities(name: str, modalities: list[str] | tuple[str, ...], dims: FeatureDims) -> None:
+    missing = [m for m in modalities if m not in dims.shapes]
+    if missing:
+        raise UserError(f"model {name!r} needs modality {', '.join(missing)}; the dataset has "
+                        f"{', '.join(dims.shapes) or 'none'}")
+
+
 def audio_rate(batch: Batch) -> float:
+    """Audio frames per second of the batch (50 Hz SSL features when the store does not say)."""
     return float(batch.rates.get("audio") or DEFAULT_AUDIO_RATE)
 
 
@@ -148,7 +156,8 @@ class WordChunkTransformer(EmotionModel):
         self.scales = tuple(float(s) for s in scales)
         self.uses_text = "text" in self.modalities
         streams = ["audio", "text"] if self.uses_text else ["audio"]
-        in_dims = {"audio": TPP_SEGMENTS * dims.dim("audio"), "text": dims.dim("text") if self.uses_text else 0}
+        require_modalities(self.name, streams, dims)
+        in_dims = {m: TPP_SEGMENTS * dims.dim(m) if m == "audio" else dims.dim(m) for m in streams}
 
         def layers(n: int) -> nn.ModuleDict:
             return nn.ModuleDict({m: nn.ModuleList(AttentionLayer(d_model, heads, ffn, dropout) for _ in range(n))

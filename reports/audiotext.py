@@ -13,7 +13,7 @@ import pandas as pd
 from avbench.corruptions import get as get_corruption
 from avbench.metrics import ATTRIBUTE_NAMES
 from avbench.reports.base import Context, Need, Report, Settings
-from avbench.reports.figures import FigureArtifact, band, new_figure, palette
+from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
 from avbench.reports.layout import DISPLAY, Col, model_table
 from avbench.reports.published import published
 from avbench.reports.tables import Cell, Num, Table, with_columns_after
@@ -124,9 +124,7 @@ def build_fig4(ctx: Context) -> FigureArtifact:
         ax.set_xlabel("word drop ratio (%)")
         ax.set_ylabel("CCC")
     axes[-1].legend(fontsize=7)
-    notes = ctx.notes + ["Fig. 4 of the paper is a plot without printed numbers; --compare-published has nothing "
-                         "to add."]
-    return FigureArtifact(fig, pd.concat(data), notes)
+    return FigureArtifact(fig, pd.concat(data), ctx.notes + plot_only_note(ctx.compare_published, "Fig. 4"))
 
 
 TABLE1 = Report("audiotext-table1", "CCC per attribute with * and † significance markers", f"{SOURCE}, Table 1",

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from avbench.reports.figures import FigureArtifact
     from avbench.reports.runs import ResultSet
 
-KINDS = ("table", "figure")
-
-
 @dataclass(frozen=True)
 class Need:
     """One ``avbench run``: these models (with these overrides) × corruptions × seeds on one dataset."""
@@ -105,11 +102,10 @@ class Report:
     name: str
     title: str
     source: str  # "RAVER, Table 2"
-    kind: str
+    kind: str  # "table" or "figure"
     protocol_seeds: int
     needs: Callable[[Settings, tuple[int, ...]], list[Need]]
     build: Callable[[Context], Artifact]
-    description: str = ""
 
     def seeds(self, settings: Settings) -> tuple[int, ...]:
         return settings.seed_list(self.protocol_seeds)

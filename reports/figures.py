@@ -38,6 +38,12 @@ def band(ax: Axes, frame: pd.DataFrame, label: str, colour: tuple[float, ...] | 
     ax.fill_between(frame[x], frame["ci_low"], frame["ci_high"], alpha=0.18, color=colour, linewidth=0)
 
 
+def plot_only_note(compare_published: bool, figure: str) -> list[str]:
+    """What ``--compare-published`` says for a figure the paper gives only as a plot."""
+    return [f"{figure} of the paper is a plot without printed numbers; --compare-published has nothing to add."
+            ] if compare_published else []
+
+
 def palette(n: int) -> list[tuple[float, float, float]]:
     return list(sns.color_palette("tab10", n_colors=max(1, n)))
 
@@ -53,7 +59,7 @@ def save(artifact: FigureArtifact, base: Path, title: str) -> list[Path]:
     write_with(paths[1], lambda p: artifact.figure.savefig(p, format="pdf", metadata={"CreationDate": None}),
                suffix=".pdf")
     write_text(paths[2], artifact.data.to_csv(index=False))
-    caption = [f"### {title}", "", f"![{title}]({paths[0].name})", "", *artifact.notes]
-    write_text(paths[3], "\n".join(caption) + "\n")
+    caption = [f"### {title}", f"![{title}]({paths[0].name})", *artifact.notes]
+    write_text(paths[3], "\n\n".join(caption) + "\n")
     plt.close(artifact.figure)
     return paths

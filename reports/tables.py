@@ -31,15 +31,13 @@ class Num:
         return "–" if v is None or not math.isfinite(v) else f"{v:.{self.digits}f}"
 
     def text(self) -> str:
-        """``0.777 (0.771, 0.782)*``: the papers' layout; '–' for a missing number."""
-        out = self._fmt(self.value)
-        if self.value is not None and self.low is not None and self.high is not None:
+        """``0.5723*† (0.5601, 0.5840)``: the papers' layout (markers on the number); '–' for a missing number."""
+        if self.value is None:
+            return self._fmt(None)
+        out = self._fmt(self.value) + self.markers
+        if self.low is not None and self.high is not None:
             out += f" ({self._fmt(self.low)}, {self._fmt(self.high)})"
-        return out + self.markers if self.value is not None else out
-
-    @property
-    def sort_key(self) -> float:
-        return self.value if self.value is not None and math.isfinite(self.value) else -math.inf
+        return out
 
 
 Cell = Union[str, int, float, Num, None]
@@ -111,9 +109,8 @@ def to_markdown(table: Table) -> str:
     lines.append("| " + " | ".join(_md_escape(c) for c in table.columns) + " |")
     lines.append("|" + "|".join("---" for _ in table.columns) + "|")
     lines.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows)
-    if table.notes:
-        lines.append("")
-        lines.extend(_md_escape(note) for note in table.notes)
+    for note in table.notes:
+        lines.extend(["", _md_escape(note)])
     return "\n".join(lines) + "\n"
 
 

@@ -100,7 +100,7 @@ def test_podcast_splits_votes_and_attributes():
     assert labels.excluded == {"MSP-PODCAST_0006_0001": "in Test2, not the chosen test set Test1"}
     assert clips["split"].value_counts().to_dict() == {"train": 5, "dev": 2, "test": 2}
     angry = clips.loc["MSP-PODCAST_0001_0001"]
-    votes = dict(zip(labels.emotions, angry.votes))
+    votes = dict(zip(labels.emotions, angry.votes, strict=True))
     assert votes["anger"] == 3 and votes["contempt"] == 1 and sum(votes.values()) == 4  # "Other-..." is no vote
     assert angry.n_raters == 5
     assert clips.loc["MSP-PODCAST_0001_0002"].n_raters == 6  # a repeated annotation is counted once

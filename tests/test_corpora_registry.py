@@ -52,9 +52,8 @@ def test_stratified_splits_spread_every_stratum_over_the_splits():
     assignment = speaker_splits(speakers, seed=0, fractions=(0.5, 0.25, 0.25), strata=strata)
     for stratum in set(strata.values()):
         members = [assignment[s] for s in speakers if strata[s] == stratum]
-        assert members.count("train") == 5 and members.count("dev") == members.count("test") == 5 / 2 * 1 or (
-            abs(members.count("dev") - 2.5) <= 0.5 and abs(members.count("test") - 2.5) <= 0.5
-        )
+        assert members.count("train") == 5  # half of the stratum, like the global fractions
+        assert members.count("dev") in (2, 3) and members.count("test") in (2, 3)
     assert interleaved_labels([2, 1, 1]) == ["train", "dev", "test", "train"]
 
 

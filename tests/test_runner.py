@@ -91,3 +91,11 @@ def test_ray_executor_matches_local(reference_run: Path, tmp_path):
                      cache=Path(os.environ["AVBENCH_CACHE"]))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ray" / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()
+
+
+def test_slurm_executor_through_submitit_local(reference_run: Path, tmp_path):
+    pytest.importorskip("submitit", reason="the slurm extra is not installed")
+    result = avbench("run", *GRID, "--out", str(tmp_path / "slurm"), "--executor", "slurm", "--workers", "2",
+                     cache=Path(os.environ["AVBENCH_CACHE"]))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "slurm" / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()

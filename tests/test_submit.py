@@ -92,7 +92,7 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
 
 @pytest.fixture(scope="module")
 def good_run(synthetic: FeatureStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    models = {"late-fusion": ("emotion", 0.5), "raver": ("emotion", 0.9)}
+    models = {"late-fusion": ("emotion", 0.5), "raver": ("emotion", 0.9), "mdre-gru": ("attributes", 0.7)}
     return make_run(tmp_path_factory.mktemp("good") / "run", synthetic, models, ["modality", "markov"])
 
 
@@ -103,8 +103,10 @@ def small_run(synthetic: FeatureStore, tmp_path_factory: pytest.TempPathFactory)
 
 def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, tmp_path: Path) -> None:
     written = submit_run(good_run, entries_dir=tmp_path)
-    assert sorted(p.name.split("--")[0] for p in written) == ["late-fusion", "raver"]
+    assert sorted(p.name.split("--")[0] for p in written) == ["late-fusion", "mdre-gru", "raver"]
     entries = {e.model.label: e for e in load_entries(tmp_path)}
+    assert entries["mdre-gru"].protocol.task == "attributes"
+    assert entries["mdre-gru"].value("modality", "none", "ccc_mean") is not None
     raver = entries["raver"]
     assert raver.provenance == "verified" and raver.protocol.dataset == "synthetic"
     results = pd.read_csv(good_run / "results.csv", dtype={"seed": str, "level": str})
@@ -117,13 +119,17 @@ def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, 
                                                                                 "markov")][-1]
     assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 20
     # the board pairs the two verified entries and measures effective robustness against late-fusion
-    board = build_board(list(entries.values()), "synthetic", "emotion", "markov")
+    board = build_board([entries["raver"], entries["late-fusion"]], "synthetic", "emotion", "markov")
     assert [r.entry.model.label for r in board.rows] == ["raver", "late-fusion"]
     assert board.rows[1].test == "paired bootstrap" and board.rows[1].p_holm is not None
     summary = pd.read_csv(good_run / "summary.csv")
     expected_auc = summary[(summary.model == "raver") & (summary.corruption == "markov")]["auc"].iloc[0]
     assert board.rows[0].auc == pytest.approx(expected_auc) == pytest.approx(raver.summaries["markov"]["auc"])
     assert board.rows[0].effective is not None and board.rows[1].effective == pytest.approx(0.0)
+    clean = build_board(list(entries.values()), "synthetic", "emotion", "clean")
+    assert clean.rows[0].entry.model.label == "raver"
+    assert clean.rows[0].score == pytest.approx(raver.value("modality", "none", "macro_f1").value)
+    assert clean.rows[1].test == "paired bootstrap"
 
 
 def test_rounded_claims_pass_and_wrong_claims_fail(small_run: Path, tmp_path: Path) -> None:

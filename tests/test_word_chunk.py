@@ -9,6 +9,7 @@ import torch
 
 from avbench import models
 from avbench.batching import Batch, Collator
+from avbench.corruptions.clocks import span_mask
 from avbench.errors import UserError
 from avbench.models.chunking import (
     ChunkBounds,
@@ -124,12 +125,24 @@ def test_vw_bounds_follow_each_word_span_inclusive_of_its_end_frame() -> None:
     words = torch.tensor([
         [[0.0, 0.2], [0.25, 0.5], [0.51, 0.512]],  # the last word is shorter than a frame
         [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],  # no words
-        [[0.1, 0.3], [2.0, 2.5], [0.0, 0.0]],  # the second word lies past the end of the audio
+        [[0.1, 0.3], [2.0, 2.5], [0.0, 0.0]],  # the second word lies past the end of the audio: last frame
     ])
     bounds = vw_bounds(words, torch.tensor([3, 0, 2]), torch.tensor([30, 40, 30]), RATE)
     assert bounds.counts.tolist() == [3, 1, 2]
-    assert bounds.starts.tolist() == [[0, 12, 25], [0, 0, 0], [5, 30, 0]]
+    assert bounds.starts.tolist() == [[0, 12, 25], [0, 0, 0], [5, 29, 0]]
     assert bounds.ends.tolist() == [[11, 26, 27], [40, 0, 0], [16, 30, 0]]
+
+
+def test_vw_chunks_are_exactly_the_frames_word_drop_removes() -> None:
+    rng = np.random.default_rng(4)
+    n_frames = 90
+    starts = np.sort(rng.uniform(-0.05, 2.0, size=40))
+    times = np.stack([starts, starts + rng.uniform(0.0, 0.4, size=40)], axis=1).astype(np.float32)
+    bounds = vw_bounds(torch.from_numpy(times)[None], torch.tensor([40]), torch.tensor([n_frames]), RATE)
+    frame_clock = np.arange(n_frames) / RATE
+    for k, (start, end) in enumerate(times):
+        dropped = np.flatnonzero(span_mask(frame_clock, np.array([start]), np.array([end])))
+        assert (int(bounds.starts[0, k]), int(bounds.ends[0, k])) == (dropped[0], dropped[-1] + 1)
 
 
 def test_fw_bounds_follow_eq1_with_exact_integer_shift() -> None:
@@ -303,6 +316,8 @@ def test_bad_configuration_is_a_user_error() -> None:
         models.get("align-fw", heads=5)
     with pytest.raises(UserError, match="multi-scale"):
         models.get("align-multiscalew", scales=(0.5, 2.0))
+    with pytest.raises(UserError, match="needs modality text"):
+        models.get("align-vw", dims=models.FeatureDims({"audio": (5, 32)}))
 
 
 @pytest.mark.parametrize("name", WORD_CHUNK)

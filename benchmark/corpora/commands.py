@@ -1,8 +1,8 @@
-"""CLI for real corpora: ``avbench datasets list|info`` and ``avbench extract`` (mounted by avbench.cli)."""
+"""CLI for real corpora: ``avbench datasets info`` and ``avbench extract`` (mounted by avbench.cli)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -24,16 +24,6 @@ BALANCE_HELP = "crema-d: balance sex and age across splits (default on)"
 def _options(**values: Any) -> dict[str, Any]:
     """Only the options the user set, so each loader keeps its own defaults and rejects foreign ones."""
     return {k: v for k, v in values.items() if v is not None}
-
-
-@datasets_app.command("list")
-def list_corpora() -> None:
-    """Corpora avbench can read."""
-    table = Table("name", "default modalities", "description")
-    for name in corpora.names():
-        corpus = corpora.get(name)
-        table.add_row(name, ", ".join(corpus.modalities), corpus.description)
-    Console().print(table)
 
 
 def _fmt(stats: Stats | None, digits: int = 2) -> str:
@@ -76,13 +66,13 @@ def render_summary(summary: CorpusSummary, console: Console) -> None:
 
 @datasets_app.command("info")
 def info(
-    name: str = typer.Argument(..., help="corpus name (see `avbench datasets list`)"),
+    name: str = typer.Argument(..., help="corpus name (see `avbench list datasets`)"),
     root: Path = typer.Option(..., "--root", help="local checkout of the corpus"),
-    rating_modality: Optional[str] = typer.Option(None, "--rating-modality", help=RATING_MODALITY_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed", help=SEED_HELP),
-    balance: Optional[bool] = typer.Option(None, "--balance/--no-balance", help=BALANCE_HELP),
-    fold: Optional[int] = typer.Option(None, "--fold", help=FOLD_HELP),
-    test_set: Optional[str] = typer.Option(None, "--test-set", help=TEST_SET_HELP),
+    rating_modality: str | None = typer.Option(None, "--rating-modality", help=RATING_MODALITY_HELP),
+    seed: int | None = typer.Option(None, "--seed", help=SEED_HELP),
+    balance: bool | None = typer.Option(None, "--balance/--no-balance", help=BALANCE_HELP),
+    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP),
+    test_set: str | None = typer.Option(None, "--test-set", help=TEST_SET_HELP),
 ) -> None:
     """Clip counts, raters per clip, label prevalence, multi-label counts and split sizes."""
     labels = corpora.load_labels(name, root, **_options(rating_modality=rating_modality, seed=seed,
@@ -91,28 +81,28 @@ def info(
 
 
 def extract(
-    dataset: str = typer.Option(..., "--dataset", help="corpus name (see `avbench datasets list`)"),
+    dataset: str = typer.Option(..., "--dataset", help="corpus name (see `avbench list datasets`)"),
     root: Path = typer.Option(..., "--root", help="local checkout of the corpus"),
     out: Path = typer.Option(..., "--out", help="feature store directory to create"),
-    modalities: Optional[str] = typer.Option(None, "--modalities", help="comma list (default: the corpus's)"),
-    audio_model: Optional[str] = typer.Option(None, "--audio-model", help="hub id or local directory"),
-    audio_layers: Optional[str] = typer.Option(None, "--audio-layers", help="all | last hidden state(s)"),
-    video_weights: Optional[Path] = typer.Option(None, "--video-weights",
+    modalities: str | None = typer.Option(None, "--modalities", help="comma list (default: the corpus's)"),
+    audio_model: str | None = typer.Option(None, "--audio-model", help="hub id or local directory"),
+    audio_layers: str | None = typer.Option(None, "--audio-layers", help="all | last hidden state(s)"),
+    video_weights: Path | None = typer.Option(None, "--video-weights",
                                                  help="MobileNetV2 AffectNet checkpoint (safetensors/state dict)"),
-    text_model: Optional[str] = typer.Option(None, "--text-model", help="hub id or local directory"),
+    text_model: str | None = typer.Option(None, "--text-model", help="hub id or local directory"),
     fps: float = typer.Option(30.0, "--fps", help="video frames per second stored"),
     dtype: str = typer.Option("float16", "--dtype", help="float16 | float32 storage"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:n]"),
-    batch_size: int = typer.Option(32, "--batch-size", help="video frames per detector/encoder batch"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N clips (smoke runs)"),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="video frames per detector/encoder batch"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N clips (smoke runs)"),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
-    rating_modality: Optional[str] = typer.Option(None, "--rating-modality", help=RATING_MODALITY_HELP),
-    seed: Optional[int] = typer.Option(None, "--seed", help=SEED_HELP),
-    balance: Optional[bool] = typer.Option(None, "--balance/--no-balance", help=BALANCE_HELP),
-    fold: Optional[int] = typer.Option(None, "--fold", help=FOLD_HELP),
-    test_set: Optional[str] = typer.Option(None, "--test-set", help=TEST_SET_HELP),
+    rating_modality: str | None = typer.Option(None, "--rating-modality", help=RATING_MODALITY_HELP),
+    seed: int | None = typer.Option(None, "--seed", help=SEED_HELP),
+    balance: bool | None = typer.Option(None, "--balance/--no-balance", help=BALANCE_HELP),
+    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP),
+    test_set: str | None = typer.Option(None, "--test-set", help=TEST_SET_HELP),
 ) -> None:
-    """Extract frozen-encoder features of a corpus into a feature store (resumable; see --help)."""
+    """Extract frozen-encoder features of a corpus into a feature store; an interrupted run resumes."""
     from avbench.corpora.extract import ExtractConfig, run_extraction
 
     corpus = corpora.get(dataset)

@@ -93,7 +93,7 @@ def _tabulated_votes(root: Path, modality: int, names: pd.Series) -> dict[str, n
         bad = table["fileName"].to_numpy()[mismatched][:3]
         raise UserError(f"{NAME}: tabulatedVotes.csv row ids disagree with SentenceFilenames.csv for {list(bad)}")
     counts = table[VOTE_CODES].to_numpy(np.int64)
-    return dict(zip(table["fileName"], counts))
+    return dict(zip(table["fileName"], counts, strict=True))
 
 
 def _raw_votes(root: Path, modality: int) -> dict[str, np.ndarray]:
@@ -131,7 +131,7 @@ def _durations(root: Path) -> dict[str, float]:
         table = pd.read_csv(manifest)
         wav = table[table["path"].str.startswith("AudioWAV/")]
         seconds = (wav["size_bytes"].astype(np.int64) - WAV_HEADER_BYTES) / WAV_BYTES_PER_SECOND
-        durations.update(zip(wav["path"].str.slice(9, -4), seconds.astype(float)))
+        durations.update(zip(wav["path"].str.slice(9, -4), seconds.astype(float), strict=True))
     audio_dir = root / "AudioWAV"
     if audio_dir.is_dir():
         durations.update((path.stem, _wav_seconds(path)) for path in audio_dir.glob("*.wav"))

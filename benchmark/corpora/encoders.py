@@ -3,6 +3,8 @@
 Speech: 16 kHz waveform → every hidden state (``output_hidden_states``: the CNN/projection output plus each
 transformer layer — 25 × 1024 for WavLM-large, as RAVER uses) or only the last one (wav2vec2 for the word-chunk
 models); frames are 20 ms apart. One clip is encoded at a time, so padding never changes a clip's features.
+For WavLM-large under transformers 5 the last of the 25 states is layer 24's output before the encoder's final
+LayerNorm (transformers 4 returned it after); the store's meta.json records the library versions.
 
 Text: one vector per aligned word, the mean of the last-layer vectors of the word's sub-word tokens. Words are
 joined into one sentence so every word is encoded in context, and tokens are mapped back to words through the
@@ -82,7 +84,7 @@ class TextEncoder:
         hidden = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).last_hidden_state[0].float()
         starts = np.array([s for s, _ in spans])
         owner = np.full(n_tokens, -1)
-        for t, ((begin, end), is_special) in enumerate(zip(offsets, special)):
+        for t, ((begin, end), is_special) in enumerate(zip(offsets, special, strict=True)):
             if not is_special and end > begin:
                 # the token's last character is inside its word even when offsets include a leading space
                 owner[t] = int(np.searchsorted(starts, end - 1, side="right")) - 1

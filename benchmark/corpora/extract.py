@@ -50,7 +50,7 @@ class ExtractConfig:
     dtype: str = "float16"
 
     @classmethod
-    def for_corpus(cls, corpus: Corpus, modalities: tuple[str, ...] | None = None, **overrides: Any) -> "ExtractConfig":
+    def for_corpus(cls, corpus: Corpus, modalities: tuple[str, ...] | None = None, **overrides: Any) -> ExtractConfig:
         """The corpus's paper defaults (encoders, layers, modalities), with explicit choices taking precedence."""
         chosen = tuple(modalities or corpus.modalities)
         unknown = [m for m in chosen if m not in MODALITIES]
@@ -86,7 +86,7 @@ class Encoders:
     text: Any = None
 
     @classmethod
-    def build(cls, config: ExtractConfig, device: torch.device, batch_size: int) -> "Encoders":
+    def build(cls, config: ExtractConfig, device: torch.device, batch_size: int) -> Encoders:
         from avbench.corpora.encoders import AudioEncoder, TextEncoder
         from avbench.corpora.faces import FaceEncoder
 

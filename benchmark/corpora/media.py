@@ -8,7 +8,6 @@ and reported instead of failing deep inside a decoder.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -56,16 +55,18 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def load_audio(path: Path) -> np.ndarray:
-    """The first audio stream of ``path`` as 16 kHz mono float32 (resampled and down-mixed as needed)."""
+    """The first audio stream of ``path`` as 16 kHz mono float32 (resampled, channels averaged)."""
     with _open(path) as container:
         if not container.streams.audio:
             raise ClipError(f"{path}: no audio stream")
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        # planar float at 16 kHz with the source's channels; the channel mean is the down-mix (ffmpeg's own
+        # stereo-to-mono matrix would scale each channel by 1/sqrt(2) and can exceed [-1, 1])
+        resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
         chunks: list[np.ndarray] = []
         try:
             for frame in container.decode(container.streams.audio[0]):
-                chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
-            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+                chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
+            chunks.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
         except av.error.FFmpegError as exc:
             raise ClipError(f"{path}: audio decoding failed ({exc})") from None
     if not chunks:
@@ -78,21 +79,20 @@ def video_frames(path: Path, fps: float) -> Iterator[np.ndarray]:
 
     Times are measured from the first decoded frame. The clip lasts until one source-frame period after its
     last frame and yields round(duration × fps) frames, so a 30 fps source read at 30 fps gives exactly its own
-    frames. Frames stream through: memory
-    holds two decoded frames, not the clip.
+    frames. Frames stream through: memory holds two decoded frames, not the clip.
     """
     with _open(path) as container:
         if not container.streams.video:
             raise ClipError(f"{path}: no video stream")
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or Fraction(int(round(fps)))
-        period = 1.0 / float(rate)
+        rate = stream.average_rate or stream.guessed_rate
+        period = 1.0 / float(rate) if rate else 1.0 / fps
         k = 0
         start: float | None = None
         prev: tuple[float, np.ndarray] | None = None
         try:
-            for frame in container.decode(stream):
-                t = float(frame.time if frame.time is not None else (k * period))
+            for index, frame in enumerate(container.decode(stream)):
+                t = float(frame.time if frame.time is not None else index * period)
                 start = t if start is None else start
                 t -= start
                 image = frame.to_ndarray(format="rgb24")

@@ -22,7 +22,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from avbench.corpora.corpus import Corpus
 from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, exclude, shares

@@ -104,7 +104,7 @@ def load(root: str | Path, test_set: str = "Test1") -> CorpusLabels:
 
     excluded: dict[str, str] = {}
     stems = table["FileName"].str.rsplit(".", n=1).str[0]
-    splits = {str(f): _split(str(s), test_set) for f, s in zip(table["FileName"], table["Split_Set"])}
+    splits = {str(f): _split(str(s), test_set) for f, s in zip(table["FileName"], table["Split_Set"], strict=True)}
     for other in sorted(set(table["Split_Set"]) - set(SPLIT_NAMES) - {test_set}):
         exclude(excluded, stems[table["Split_Set"] == other], f"in {other}, not the chosen test set {test_set}")
     rows = []

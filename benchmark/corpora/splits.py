@@ -54,7 +54,7 @@ def speaker_splits(
     """Map every speaker to ``train``, ``dev`` or ``test``, deterministically from ``seed``."""
     unique = sorted(set(speakers))
     counts = split_counts(len(unique), fractions)
-    rank = dict(zip(unique, np.random.default_rng(seed).permutation(len(unique)).tolist()))
+    rank = dict(zip(unique, np.random.default_rng(seed).permutation(len(unique)).tolist(), strict=True))
     if strata is None:
         ordered = sorted(unique, key=rank.__getitem__)
     else:
@@ -62,7 +62,7 @@ def speaker_splits(
         if missing:
             raise UserError(f"no stratum (e.g. sex/age) for speaker(s) {', '.join(missing[:5])}")
         ordered = sorted(unique, key=lambda s: (str(strata[s]), rank[s]))
-    return dict(zip(ordered, interleaved_labels(counts)))
+    return dict(zip(ordered, interleaved_labels(counts), strict=True))
 
 
 def session_fold(session: int, fold: int, n_sessions: int) -> str:

@@ -1,0 +1,117 @@
+"""Speed and memory of the main job, measured side by side in one process and printed as ratios.
+
+* cold vs warm ``avbench run --models all --corruption markov`` against the 5-minute / 30-second targets;
+* evaluation cost per extra corruption level, relative to one full forward pass over the test split (the
+  frontend is computed once per clip, so an extra level should cost less than a forward pass);
+* peak memory of evaluation on a store 4× larger (memory-mapped features, streamed batches: it should stay flat).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _timed_run(cache: Path, out: Path, models: str) -> float:
+    env = {**os.environ, "AVBENCH_CACHE": str(cache)}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "avbench", "run", "--models", models, "--corruption", "markov", "--out",
+                    str(out)], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main_job(models: str = "all") -> dict[str, float]:
+    """Cold (nothing cached but the dataset) then warm (checkpoints cached, new run directory)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        from avbench.datasets import open_dataset
+
+        os.environ["AVBENCH_CACHE"] = str(cache)
+        open_dataset("synthetic")
+        cold = _timed_run(cache, Path(tmp) / "cold", models)
+        warm = _timed_run(cache, Path(tmp) / "warm", models)
+    return {"cold_s": cold, "warm_s": warm, "cold_target_ratio": cold / 300.0, "warm_target_ratio": warm / 30.0}
+
+
+def per_level_cost(model_name: str = "raver", repeats: int = 3) -> dict[str, float]:
+    """Seconds of one forward pass over the test split vs seconds per extra Markov level."""
+    import torch
+
+    from avbench.batching import Collator
+    from avbench.corruptions import get
+    from avbench.datasets import open_dataset
+    from avbench.training import TrainSpec, build_model, iterate
+    from avbench.units import predict_under_corruption
+
+    torch.set_num_threads(1)
+    store = open_dataset("synthetic")
+    model = build_model(TrainSpec(model_name), store).eval()
+    collator = Collator(store, type(model).modalities)
+    test = store.split_indices("test")
+
+    def forward() -> None:
+        with torch.no_grad():
+            for chunk in iterate(test, 64, None):
+                model.predict(collator(chunk))
+
+    markov = get("markov")
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    one_forward = best(forward)
+    sweep = best(lambda: predict_under_corruption(model, store, markov, 0))
+    per_level = sweep / len(markov.levels)
+    return {"forward_s": one_forward, "per_level_s": per_level, "per_level_over_forward": per_level / one_forward}
+
+
+def _peak_rss_eval(n_clips: int) -> float:
+    """Peak RSS (MiB) of a fresh process that evaluates late fusion on a synthetic store of ``n_clips``."""
+    code = (
+        "import resource, tempfile, torch; torch.set_num_threads(1)\n"
+        "from avbench.synthetic import generate, SyntheticConfig\n"
+        "from avbench.training import TrainSpec, build_model\n"
+        "from avbench.units import predict_under_corruption\n"
+        "from avbench.corruptions import get\n"
+        f"store = generate(tempfile.mkdtemp() + '/s', config=SyntheticConfig(n_clips={n_clips}))\n"
+        "predict_under_corruption(build_model(TrainSpec('late-fusion'), store), store, get('markov'), 0)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def memory(sizes: tuple[int, int] = (600, 2400)) -> dict[str, float]:
+    small, large = (_peak_rss_eval(n) for n in sizes)
+    return {"peak_mib_small": small, "peak_mib_large": large, "large_over_small": large / small}
+
+
+def measure(models: str = "all") -> dict[str, dict[str, float]]:
+    """Run all three measurements and print one table of ratios."""
+    results = {"main job": main_job(models), "per level": per_level_cost(), "memory": memory()}
+    table = Table(title="avbench run: speed and memory (ratios from this one run)")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    table.add_column("target")
+    main = results["main job"]
+    table.add_row("cold run (s)", f"{main['cold_s']:.1f}", "< 300")
+    table.add_row("warm run (s)", f"{main['warm_s']:.1f}", "< 30")
+    level = results["per level"]
+    table.add_row("one extra level / one forward pass", f"{level['per_level_over_forward']:.2f}", "close to ≤ 1")
+    mem = results["memory"]
+    table.add_row("peak memory, 4× the clips / 1×", f"{mem['large_over_small']:.2f}", "≈ 1 (flat)")
+    console.print(table)
+    return results

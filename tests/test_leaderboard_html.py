@@ -1,0 +1,80 @@
+"""The static HTML leaderboard in a real headless Chromium: it renders, sorts on a header click, draws the curves
+and shows a hostile entry name as text without running it."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from avbench.leaderboards.commands import render
+from avbench.leaderboards.schema import Entry, MetricValue, ModelInfo, Protocol, write_entry
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs the Debian packages chromium and chromium-driver")
+
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def _entry(name: str, label: str, clean: float, loss: float) -> Entry:
+    metrics = [MetricValue("random-audio", f"{p}pct", float(p), "macro_f1", clean - loss * p / 100,
+                           clean - loss * p / 100 - 0.02, clean - loss * p / 100 + 0.02) for p in (0, 50, 100)]
+    return Entry("verified", ModelInfo(name, label), Protocol("avbench-test", "synthetic", "emotion"), metrics)
+
+
+@pytest.fixture()
+def browser(tmp_path: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _column(table, index: int) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [row.find_elements(By.TAG_NAME, "td")[index].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+
+def test_page_renders_sorts_and_escapes(browser, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    entries = tmp_path / "entries"
+    for entry in (_entry("Alpha", "alpha", 0.80, 0.30), _entry(HOSTILE, "hostile", 0.70, 0.05),
+                  _entry("Beta", "beta", 0.75, 0.50)):
+        write_entry(entry, entries)
+    page = tmp_path / "board.html"
+    page.write_text(render("html", entries=entries), encoding="utf-8")
+    browser.get(page.as_uri())
+
+    tables = browser.find_elements(By.CSS_SELECTOR, "table.board")
+    assert len(tables) == 2  # the clean board and the random-audio board
+    sweep = tables[1]
+    assert _column(sweep, 1) == [HOSTILE, "Alpha", "Beta"]  # ranked by AUC: 0.675, 0.65, 0.5
+    assert browser.execute_script("return typeof window.__pwned") == "undefined"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "img")) == 0
+
+    header = sweep.find_elements(By.CSS_SELECTOR, "thead th")
+    header[1].click()  # Model, ascending
+    assert _column(sweep, 1) == sorted([HOSTILE, "Alpha", "Beta"])
+    assert header[1].get_attribute("aria-sort") == "ascending"
+    auc = next(i for i, th in enumerate(header) if th.text.startswith("AUC"))
+    header[auc].click()
+    assert [float(v) for v in _column(sweep, auc)] == sorted(float(v) for v in _column(sweep, auc))
+    header[auc].click()
+    assert _column(sweep, 1) == [HOSTILE, "Alpha", "Beta"]  # descending AUC again
+
+    curves = browser.find_elements(By.CSS_SELECTOR, "section svg polyline")
+    assert len(curves) == 3
+    titles = [c.find_element(By.TAG_NAME, "title").get_attribute("textContent") for c in curves]
+    assert HOSTILE in titles
