@@ -25,9 +25,16 @@ app.add_typer(list_app, name="list")
 speed_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks that print ratios measured side by side.")
 app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
+from avbench.leaderboards.commands import leaderboard as leaderboard_command  # noqa: E402
+from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
+from avbench.reports.commands import list_reports as report_rows  # noqa: E402
+from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
 app.command("extract")(extract)
+app.command("leaderboard")(leaderboard_command)
+app.command("submit")(submit_command)
+app.command("report")(report_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -92,6 +99,18 @@ def list_corruptions() -> None:
 
     table = Table(title="avbench corruptions")
     rows = describe()
+    for col in rows[0]._fields:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*[str(v) for v in row])
+    out.print(table)
+
+
+@list_app.command("reports")
+def list_reports() -> None:
+    """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
+    rows = report_rows()
+    table = Table(title="avbench reports")
     for col in rows[0]._fields:
         table.add_column(col, overflow="fold")
     for row in rows:

@@ -29,7 +29,7 @@ def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
             curve = curve.groupby("x", as_index=False)[["value", "ci_low", "ci_high"]].mean().sort_values("x")
             ax.plot(curve["x"], curve["value"], marker="o", markersize=3, label=model, color=colour)
             ax.fill_between(curve["x"], curve["ci_low"], curve["ci_high"], alpha=0.15, color=colour)
-        ax.set_xlabel(f"{corruption} level (x)")
+        ax.set_xlabel(_x_label(corruption))
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} under {corruption}")
         ax.legend(fontsize=7, ncol=2, frameon=False)
@@ -41,6 +41,12 @@ def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
         plt.close(fig)
         written.append(stem.with_suffix(".png"))
     return written
+
+
+def _x_label(corruption: str) -> str:
+    from avbench.corruptions import REGISTRY
+
+    return REGISTRY.get(corruption).x_label if corruption in REGISTRY else f"{corruption} level"
 
 
 def _metadata(suffix: str) -> dict[str, object]:

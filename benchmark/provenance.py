@@ -1,6 +1,7 @@
 """What ``run.json`` records so that a result can be traced and reproduced: code, data, settings, machine."""
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def library_versions() -> dict[str, str]:
 
 
 def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: list[Any],
-               started: float) -> dict[str, Any]:
+               started: float, weights: dict[str, dict[int, str]]) -> dict[str, Any]:
+    """``weights`` maps model label → seed → sha256 of its checkpoint weights."""
     from avbench.models import model_class
 
     tasks = {}
@@ -59,8 +61,14 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
         "model_tasks": tasks,
         "config_hashes": hashes,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruptions},
+        "checkpoint_hashes": {label: hashlib.sha256("".join(by_seed[s] for s in sorted(by_seed)).encode()).hexdigest()
+                              for label, by_seed in weights.items()},
+        "checkpoint_weights_sha256": {label: {str(s): h for s, h in sorted(by_seed.items())}
+                                      for label, by_seed in weights.items()},
         "seeds": list(spec.seeds),
+        "dataset_seed": spec.dataset_seed,
         "mask_seed": spec.mask_seed,
+        "bootstrap_seed": spec.mask_seed,
         "bootstrap": spec.bootstrap,
         "overrides": spec.overrides,
         "emotions": store.emotions,

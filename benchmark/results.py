@@ -17,7 +17,7 @@ from scipy import stats as scipy_stats
 
 from avbench.atomic import write_text, write_with
 from avbench.metrics import CCC_MEAN, MACRO_F1
-from avbench.robustness import relative_robustness
+from avbench.robustness import curve_area, relative_robustness
 from avbench.stats import bootstrap_ccc, bootstrap_ci, bootstrap_distribution, ccc_distribution, holm
 from avbench.store import FeatureStore
 from avbench.units import prediction_path
@@ -69,19 +69,6 @@ def seed_mean(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> tuple[
     return mean, mean - half, mean + half
 
 
-def curve_area(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean score over the level axis (trapezoid / range) for y of shape (L,) or (L, B).
-
-    Levels sharing an x value (the three 50 % Markov settings) are averaged first, so the axis stays a function.
-    """
-    xs = np.unique(x)
-    ys = np.stack([y[x == v].mean(axis=0) for v in xs])
-    if len(xs) == 1:
-        return ys[0]
-    widths = np.diff(xs).reshape(-1, *([1] * (ys.ndim - 1)))
-    return ((ys[1:] + ys[:-1]) / 2 * widths).sum(axis=0) / (xs[-1] - xs[0])
-
-
 def tidy_rows(out: Path, store: FeatureStore, labels: Sequence[str], seeds: Sequence[int], corruptions: Sequence[Any],
               n_resamples: int, boot_seed: int) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
     """Per-seed rows plus seed-mean rows; also each model × corruption's (L, B) primary-metric distribution."""
@@ -124,8 +111,12 @@ def _row(model: str, seed: str, dataset: str, task: str, corruption: str, level:
 
 
 def summarise(df: pd.DataFrame, distributions: dict[tuple[str, str], np.ndarray],
-              baseline: dict[str, str]) -> pd.DataFrame:
-    """Robustness summary per model × task × corruption, ranked by area, with Holm-corrected paired tests."""
+              baseline: dict[str, str], categorical: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Robustness summary per model × task × corruption, ranked by area, with Holm-corrected paired tests.
+
+    For a categorical corruption (which modality is missing) the "area" is the plain mean over its conditions,
+    since its levels are not points on an axis.
+    """
     means = df[df["seed"] == "mean"]
     out_rows = []
     for (task, corruption), group in means.groupby(["task", "corruption"], sort=False):
@@ -133,13 +124,14 @@ def summarise(df: pd.DataFrame, distributions: dict[tuple[str, str], np.ndarray]
         curves = {}
         for model, g in group[group["metric"] == metric].groupby("model", sort=False):
             curves[model] = (g["x"].to_numpy(), g["value"].to_numpy(), g["level"].to_numpy())
-        areas = {m: float(curve_area(x, y)) for m, (x, y, _) in curves.items()}
+        area = (lambda x, y: y.mean(axis=0)) if corruption in categorical else curve_area
+        areas = {m: float(area(x, y)) for m, (x, y, _) in curves.items()}
         best = max(areas, key=lambda m: (areas[m], m))
         others = [m for m in curves if m != best]
         p_raw = []
         for model in others:
             x = curves[model][0]
-            diff = curve_area(x, distributions[(best, corruption)]) - curve_area(x, distributions[(model, corruption)])
+            diff = area(x, distributions[(best, corruption)]) - area(x, distributions[(model, corruption)])
             p_raw.append(min(1.0, 2.0 * min(float(np.mean(diff <= 0)), float(np.mean(diff >= 0)))))
         p_adj = dict(zip(others, holm(np.asarray(p_raw)) if p_raw else []))
         base = baseline.get(task)
@@ -173,7 +165,7 @@ def write_results(out: Path, store: FeatureStore, labels: Sequence[str], seeds: 
     df, distributions = tidy_rows(out, store, labels, seeds, corruptions, n_resamples, boot_seed)
     write_text(out / "results.csv", df.to_csv(index=False))
     write_with(out / "results.parquet", lambda p: df.to_parquet(p, index=False))
-    summary = summarise(df, distributions, baseline)
+    summary = summarise(df, distributions, baseline, frozenset(c.name for c in corruptions if c.categorical))
     write_text(out / "summary.csv", summary.to_csv(index=False))
     plot_curves(df, out / "plots")
 

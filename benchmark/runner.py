@@ -142,6 +142,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress, transient=False)
     futures: dict[Future, tuple[str, TrainSpec]] = {}
+    weights: dict[str, dict[int, str]] = {}
     try:
         with bar:
             grid = bar.add_task(f"{len(train_specs)} trainings + evaluations", total=total)
@@ -151,17 +152,18 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
                     kind, ts = futures.pop(future)
-                    future.result()  # re-raise a unit's failure here
+                    outcome = future.result()  # re-raise a unit's failure here
                     bar.advance(grid)
                     bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
                     if kind == "train":
+                        weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
     write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
-    info = provenance(spec, store, labels, corruptions, started)
+    info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
     write_json(info_path, info)
     return out

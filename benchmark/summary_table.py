@@ -7,6 +7,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from avbench.corruptions import REGISTRY as CORRUPTIONS
+
 
 def _fmt(value: object) -> str:
     if value == "" or value is None or (isinstance(value, float) and pd.isna(value)):
@@ -19,8 +21,10 @@ def print_summary(run_dir: Path, console: Console) -> None:
     summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False)
     for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False):
         metric = group["metric"].iloc[0]
-        table = Table(title=f"{corruption} · {task} · ranked by area under the {metric} curve")
-        for col in ("rank", "model", "AUC", "clean", "relative", "effective", "worst (level)", "Brier", "vs top"):
+        categorical = corruption in CORRUPTIONS and CORRUPTIONS.get(corruption).categorical
+        ranking = f"mean {metric} over its conditions" if categorical else f"area under the {metric} curve"
+        table = Table(title=f"{corruption} · {task} · ranked by {ranking}")
+        for col in ("rank", "model", "mean" if categorical else "AUC", "clean", "relative", "effective", "worst (level)", "Brier", "vs top"):
             table.add_column(col, justify="right" if col not in ("model", "worst (level)") else "left")
         for _, row in group.sort_values("rank").iterrows():
             sig = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} (p={_fmt(_num(row['p_holm']))})"
@@ -28,7 +32,8 @@ def print_summary(run_dir: Path, console: Console) -> None:
                           _fmt(_num(row["relative_robustness"])), _fmt(_num(row["effective_robustness"])),
                           f"{_fmt(_num(row['worst']))} ({row['worst_level']})", _fmt(_num(row["brier"])), sig)
         console.print(table)
-    console.print("* = significantly below the top model (paired bootstrap of the area, Holm-corrected, p < 0.05)")
+    console.print("* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, "
+                  "p < 0.05)")
 
 
 def _num(value: object) -> object:

@@ -10,6 +10,7 @@ identical whichever executor and however many workers run them.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ def set_threads() -> None:
 
 
 def prediction_path(run_dir: str | Path, label: str, seed: int, corruption: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_[]=.," else "_" for c in label)
+    safe = "".join(c if c.isalnum() or c in "-_[]=.," else "_" for c in label).replace("..", "__")
     return Path(run_dir) / "predictions" / safe / f"seed{seed}" / f"{corruption}.npz"
 
 
@@ -66,7 +67,9 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
     set_threads()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
     _, description, directory = load_or_train(spec, ctx.store(), ctx.device, root=root)
-    return {"checkpoint": str(directory), "best_dev": description.get("best_dev")}
+    recorded = json.loads((directory / "checkpoint.json").read_text())
+    return {"checkpoint": str(directory), "best_dev": description.get("best_dev"),
+            "weights_sha256": recorded["weights_sha256"]}
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class Corruption:
     x_label: str
     levels: tuple[Level, ...]
     fn: Callable[[ClipTiming, dict[str, Any], np.random.Generator, tuple[str, ...]], KeepMasks] = field(repr=False)
+    categorical: bool = False  # levels are categories (e.g. which modality is missing), not points of a sweep
 
     def level(self, label: str) -> Level:
         for level in self.levels:

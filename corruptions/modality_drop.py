@@ -34,4 +34,5 @@ MODALITY = Corruption(
     x_label="missing modality (0 none, 1 audio, 2 video, 3 text)",
     levels=tuple(Level(label=name, params={"missing": name}, x=float(i)) for i, name in enumerate(CHOICES)),
     fn=_drop_modality,
+    categorical=True,
 )

@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as scipy_stats
 
+from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.errors import UserError, unknown
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.metrics import ATTRIBUTE_METRICS, CCC_MEAN, LOWER_IS_BETTER, MACRO_F1
-from avbench.results import curve_area
-from avbench.robustness import relative_robustness
+from avbench.robustness import curve_area, relative_robustness
 from avbench.stats import holm
 
 PRIMARY = {"emotion": MACRO_F1, "attributes": CCC_MEAN}
 BASELINE = {"emotion": "late-fusion", "attributes": "mdre-gru"}  # the runner's declared baselines
-CATEGORICAL = frozenset({"modality"})  # levels are categories (which modality is missing), not a sweep
+# levels are categories (which modality is missing), not a sweep: the corruptions flagged so in the registry
+CATEGORICAL = frozenset(name for name, corruption in CORRUPTIONS.items() if corruption.categorical)
 CLEAN_BOARD = "clean"
 ALPHA = 0.05
 _Z95 = float(scipy_stats.norm.ppf(0.975))

@@ -12,7 +12,6 @@ from avbench.leaderboards.board import build_boards
 from avbench.leaderboards.html import page
 from avbench.leaderboards.render import readme, render_boards
 from avbench.leaderboards.schema import load_entries
-from avbench.leaderboards.submit import submit_run
 
 FORMATS = ("md", "csv", "latex", "html")
 README = Path(__file__).resolve().parent / "README.md"
@@ -65,6 +64,8 @@ def submit(
                                                                 "its protocol"),
 ) -> list[Path]:
     """Verify a submission by recomputing every metric from its per-clip predictions; write verified entries."""
+    from avbench.leaderboards.submit import submit_run  # needs the runner and torch: imported only when used
+
     written = submit_run(path, claimed, entries, store)
     for p in written:
         typer.echo(f"verified entry written: {p}")

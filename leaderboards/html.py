@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from avbench.leaderboards.board import Board
 from avbench.leaderboards.render import NAMES, board_table
-from avbench.reports.tables import Cell, Num, cell_text
+from avbench.tables import Cell, Num, cell_text
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from avbench.leaderboards.board import ALPHA, CATEGORICAL, CLEAN_BOARD, Board, Row
 from avbench.leaderboards.schema import CLEAN, MetricValue
 from avbench.metrics import ATTRIBUTE_METRICS, BRIER, CCC_MEAN
-from avbench.reports.tables import Cell, Num, Table, bold_best
+from avbench.tables import Cell, Num, Table, bold_best
 
 NAMES = {"macro_f1": "macro-F1", "ccc_mean": "mean CCC", "brier": "Brier"}
 

@@ -28,7 +28,8 @@ from avbench.errors import UserError
 from avbench.leaderboards.board import CATEGORICAL, CLEAN_BOARD, build_board
 from avbench.leaderboards.schema import Entry, MetricValue, ModelInfo, Protocol, entry_path, write_entry
 from avbench.leaderboards.verify import Submission, verify_run
-from avbench.results import curve_area, tidy_rows
+from avbench.results import tidy_rows
+from avbench.robustness import curve_area
 
 KEY = ("model", "seed", "corruption", "level", "metric")
 META_FIELDS = ("name", "paper", "citation", "code")

@@ -16,7 +16,7 @@ from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
 from avbench.reports.layout import DISPLAY, Col, model_table
 from avbench.reports.published import published
-from avbench.reports.tables import Cell, Num, Table, with_columns_after
+from avbench.tables import Cell, Num, Table, with_columns_after
 from avbench.stats import protocol_points, significance_markers
 
 SOURCE = "Lin, Goncalves & Busso, ICMI 2023"

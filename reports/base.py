@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from avbench.registry import Registry
-from avbench.reports.tables import Table
+from avbench.tables import Table
 
 if TYPE_CHECKING:
     from avbench.reports.figures import FigureArtifact

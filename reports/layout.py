@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from avbench.metrics import LOWER_IS_BETTER
 from avbench.reports.base import Context
 from avbench.reports.published import published
-from avbench.reports.tables import Cell, Num, Table, bold_best, with_columns_after
+from avbench.tables import Cell, Num, Table, bold_best, with_columns_after
 
 DISPLAY = {"tlstm": "TLSTM", "sfav": "SFAV", "mult": "MuT", "auxformer": "AuxFormer", "vavl": "VAVL",
            "raver": "RAVER", "fer": "FER", "ser": "SER", "mdre-gru": "MDRE-GRU", "mdrea-gru": "MDREA-GRU",

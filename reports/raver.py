@@ -8,7 +8,7 @@ from avbench.corruptions import get as get_corruption
 from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
 from avbench.reports.layout import DISPLAY, Col, model_table
-from avbench.reports.tables import Table
+from avbench.tables import Table
 
 MODELS = ("tlstm", "sfav", "mult", "auxformer", "vavl", "raver")  # Table 2's row order
 UNIMODAL = ("fer", "ser")

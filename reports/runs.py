@@ -18,7 +18,7 @@ import pandas as pd
 
 from avbench.errors import UserError
 from avbench.reports.base import Need
-from avbench.reports.tables import Num
+from avbench.tables import Num
 
 
 @dataclass(frozen=True)
