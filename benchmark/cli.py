@@ -76,10 +76,22 @@ def model_names(spec: str) -> tuple[list[str], bool]:
     return chosen, True
 
 
+def print_rows(title: str, rows: list[Any]) -> None:
+    """A table of named tuples, one column per field."""
+    table = Table(title=title)
+    for col in rows[0]._fields:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*[str(v) for v in row])
+    out.print(table)
+
+
 # -- list --------------------------------------------------------------------------------------------------------
 @list_app.command("models")
 def list_models() -> None:
     """Every model with its modalities, tasks, parameter counts (tiny and paper configs) and source paper."""
+    import torch
+
     from avbench.models import REGISTRY, get
 
     table = Table(title="avbench models")
@@ -87,7 +99,8 @@ def list_models() -> None:
         table.add_column(col)
     for name in REGISTRY.names():
         cls = REGISTRY.get(name)
-        counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
+        with torch.device("meta"):  # count parameters without allocating the paper-size weights
+            counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
         table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), *counts, cls.paper)
     out.print(table)
 
@@ -97,25 +110,13 @@ def list_corruptions() -> None:
     """Every corruption family with its levels and definition."""
     from avbench.corruptions import describe
 
-    table = Table(title="avbench corruptions")
-    rows = describe()
-    for col in rows[0]._fields:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*[str(v) for v in row])
-    out.print(table)
+    print_rows("avbench corruptions", describe())
 
 
 @list_app.command("reports")
 def list_reports() -> None:
     """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
-    rows = report_rows()
-    table = Table(title="avbench reports")
-    for col in rows[0]._fields:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*[str(v) for v in row])
-    out.print(table)
+    print_rows("avbench reports", report_rows())
 
 
 @list_app.command("datasets")
@@ -214,23 +215,23 @@ def run(
 @speed_app.command("masks")
 def speed_masks(n_seq: int = 10000, n_frames: int = 500) -> None:
     """Vectorised packet-loss masks vs a per-frame loop like the authors' (target ≥ 50×)."""
-    from avbench.speed_masks import measure
+    from avbench.speed.masks import measure, report
 
-    measure(n_seq=n_seq, n_frames=n_frames)
+    report(measure(n_seq=n_seq, n_frames=n_frames))
 
 
 @speed_app.command("bootstrap")
 def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     """Vectorised bootstrap of every metric vs looping sklearn-style metrics (target ≥ 100×)."""
-    from avbench.speed_bootstrap import measure
+    from avbench.speed.bootstrap import measure, report
 
-    measure(n_clips=n_clips, n_resamples=n_resamples)
+    report(measure(n_clips=n_clips, n_resamples=n_resamples))
 
 
 @speed_app.command("run")
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
     """Cold/warm main job vs the 5-min/30-s targets, cost per extra level, and memory as the data grows."""
-    from avbench.speed_run import measure
+    from avbench.speed.main_job import measure
 
     measure(models)
 

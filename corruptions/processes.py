@@ -2,7 +2,7 @@
 
 Both return keep-masks (True = frame received) and are vectorised over frames *and* over independent
 sequences, because a benchmark sweep draws masks for every clip × level × seed and the authors' per-frame
-Python loop (reimplemented as the baseline in ``benchmark/speed_masks.py``) would dominate evaluation time.
+Python loop (reimplemented as the baseline in ``benchmark/speed/masks.py``) would dominate evaluation time.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from avbench.corruptions import Level, masks_for, packet_loss_mask, random_mask
 from avbench.corruptions.clocks import nearest_frame
 from avbench.corruptions.packet_loss import PAPER_PAIRS, expected_loss, markov_level
 from avbench.errors import UserError
-from avbench.speed_masks import baseline_lean_loop, measure
+from avbench.speed.masks import baseline_lean_loop, measure
 from avbench.store import ClipTiming
 
 RATES = {"audio": 50.0, "video": 30.0, "text": 0.0}

@@ -8,11 +8,12 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from avbench import models
 from avbench.batching import Batch
 from avbench.models.gru_fusion import ReceivedGRU, received_first
-from test_word_chunk import edge_batches, even_words, loss_falls, make_batch
+from test_word_chunk import edge_batches, even_words, make_batch
+
+GRU_MODELS = ["mdre-gru", "mdrea-gru"]
 
 torch.set_num_threads(1)
 
-GRU_MODELS = ["mdre-gru", "mdrea-gru"]
 
 
 def test_received_first_keeps_order_and_zeroes_the_rest() -> None:
@@ -68,30 +69,6 @@ def test_mdrea_attention_over_no_received_word_gives_a_zero_context() -> None:
         query = model.query(audio)
         expected = model.output(torch.cat([query, torch.zeros_like(query)], dim=-1))
         assert torch.allclose(model(batch), expected, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", GRU_MODELS)
-def test_each_model_trains_and_its_loss_falls(name: str) -> None:
-    torch.manual_seed(0)
-    before, after = loss_falls(models.get(name))
-    assert after < 0.7 * before, (before, after)
-
-
-@pytest.mark.parametrize("name", GRU_MODELS)
-def test_outputs_and_gradients_are_finite_on_edge_cases(name: str) -> None:
-    torch.manual_seed(0)
-    for task, n_outputs in (("attributes", 3), ("emotion", 6)):
-        model = models.get(name, task=task)
-        for label, batch in edge_batches().items():
-            model.train()
-            out = model(batch)
-            assert out.shape == (batch.size, n_outputs)
-            out.square().sum().backward()
-            assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None), label
-            model.zero_grad()
-            model.eval()
-            with torch.no_grad():
-                assert torch.isfinite(model(batch)).all(), label
 
 
 @pytest.mark.parametrize("name", GRU_MODELS)

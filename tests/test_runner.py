@@ -85,17 +85,11 @@ def test_same_command_twice_is_identical(reference_run: Path, tmp_path, session_
     assert (tmp_path / "again" / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()
 
 
-def test_ray_executor_matches_local(reference_run: Path, tmp_path):
-    pytest.importorskip("ray", reason="the ray extra is not installed")
-    result = avbench("run", *GRID, "--out", str(tmp_path / "ray"), "--executor", "ray", "--workers", "2",
+@pytest.mark.parametrize(("executor", "extra"), [("ray", "ray"), ("slurm", "submitit")])
+def test_other_executors_match_local(reference_run: Path, tmp_path, executor: str, extra: str):
+    """Ray tasks and submitit jobs (its local executor stands in for Slurm) give byte-identical results."""
+    pytest.importorskip(extra, reason=f"the {executor} extra is not installed")
+    result = avbench("run", *GRID, "--out", str(tmp_path / executor), "--executor", executor, "--workers", "2",
                      cache=Path(os.environ["AVBENCH_CACHE"]))
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "ray" / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()
-
-
-def test_slurm_executor_through_submitit_local(reference_run: Path, tmp_path):
-    pytest.importorskip("submitit", reason="the slurm extra is not installed")
-    result = avbench("run", *GRID, "--out", str(tmp_path / "slurm"), "--executor", "slurm", "--workers", "2",
-                     cache=Path(os.environ["AVBENCH_CACHE"]))
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "slurm" / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()
+    assert (tmp_path / executor / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()

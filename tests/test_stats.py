@@ -7,7 +7,7 @@ from scipy import stats as scipy_stats
 
 from avbench.errors import UserError
 from avbench.metrics import CLASSIFICATION_METRICS, attribute_scores, ccc, classification_scores
-from avbench.speed_bootstrap import measure
+from avbench.speed.bootstrap import measure
 from avbench.stats import (
     bootstrap_ccc,
     bootstrap_ci,

@@ -1,6 +1,6 @@
 """How much faster the vectorised clip bootstrap is than scoring each resample with ordinary metric calls.
 
-``python -m avbench.speed_bootstrap`` prints the timings. The loop is what a careful user would otherwise write:
+``python -m avbench.speed.bootstrap`` prints the timings. The loop is what a careful user would otherwise write:
 for every resample, scikit-learn's ``f1_score`` (macro, micro, weighted, per class) and ``precision_score``
 (samples), plus Brier and ECE with numpy (falling back to :func:`avbench.metrics.classification_scores` per
 resample when scikit-learn is not installed). The loop is timed on the first ``loop_resamples`` resamples and
@@ -9,7 +9,6 @@ resample indices, and the run checks that they agree on the point estimates and 
 """
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from typing import Any
@@ -113,15 +112,8 @@ def measure(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=1500)
-    parser.add_argument("--classes", type=int, default=6)
-    parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--loop-resamples", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    result = measure(args.clips, args.classes, args.resamples, args.seed, args.loop_resamples)
+def report(result: dict) -> None:
+    """Print one run's timings, ratio and agreement check (``avbench speed bootstrap``)."""
     print(f"{result['n_resamples']} resamples of {result['n_clips']} clips × {result['n_classes']} classes")
     print(f"vectorised bootstrap (all metrics): {result['vectorised_s']:.3f} s (best of 3)")
     print(
@@ -135,6 +127,3 @@ def main() -> None:
         f"({'OK' if result['agree'] else 'MISMATCH'})"
     )
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """How much faster the vectorised :func:`~avbench.corruptions.packet_loss_mask` is than a per-frame loop.
 
-Run ``python -m avbench.speed_masks``. The baseline reimplements the structure of the authors' packet-loss
+Run ``python -m avbench.speed.masks``. The baseline reimplements the structure of the authors' packet-loss
 function: a Python loop over frames that draws each next state from the current state's transition row. It is
 clearly slower, so it is timed on a subset of the sequences and scaled linearly to the full count (each
 sequence costs the same, so the scaling is exact up to timer noise); the report says how many were timed.
@@ -88,8 +88,8 @@ def measure(n_seq: int = 10000, n_frames: int = 500, seed: int = 0, timed_choice
     }
 
 
-def main() -> None:
-    result = measure()
+def report(result: dict) -> None:
+    """Print one run's timings and ratios (``avbench speed masks``)."""
     print(f"packet_loss_mask on {result['n_seq']} x {result['n_frames']} frames (p_L={P_L}, p_N={P_N})")
     print(f"  vectorised                         {result['vectorised_s']:.3f} s")
     print(f"  authors'-style choice loop          {result['choice_loop_s']:.1f} s "
@@ -99,6 +99,3 @@ def main() -> None:
           f"(timed on {result['lean_loop_timed_seqs']} sequences, scaled)  "
           f"speed-up {result['speedup_vs_lean_loop']:.0f}x")
 
-
-if __name__ == "__main__":
-    main()
