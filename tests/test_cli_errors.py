@@ -56,3 +56,33 @@ def test_python_m_and_console_script_agree():
         direct = subprocess.run([str(script), "--help"], capture_output=True, text=True,
                                 env={**os.environ, "COLUMNS": "200"})
         assert direct.stdout == result.stdout
+
+
+def _audio_text_store(path: Path) -> Path:
+    import numpy as np
+
+    from avbench.store import StoreWriter
+
+    writer = StoreWriter(path, "podcast-like", ["a", "b"], {"audio": {"rate": 50.0, "shape": [2, 4]},
+                                                           "text": {"rate": 0.0, "shape": [4]}})
+    for i, split in enumerate(["train", "dev", "test"]):
+        writer.add(f"c{i}", f"s{i}", split, 1.0, {"audio": np.zeros((50, 2, 4)), "text": np.zeros((1, 4))},
+                   labels=np.array([1.0, 0.0]), word_times=np.array([[0.1, 0.5]]))
+    writer.close()
+    return path
+
+
+def test_named_model_without_its_modalities_is_an_error(tmp_path):
+    store = _audio_text_store(tmp_path / "store")
+    result = avbench("run", "--dataset", str(store), "--models", "raver", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "needs video" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_all_skips_models_without_their_modalities_with_a_warning(tmp_path):
+    from avbench.models import names
+    from avbench.runner import resolve_models
+
+    with pytest.warns(UserWarning, match="skipping model 'raver'"):
+        usable = resolve_models(names(), {"audio": {}, "text": {}}, None, explicit=False)
+    assert "raver" not in usable and {"align-vw", "ser", "mdre-gru"} <= set(usable)
