@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -14,11 +14,17 @@ from avbench.corpora.summary import CorpusSummary, Stats, summarize
 
 datasets_app = typer.Typer(help="Real corpora: list them and describe a local checkout.", no_args_is_help=True)
 
-RATING_MODALITY_HELP = "crema-d: ratings to use, audio | video | audio-visual (default audio-visual)"
-SEED_HELP = "crema-d: seed of the actor-independent split (default 0)"
-FOLD_HELP = "msp-improv: test session 1-6; the next session is dev (default 1)"
-TEST_SET_HELP = "msp-podcast: Split_Set used as test (default Test1)"
-BALANCE_HELP = "crema-d: balance sex and age across splits (default on)"
+# Corpus options shared by `datasets info` and `extract` (each corpus accepts only its own)
+CorpusName = Annotated[str, typer.Option("--dataset", help="corpus name (see `avbench list datasets`)")]
+Root = Annotated[Path, typer.Option("--root", help="local checkout of the corpus")]
+RatingModality = Annotated[Optional[str], typer.Option(
+    "--rating-modality", help="crema-d: ratings to use, audio | video | audio-visual (default audio-visual)")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="crema-d: seed of the actor-independent split (default 0)")]
+Balance = Annotated[Optional[bool], typer.Option(
+    "--balance/--no-balance", help="crema-d: balance sex and age across splits (default on)")]
+Fold = Annotated[Optional[int], typer.Option(
+    "--fold", help="msp-improv: test session 1-6; the next session is dev (default 1)")]
+TestSet = Annotated[Optional[str], typer.Option("--test-set", help="msp-podcast: Split_Set used as test (default Test1)")]
 
 
 def _options(**values: Any) -> dict[str, Any]:
@@ -67,12 +73,9 @@ def render_summary(summary: CorpusSummary, console: Console) -> None:
 @datasets_app.command("info")
 def info(
     name: str = typer.Argument(..., help="corpus name (see `avbench list datasets`)"),
-    root: Path = typer.Option(..., "--root", help="local checkout of the corpus"),
-    rating_modality: str | None = typer.Option(None, "--rating-modality", help=RATING_MODALITY_HELP),
-    seed: int | None = typer.Option(None, "--seed", help=SEED_HELP),
-    balance: bool | None = typer.Option(None, "--balance/--no-balance", help=BALANCE_HELP),
-    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP),
-    test_set: str | None = typer.Option(None, "--test-set", help=TEST_SET_HELP),
+    root: Root = ...,
+    rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
+    test_set: TestSet = None,
 ) -> None:
     """Clip counts, raters per clip, label prevalence, multi-label counts and split sizes."""
     labels = corpora.load_labels(name, root, **_options(rating_modality=rating_modality, seed=seed,
@@ -81,8 +84,8 @@ def info(
 
 
 def extract(
-    dataset: str = typer.Option(..., "--dataset", help="corpus name (see `avbench list datasets`)"),
-    root: Path = typer.Option(..., "--root", help="local checkout of the corpus"),
+    dataset: CorpusName = ...,
+    root: Root = ...,
     out: Path = typer.Option(..., "--out", help="feature store directory to create"),
     modalities: str | None = typer.Option(None, "--modalities", help="comma list (default: the corpus's)"),
     audio_model: str | None = typer.Option(None, "--audio-model", help="hub id or local directory"),
@@ -96,11 +99,8 @@ def extract(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="video frames per detector/encoder batch"),
     limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N clips (smoke runs)"),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
-    rating_modality: str | None = typer.Option(None, "--rating-modality", help=RATING_MODALITY_HELP),
-    seed: int | None = typer.Option(None, "--seed", help=SEED_HELP),
-    balance: bool | None = typer.Option(None, "--balance/--no-balance", help=BALANCE_HELP),
-    fold: int | None = typer.Option(None, "--fold", help=FOLD_HELP),
-    test_set: str | None = typer.Option(None, "--test-set", help=TEST_SET_HELP),
+    rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
+    test_set: TestSet = None,
 ) -> None:
     """Extract frozen-encoder features of a corpus into a feature store; an interrupted run resumes."""
     from avbench.corpora.extract import ExtractConfig, run_extraction
