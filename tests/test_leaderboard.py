@@ -72,7 +72,9 @@ def test_spot_checked_published_numbers(shipped, label, dataset, condition, metr
 
 def test_every_paper_table_is_shipped_complete(shipped) -> None:
     reported = [e for e in shipped.values() if e.provenance == "reported"]
-    assert len(reported) == 22 and len(shipped) == 22
+    verified = [e for e in shipped.values() if e.provenance == "verified"]
+    assert len(reported) == 22 and len(verified) == 17  # the papers' tables; the default run on synthetic
+    assert {e.protocol.dataset for e in verified} == {"synthetic"}
     assert sum(len(e.metrics) for e in reported) == 6 * 6 + 14 + 6 * 7 + 5 * 3 + 3 * 30  # Tables 2, 3, 4; 1, 2
     assert {e.protocol.name for e in reported} == {"raver-ojsp2025", "lin-icmi2023"}
 
@@ -250,6 +252,7 @@ def test_commands_write_and_reject(tmp_path: Path) -> None:
     assert "Align-MultiScaleW" in out.read_text() and "crema-d" not in out.read_text()
     result = runner.invoke(app, ["leaderboard", "--format", "pdf"])
     assert isinstance(result.exception, UserError) and "unknown leaderboard format 'pdf'" in str(result.exception)
+    before = sorted(ENTRIES_DIR.glob("*.json"))
     result = runner.invoke(app, ["submit", str(tmp_path / "nothing")])
     assert isinstance(result.exception, UserError) and "is not a directory" in str(result.exception)
-    assert len(list(ENTRIES_DIR.glob("*.json"))) == 22  # a rejected submission writes nothing
+    assert sorted(ENTRIES_DIR.glob("*.json")) == before  # a rejected submission writes nothing
