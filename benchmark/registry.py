@@ -1,13 +1,13 @@
-"""One registry pattern for models, corruptions, datasets and reports.
+"""One registry pattern for models, corruptions, corpora and reports.
 
-Entries are registered by decorator or as lazy ``"module:attr"`` strings (so importing avbench stays cheap),
+Entries are declared as lazy ``"module:attr"`` strings (so importing avbench stays cheap),
 and third-party packages can add entries through an entry-point group. Unknown names raise
 :class:`~avbench.errors.UserError` with "did you mean" suggestions.
 """
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -34,23 +34,12 @@ def load_object(spec: str) -> object:
 class Registry(Generic[T]):
     """Name → object map with lazy entries, entry points and suggestions on unknown names."""
 
-    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+    def __init__(self, kind: str, entry_point_group: str | None = None,
+                 entries: Mapping[str, T | str] | None = None) -> None:
         self.kind = kind
-        self._entries: dict[str, T | str] = {}
+        self._entries: dict[str, T | str] = dict(entries or {})
         self._group = entry_point_group
         self._plugins_loaded = entry_point_group is None
-
-    def register(self, name: str, obj: T | str | None = None) -> Callable[[T], T] | None:
-        """Register ``obj`` under ``name``; without ``obj`` acts as a decorator."""
-        if obj is not None:
-            self._entries[name] = obj
-            return None
-
-        def decorator(target: T) -> T:
-            self._entries[name] = target
-            return target
-
-        return decorator
 
     def _load_plugins(self) -> None:
         if self._plugins_loaded:

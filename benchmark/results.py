@@ -16,9 +16,9 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from avbench.atomic import write_text, write_with
-from avbench.metrics import CCC_MEAN, MACRO_F1
+from avbench.metrics import CCC_MEAN, MACRO_F1, attribute_scores, classification_scores, flatten_scores
 from avbench.robustness import curve_area, relative_robustness
-from avbench.stats import bootstrap_ccc, bootstrap_ci, bootstrap_distribution, ccc_distribution, holm
+from avbench.stats import bootstrap_distribution, ccc_distribution, holm, intervals
 from avbench.store import FeatureStore
 from avbench.units import prediction_path
 
@@ -35,29 +35,20 @@ def load_predictions(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def level_intervals(task: str, targets: np.ndarray, outputs: np.ndarray, names: Sequence[str], n_resamples: int,
-                    seed: int) -> dict[str, tuple[float, float, float]]:
-    """Every metric of one condition with its percentile bootstrap interval, flat metric names."""
+def level_scores(task: str, targets: np.ndarray, outputs: np.ndarray, names: Sequence[str], n_resamples: int,
+                 seed: int) -> tuple[dict[str, tuple[float, float, float]], np.ndarray]:
+    """Every metric of one condition with its percentile interval (flat metric names), and the primary metric on
+    each of the B resamples — paired across models through the shared seed. One bootstrap serves both."""
     if task == "emotion":
-        raw = bootstrap_ci(targets, outputs, n_resamples=n_resamples, seed=seed)
-        flat: dict[str, tuple[float, float, float]] = {}
-        for key, (value, low, high) in raw.items():
-            if key == "per_class_f1":
-                for k, name in enumerate(names):
-                    flat[f"f1_{name}"] = (float(value[k]), float(low[k]), float(high[k]))
-            else:
-                flat[key] = (float(value), float(low), float(high))
-        return flat
-    raw = bootstrap_ccc(targets, outputs, n_resamples=n_resamples, seed=seed, names=tuple(names))
-    return {k: (float(v), float(lo), float(hi)) for k, (v, lo, hi) in raw.items()}
-
-
-def primary_distribution(task: str, targets: np.ndarray, outputs: np.ndarray, names: Sequence[str],
-                         n_resamples: int, seed: int) -> np.ndarray:
-    """The primary metric on each bootstrap resample (B,), paired across models through the shared seed."""
-    if task == "emotion":
-        return bootstrap_distribution(targets, outputs, n_resamples=n_resamples, seed=seed)[MACRO_F1]
-    return ccc_distribution(targets, outputs, n_resamples=n_resamples, seed=seed, names=tuple(names))[CCC_MEAN]
+        point = classification_scores(targets, outputs)
+        distribution = bootstrap_distribution(targets, outputs, n_resamples=n_resamples, seed=seed)
+        flat = flatten_scores(intervals(point, distribution), names)
+    else:
+        point = attribute_scores(targets, outputs, tuple(names))
+        distribution = ccc_distribution(targets, outputs, n_resamples=n_resamples, seed=seed, names=tuple(names))
+        flat = intervals(point, distribution)
+    triples = {key: (float(v), float(lo), float(hi)) for key, (v, lo, hi) in flat.items()}
+    return triples, distribution[PRIMARY[task]]
 
 
 def seed_mean(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> tuple[float, float, float]:
@@ -83,9 +74,9 @@ def tidy_rows(out: Path, store: FeatureStore, labels: Sequence[str], seeds: Sequ
                 task, names = str(data["task"]), [str(n) for n in data["names"]]
                 dists = []
                 for li, level in enumerate(corruption.levels):
-                    scores = level_intervals(task, data["targets"], data["outputs"][li], names, n_resamples, boot_seed)
-                    dists.append(primary_distribution(task, data["targets"], data["outputs"][li], names,
-                                                      n_resamples, boot_seed))
+                    scores, dist = level_scores(task, data["targets"], data["outputs"][li], names, n_resamples,
+                                                boot_seed)
+                    dists.append(dist)
                     for metric, (value, low, high) in scores.items():
                         per_seed.setdefault((level.label, metric), []).append((value, low, high))
                         rows.append(_row(label, str(seed), store.name, task, corruption.name, level, metric,

@@ -91,9 +91,10 @@ def _ccc_scores(t: np.ndarray, p: np.ndarray, weights: np.ndarray, names: Sequen
     return scores
 
 
-def _intervals(
-    point: Mapping[str, Any], distribution: Mapping[str, np.ndarray], confidence: float
+def intervals(
+    point: Mapping[str, Any], distribution: Mapping[str, np.ndarray], confidence: float = 0.95
 ) -> dict[str, Interval]:
+    """Percentile intervals of ``point``'s keys from an already drawn bootstrap ``distribution``."""
     tail = (1.0 - confidence) / 2.0
     out: dict[str, Interval] = {}
     for key, value in point.items():
@@ -113,7 +114,7 @@ def bootstrap_ci(
     """
     _check_confidence(confidence)
     point = classification_scores(y_true, probs, threshold)
-    return _intervals(point, bootstrap_distribution(y_true, probs, n_resamples, seed, threshold), confidence)
+    return intervals(point, bootstrap_distribution(y_true, probs, n_resamples, seed, threshold), confidence)
 
 
 def bootstrap_ccc(
@@ -126,7 +127,7 @@ def bootstrap_ccc(
     """
     _check_confidence(confidence)
     point = attribute_scores(y_true, y_pred, names)
-    return _intervals(point, ccc_distribution(y_true, y_pred, n_resamples, seed, names), confidence)
+    return intervals(point, ccc_distribution(y_true, y_pred, n_resamples, seed, names), confidence)
 
 
 # ------------------------------------------------------------------------------------ paired bootstrap

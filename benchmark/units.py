@@ -22,7 +22,7 @@ import torch
 from avbench.atomic import write_with
 from avbench.batching import Collator
 from avbench.store import FeatureStore
-from avbench.training import TrainSpec, iterate, load_or_train
+from avbench.training import TrainSpec, load_or_train
 
 PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests")
 
@@ -73,32 +73,42 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-def level_masks(store: FeatureStore, corruption: Any, level: Any, indices: np.ndarray, mask_seed: int,
-                modalities: tuple[str, ...]) -> list[dict[str, np.ndarray]]:
-    """Keep-masks of every clip for one level; the same for every model because they depend only on the clip."""
+_MASKS: dict[tuple[str, str, str, int], list[list[dict[str, np.ndarray]]]] = {}
+_MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
+
+
+def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int) -> list[list[dict[str, np.ndarray]]]:
+    """Keep-masks of every test clip (all modalities) at every level: ``[level][clip][modality]``.
+
+    Masks depend only on the clip, the level and the seed, never on the model, so a process computes them once per
+    corruption and every model it evaluates (and every protocol check) reuses them.
+    """
     from avbench.corruptions import masks_for
 
-    return [masks_for(corruption, level, store.timing(int(i)), mask_seed, modalities) for i in indices]
+    key = (str(store.path), store.fingerprint, corruption.name, mask_seed)
+    if key not in _MASKS:
+        while len(_MASKS) >= _MASKS_KEPT:
+            _MASKS.pop(next(iter(_MASKS)))
+        modalities = tuple(sorted(store.modalities))
+        timings = [store.timing(int(i)) for i in store.split_indices("test")]
+        _MASKS[key] = [[masks_for(corruption, level, t, mask_seed, modalities) for t in timings]
+                       for level in corruption.levels]
+    return _MASKS[key]
 
 
-def update_digest(h: "hashlib._Hash", masks: list[dict[str, np.ndarray]]) -> None:
-    """Feed clips' keep-masks into ``h``; feeding clip by clip equals feeding them all at once."""
+def digest_masks(masks: list[dict[str, np.ndarray]]) -> str:
+    """SHA-256 over clips' keep-masks, in clip order and sorted modality order."""
+    h = hashlib.sha256()
     for clip in masks:
         for modality in sorted(clip):
             h.update(f"{modality}:{len(clip[modality])}:".encode())
             h.update(np.packbits(np.asarray(clip[modality], dtype=bool)).tobytes())
+    return h.hexdigest()
 
 
 def mask_digests(store: FeatureStore, corruption: Any, mask_seed: int) -> list[str]:
     """One digest per level over the test split's masks of every modality: the protocol's fingerprint."""
-    test = store.split_indices("test")
-    modalities = tuple(sorted(store.modalities))
-    digests = []
-    for level in corruption.levels:
-        h = hashlib.sha256()
-        update_digest(h, level_masks(store, corruption, level, test, mask_seed, modalities))
-        digests.append(h.hexdigest())
-    return digests
+    return [digest_masks(level) for level in test_split_masks(store, corruption, mask_seed)]
 
 
 def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -125,16 +135,13 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     model.eval()
     collator = Collator(store, type(model).modalities)
     test = store.split_indices("test")
-    all_modalities = tuple(sorted(store.modalities))
-    n_levels = len(corruption.levels)
-    outputs: list[list[np.ndarray]] = [[] for _ in range(n_levels)]
-    digests = [hashlib.sha256() for _ in range(n_levels)]
-    for chunk in iterate(test, batch_size, None):
-        clean = collator(chunk).to(device)
+    all_masks = test_split_masks(store, corruption, mask_seed)
+    outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
+    for start in range(0, len(test), batch_size):
+        clean = collator(test[start : start + batch_size]).to(device)
         frames = model.frontend(clean.inputs)
-        for li, level in enumerate(corruption.levels):
-            masks = level_masks(store, corruption, level, chunk, mask_seed, all_modalities)
-            update_digest(digests[li], masks)
+        for li, level_masks in enumerate(all_masks):
+            masks = level_masks[start : start + batch_size]
             batch = clean.with_masks({m: t.to(device) for m, t in _mask_tensors(masks, clean.lengths).items()})
             out = model.fuse(model.apply_masks(frames, batch), batch)
             out = torch.softmax(out, dim=-1) if model.task == "emotion" else out
@@ -155,7 +162,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
         "targets": targets,
         "task": np.array(model.task),
         "names": names,
-        "mask_digests": np.array([d.hexdigest() for d in digests]),
+        "mask_digests": np.array([digest_masks(level_masks) for level_masks in all_masks]),
     }
 
 

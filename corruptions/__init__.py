@@ -28,18 +28,19 @@ from avbench.store import MODALITIES, ClipTiming
 __all__ = ["Corruption", "Level", "KeepMasks", "REGISTRY", "names", "get", "masks_for", "parse_selection",
            "describe", "CorruptionInfo", "packet_loss_mask", "random_mask", "stable_rng"]
 
-REGISTRY: Registry[Corruption] = Registry("corruption", entry_point_group="avbench.corruptions")
-for _name, _spec in {
-    "random-audio": "avbench.corruptions.random_drop:RANDOM_AUDIO",
-    "random-video": "avbench.corruptions.random_drop:RANDOM_VIDEO",
-    "random-text": "avbench.corruptions.random_drop:RANDOM_TEXT",
-    "random-all": "avbench.corruptions.random_drop:RANDOM_ALL",
-    "markov": "avbench.corruptions.packet_loss:MARKOV",
-    "async": "avbench.corruptions.packet_loss:ASYNC",
-    "word_drop": "avbench.corruptions.word_drop:WORD_DROP",
-    "modality": "avbench.corruptions.modality_drop:MODALITY",
-}.items():
-    REGISTRY.register(_name, _spec)
+REGISTRY: Registry[Corruption] = Registry(
+    "corruption", entry_point_group="avbench.corruptions",
+    entries={
+        "random-audio": "avbench.corruptions.random_drop:RANDOM_AUDIO",
+        "random-video": "avbench.corruptions.random_drop:RANDOM_VIDEO",
+        "random-text": "avbench.corruptions.random_drop:RANDOM_TEXT",
+        "random-all": "avbench.corruptions.random_drop:RANDOM_ALL",
+        "markov": "avbench.corruptions.packet_loss:MARKOV",
+        "async": "avbench.corruptions.packet_loss:ASYNC",
+        "word_drop": "avbench.corruptions.word_drop:WORD_DROP",
+        "modality": "avbench.corruptions.modality_drop:MODALITY",
+    },
+)
 
 # ``--corruption random`` without ``--modality``: RAVER Fig. 3's two curves, audio masked, then video masked
 RANDOM_DEFAULT = ("random-audio", "random-video")

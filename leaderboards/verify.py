@@ -176,18 +176,6 @@ def _check_predictions(data: dict[str, np.ndarray], where: str, task: str, corru
                             "declared protocol (mask digest differs)")
 
 
-_DIGEST_CACHE: dict[tuple[str, str, str, int], list[str]] = {}
-
-
-def level_digests(store: FeatureStore, corruption: Corruption, mask_seed: int) -> list[str]:
-    """:func:`avbench.runner.mask_digests`, remembered per store, corruption and seed within the process (they
-    depend on nothing else, and recomputing every level's masks dominates the cost of a verification)."""
-    key = (str(store.path), store.fingerprint, corruption.name, mask_seed)
-    if key not in _DIGEST_CACHE:
-        _DIGEST_CACHE[key] = mask_digests(store, corruption, mask_seed)
-    return _DIGEST_CACHE[key]
-
-
 def _sha256_files(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for path in paths:
@@ -216,7 +204,7 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     corruptions = _declared_corruptions(info)
     test = store.split_indices("test")
     test_ids = np.asarray(store.clips["clip_id"].to_numpy()[test]).astype(str)
-    digests = {c.name: level_digests(store, c, mask_seed) for c in corruptions}
+    digests = {c.name: mask_digests(store, c, mask_seed) for c in corruptions}  # masks cached per process
     predictions_dir = root / "predictions"
     files: dict[str, list[Path]] = {}
     for label in labels:

@@ -13,27 +13,28 @@ from avbench.models.base import EmotionModel, FeatureDims, Recipe
 
 __all__ = ["EmotionModel", "FeatureDims", "Recipe", "REGISTRY", "names", "model_class", "get", "default_dims"]
 
-REGISTRY: Registry[type[EmotionModel]] = Registry("model", entry_point_group="avbench.models")
-for _name, _spec in {
-    "raver": "avbench.models.raver:RAVER",
-    "auxformer": "avbench.models.auxformer:AuxFormer",
-    "vavl": "avbench.models.vavl:VAVL",
-    "mult": "avbench.models.mult:MulT",
-    "sfav": "avbench.models.sfav:SFAV",
-    "tlstm": "avbench.models.tlstm:TLSTM",
-    "ser": "avbench.models.unimodal:SER",
-    "fer": "avbench.models.unimodal:FER",
-    "late-fusion": "avbench.models.late_fusion:LateFusion",
-    "align-vw": "avbench.models.word_chunk:AlignVW",
-    "align-fw": "avbench.models.word_chunk:AlignFW",
-    "align-multiscalew": "avbench.models.word_chunk:AlignMultiScaleW",
-    "align-vw-ser": "avbench.models.word_chunk:AlignVWSER",
-    "align-fw-ser": "avbench.models.word_chunk:AlignFWSER",
-    "align-multiscalew-ser": "avbench.models.word_chunk:AlignMultiScaleWSER",
-    "mdre-gru": "avbench.models.gru_fusion:MDREGRU",
-    "mdrea-gru": "avbench.models.gru_fusion:MDREAGRU",
-}.items():
-    REGISTRY.register(_name, _spec)
+REGISTRY: Registry[type[EmotionModel]] = Registry(
+    "model", entry_point_group="avbench.models",
+    entries={
+        "raver": "avbench.models.raver:RAVER",
+        "auxformer": "avbench.models.auxformer:AuxFormer",
+        "vavl": "avbench.models.vavl:VAVL",
+        "mult": "avbench.models.mult:MulT",
+        "sfav": "avbench.models.sfav:SFAV",
+        "tlstm": "avbench.models.tlstm:TLSTM",
+        "ser": "avbench.models.unimodal:SER",
+        "fer": "avbench.models.unimodal:FER",
+        "late-fusion": "avbench.models.late_fusion:LateFusion",
+        "align-vw": "avbench.models.word_chunk:AlignVW",
+        "align-fw": "avbench.models.word_chunk:AlignFW",
+        "align-multiscalew": "avbench.models.word_chunk:AlignMultiScaleW",
+        "align-vw-ser": "avbench.models.word_chunk:AlignVWSER",
+        "align-fw-ser": "avbench.models.word_chunk:AlignFWSER",
+        "align-multiscalew-ser": "avbench.models.word_chunk:AlignMultiScaleWSER",
+        "mdre-gru": "avbench.models.gru_fusion:MDREGRU",
+        "mdrea-gru": "avbench.models.gru_fusion:MDREAGRU",
+    },
+)
 
 
 def names() -> list[str]:

@@ -114,16 +114,17 @@ class Report:
         return self.needs(settings, self.seeds(settings))
 
 
-REGISTRY: Registry[Report] = Registry("report", entry_point_group="avbench.reports")
-for _name, _spec in {
-    "raver-table2": "avbench.reports.raver:TABLE2",
-    "raver-table3": "avbench.reports.raver:TABLE3",
-    "raver-table4": "avbench.reports.raver:TABLE4",
-    "raver-fig2": "avbench.reports.raver:FIG2",
-    "raver-fig3": "avbench.reports.raver:FIG3",
-    "raver-fig5": "avbench.reports.raver:FIG5",
-    "audiotext-table1": "avbench.reports.audiotext:TABLE1",
-    "audiotext-table2": "avbench.reports.audiotext:TABLE2",
-    "audiotext-fig4": "avbench.reports.audiotext:FIG4",
-}.items():
-    REGISTRY.register(_name, _spec)
+REGISTRY: Registry[Report] = Registry(
+    "report", entry_point_group="avbench.reports",
+    entries={
+        "raver-table2": "avbench.reports.raver:TABLE2",
+        "raver-table3": "avbench.reports.raver:TABLE3",
+        "raver-table4": "avbench.reports.raver:TABLE4",
+        "raver-fig2": "avbench.reports.raver:FIG2",
+        "raver-fig3": "avbench.reports.raver:FIG3",
+        "raver-fig5": "avbench.reports.raver:FIG5",
+        "audiotext-table1": "avbench.reports.audiotext:TABLE1",
+        "audiotext-table2": "avbench.reports.audiotext:TABLE2",
+        "audiotext-fig4": "avbench.reports.audiotext:FIG4",
+    },
+)

@@ -17,10 +17,14 @@ from avbench.registry import Registry
 
 __all__ = ["CORPORA", "Corpus", "CorpusLabels", "binarize", "get", "load_labels", "names"]
 
-CORPORA: Registry[Corpus] = Registry("corpus", entry_point_group="avbench.corpora")
-CORPORA.register("crema-d", "avbench.corpora.crema_d:CORPUS")
-CORPORA.register("msp-improv", "avbench.corpora.msp_improv:CORPUS")
-CORPORA.register("msp-podcast", "avbench.corpora.msp_podcast:CORPUS")
+CORPORA: Registry[Corpus] = Registry(
+    "corpus", entry_point_group="avbench.corpora",
+    entries={
+        "crema-d": "avbench.corpora.crema_d:CORPUS",
+        "msp-improv": "avbench.corpora.msp_improv:CORPUS",
+        "msp-podcast": "avbench.corpora.msp_podcast:CORPUS",
+    },
+)
 
 
 def names() -> list[str]:
