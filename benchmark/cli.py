@@ -146,17 +146,19 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="constructor override key=value (repeatable)"),
     epochs: Optional[int] = typer.Option(None, help="override the recipe's epochs"),
     device: str = typer.Option("cpu"),
+    precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
     from rich.progress import Progress
 
     from avbench.datasets import open_dataset
-    from avbench.training import TrainSpec, load_or_train
+    from avbench.training import TrainSpec, check_precision, load_or_train
     from avbench.units import set_threads
 
+    check_precision(precision)
     set_threads()
     store = open_dataset(dataset)
-    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs)
+    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs, precision)
     with Progress(console=err) as progress:
         bar = progress.add_task(f"train {spec.label}", total=None)
         _, description, directory = load_or_train(
@@ -186,6 +188,7 @@ def run(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="skip units whose outputs are present"),
     mask_seed: int = typer.Option(0, help="seed of the corruption masks (the protocol)"),
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
+    precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
     from avbench.corruptions import parse_selection
@@ -193,7 +196,9 @@ def run(
     from avbench.summary_table import print_summary
     from avbench.runner import RunSpec, resolve_models
     from avbench.runner import run as run_grid
+    from avbench.training import check_precision
 
+    check_precision(precision)
     if task not in (None, "emotion", "attributes"):
         raise UserError(f"--task must be emotion or attributes, got {task!r}")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
@@ -205,7 +210,7 @@ def run(
     spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=parse_seeds(seeds, seed_list),
                    config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
                    executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,
-                   ray_address=ray_address, epochs=epochs)
+                   ray_address=ray_address, epochs=epochs, precision=precision)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory}")

@@ -30,9 +30,12 @@ class InlineExecutor(Executor):
 
 
 class RayExecutor(Executor):
-    """Units as Ray tasks on a local Ray started on the spot, or on ``address`` for an existing cluster."""
+    """Units as Ray tasks on a local Ray started on the spot, or on ``address`` for an existing cluster.
 
-    def __init__(self, workers: int, address: str | None) -> None:
+    Each task asks Ray for one CPU and ``gpus`` GPUs, so a CUDA run never puts two units on one GPU unless asked.
+    """
+
+    def __init__(self, workers: int, address: str | None, gpus: float = 0) -> None:
         try:
             import ray
         except ImportError:
@@ -41,7 +44,7 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        self._remote = ray.remote(num_cpus=1)(_call)
+        self._remote = ray.remote(num_cpus=1, num_gpus=gpus)(_call)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
         return self._remote.remote(fn, args, kwargs).future()
@@ -53,13 +56,15 @@ class RayExecutor(Executor):
 class SubmititExecutor(Executor):
     """Units as Slurm jobs via submitit (its local executor when there is no Slurm, which is how it is tested)."""
 
-    def __init__(self, folder: Path, workers: int, cluster: str | None) -> None:
+    def __init__(self, folder: Path, workers: int, cluster: str | None, gpus: int = 0) -> None:
         try:
             import submitit
         except ImportError:
             raise UserError("the slurm executor needs the extra: pip install 'avbench[slurm]'") from None
         self._executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
         self._executor.update_parameters(timeout_min=24 * 60, cpus_per_task=1)
+        if gpus:
+            self._executor.update_parameters(gpus_per_node=gpus)
         self._waiters = ThreadPoolExecutor(max_workers=max(1, workers))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
@@ -79,16 +84,17 @@ def default_workers() -> int:
 
 
 def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: str | None = None,
-                  slurm_cluster: str | None = None) -> Executor:
+                  slurm_cluster: str | None = None, gpus_per_unit: int = 0) -> Executor:
+    """``gpus_per_unit`` GPUs are requested per Ray task or Slurm job (runs with ``--device cuda`` ask for one)."""
     if kind not in EXECUTORS:
         from avbench.errors import unknown
 
         raise unknown("executor", kind, EXECUTORS)
     n = workers or default_workers()
     if kind == "ray":
-        return RayExecutor(n, ray_address)
+        return RayExecutor(n, ray_address, gpus_per_unit)
     if kind == "slurm":
-        return SubmititExecutor(run_dir / ".submitit", n, slurm_cluster)
+        return SubmititExecutor(run_dir / ".submitit", n, slurm_cluster, gpus_per_unit)
     if n == 1:
         return InlineExecutor()
     return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))

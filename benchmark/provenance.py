@@ -75,6 +75,7 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
         "attributes": list(store.meta.get("attributes", [])),
         "library_versions": library_versions(),
         "device": spec.device,
+        "precision": spec.precision,
         "executor": spec.executor,
         "platform": platform.platform(),
         "wall_time_s": round(time.time() - started, 2),

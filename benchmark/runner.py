@@ -51,12 +51,13 @@ class RunSpec:
     dataset_seed: int = 0
     ray_address: str | None = None
     epochs: int | None = None
+    precision: str = "fp32"
     baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
-                "dataset_seed", "epochs")
+                "dataset_seed", "epochs", "precision")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -130,7 +131,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
                            "spec": json.loads(json.dumps(asdict(spec), default=str))})
 
-    train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs)
+    train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs, spec.precision)
                    for m in spec.models for seed in spec.seeds]
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device)
@@ -138,7 +139,8 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                           if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
-    executor = make_executor(spec.executor, spec.workers, out, spec.ray_address)
+    executor = make_executor(spec.executor, spec.workers, out, spec.ray_address,
+                             gpus_per_unit=1 if spec.device.startswith("cuda") else 0)
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress, transient=False)
     futures: dict[Future, tuple[str, TrainSpec]] = {}

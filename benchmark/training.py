@@ -6,6 +6,7 @@ architecture-specific steps (auxiliary losses, several updates per batch) throug
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from collections.abc import Callable
@@ -18,12 +19,13 @@ import torch
 from torch import nn
 
 from avbench import checkpoints
-from avbench.batching import Batch, Collator
+from avbench.batching import Batch, Collator, prefetch
 from avbench.cache import cache_dir
 from avbench.errors import UserError
 from avbench.store import FeatureStore
 
 EpochCallback = Callable[[int, int], None]
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class TrainSpec:
     task: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict, hash=False)
     epochs: int | None = None  # None = the recipe's
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
 
     @property
     def label(self) -> str:
@@ -91,6 +94,19 @@ def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` for ``precision='bf16'``; nothing at fp32, so fp32 numbers are untouched."""
+    check_precision(precision)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -133,9 +149,13 @@ def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (impor
 
 
 def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> Path:
-    key = checkpoints.config_hash({"spec": spec.__dict__, "dataset": store.fingerprint})
+    fields = dict(spec.__dict__)
+    if fields["precision"] == "fp32":  # fp32 keys predate the field: cached checkpoints stay valid
+        del fields["precision"]
+    key = checkpoints.config_hash({"spec": fields, "dataset": store.fingerprint})
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.label)
-    return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}-seed{spec.seed}-{key}"
+    precision = "" if spec.precision == "fp32" else f"-{spec.precision}"
+    return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}{precision}-seed{spec.seed}-{key}"
 
 
 def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -145,19 +165,22 @@ def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | Non
 
 @torch.no_grad()
 def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, batch_size: int = 64,
-                  device: str = "cpu") -> np.ndarray:
+                  device: str = "cpu", precision: str = "fp32") -> np.ndarray:
     """Model outputs (probabilities or z-normalised attributes) for the clips, in order."""
     model.eval()
-    outs = [model.predict(collator(chunk).to(device)).cpu().numpy() for chunk in iterate(indices, batch_size, None)]
+    with autocast(device, precision):
+        outs = [model.predict(batch).float().cpu().numpy()
+                for batch in prefetch(iterate(indices, batch_size, None), collator, device)]
     return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
 
 
-def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device: str) -> float:
+def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device: str,
+              precision: str = "fp32") -> float:
     """Selection score on the development split: macro-F1 (emotion) or mean CCC (attributes)."""
     from avbench.metrics import attribute_scores, classification_scores
 
     dev = store.split_indices("dev")
-    out = predict_split(model, collator, dev, device=device)
+    out = predict_split(model, collator, dev, device=device, precision=precision)
     if model.task == "emotion":
         return float(classification_scores(np.asarray(store.labels[dev]), out)["macro_f1"])
     values = collator.denormalise_attributes(out)
@@ -179,14 +202,15 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     for epoch in range(epochs):
         model.train()
         losses = []
-        for chunk in iterate(train_idx, recipe.batch_size, rng):
-            batch = modality_dropout(collator(chunk), recipe.modality_dropout, rng).to(device)
-            losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
+        for batch in prefetch(iterate(train_idx, recipe.batch_size, rng), collator, device):
+            batch = modality_dropout(batch, recipe.modality_dropout, rng)
+            with autocast(device, spec.precision):
+                losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
         if not np.isfinite(loss):
             warnings.warn(f"{spec.label}: training loss became {loss} at epoch {epoch + 1}; keeping the best state")
             break
-        score = dev_score(model, collator, store, device)
+        score = dev_score(model, collator, store, device, spec.precision)
         history.append({"epoch": epoch + 1, "loss": round(loss, 6), "dev": round(score, 6)})
         if score > best_score:
             best_score, best_state = score, copy.deepcopy(model.state_dict())
@@ -196,7 +220,8 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         model.load_state_dict(best_state)
     description = {
         "model": spec.model, "label": spec.label, "config": spec.config, "task": model.task, "seed": spec.seed,
-        "overrides": spec.overrides, "epochs": epochs, "dataset": store.name, "dataset_fingerprint": store.fingerprint,
+        "overrides": spec.overrides, "epochs": epochs, "precision": spec.precision, "dataset": store.name,
+        "dataset_fingerprint": store.fingerprint,
         "best_dev": round(float(best_score), 6), "history": history, "parameters": model.num_parameters(),
     }
     return model, description

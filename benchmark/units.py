@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from avbench.atomic import write_with
-from avbench.batching import Collator
+from avbench.batching import Collator, prefetch
 from avbench.store import FeatureStore
-from avbench.training import TrainSpec, load_or_train
+from avbench.training import TrainSpec, autocast, load_or_train
 
 PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests")
 
@@ -114,6 +114,7 @@ def mask_digests(store: FeatureStore, corruption: Any, mask_seed: int) -> list[s
 def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {}
     for m, lens in lengths.items():
+        lens = lens.cpu()  # one copy, not one device sync per clip
         width = int(max(1, int(lens.max())))
         t = torch.ones((len(batch_masks), width), dtype=torch.bool)
         for b, clip in enumerate(batch_masks):
@@ -126,26 +127,30 @@ def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, t
 
 @torch.no_grad()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
-                             device: str = "cpu", batch_size: int = 64) -> dict[str, np.ndarray]:
+                             device: str = "cpu", batch_size: int = 64,
+                             precision: str = "fp32") -> dict[str, np.ndarray]:
     """Outputs of ``model`` on the test split at every level of ``corruption``.
 
     The mask-independent frontend runs once per batch of clips; each level then only applies its masks and runs
-    the rest of the model, which is what keeps an extra level close to one forward pass.
+    the rest of the model, which is what keeps an extra level close to one forward pass. Clean batches are
+    collated in the background while the previous one is evaluated.
     """
     model.eval()
     collator = Collator(store, type(model).modalities)
     test = store.split_indices("test")
     all_masks = test_split_masks(store, corruption, mask_seed)
     outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
-    for start in range(0, len(test), batch_size):
-        clean = collator(test[start : start + batch_size]).to(device)
-        frames = model.frontend(clean.inputs)
-        for li, level_masks in enumerate(all_masks):
-            masks = level_masks[start : start + batch_size]
-            batch = clean.with_masks({m: t.to(device) for m, t in _mask_tensors(masks, clean.lengths).items()})
-            out = model.fuse(model.apply_masks(frames, batch), batch)
-            out = torch.softmax(out, dim=-1) if model.task == "emotion" else out
-            outputs[li].append(out.float().cpu().numpy())
+    chunks = [test[start : start + batch_size] for start in range(0, len(test), batch_size)]
+    cuda = torch.device(device).type == "cuda"
+    with autocast(device, precision):
+        for start, clean in zip(range(0, len(test), batch_size), prefetch(chunks, collator, device), strict=True):
+            frames = model.frontend(clean.inputs)
+            for li, level_masks in enumerate(all_masks):
+                masks = _mask_tensors(level_masks[start : start + batch_size], clean.lengths)
+                batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()})
+                out = model.fuse(model.apply_masks(frames, batch), batch)
+                out = torch.softmax(out, dim=-1) if model.task == "emotion" else out
+                outputs[li].append(out.float().cpu().numpy())
     stacked = np.stack([np.concatenate(o) for o in outputs]).astype(np.float32)
     if model.task == "emotion":
         targets = np.asarray(store.labels[test], np.float32)
@@ -183,6 +188,7 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
     model, _, _ = load_or_train(spec, store, ctx.device, root=root)
-    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device)
+    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
+                                      precision=spec.precision)
     write_with(path, lambda p: save_predictions(p, arrays))
     return {"path": str(path), "skipped": False}
