@@ -241,6 +241,31 @@ def speed_run(models: str = typer.Option("all", help="models of the timed main j
     measure(models)
 
 
+@speed_app.command("scale")
+def speed_scale(
+    device: str = typer.Option("cpu", help="cpu | cuda"),
+    models: str = typer.Option("ser,late-fusion,mdre-gru",
+                               help="all | none | name,name,… (each trained a few steps at its paper config)"),
+    encoders: str = typer.Option("all", help="all | none | wavlm-large,wav2vec2-large-robust,roberta-base,faces"),
+    precision: str = typer.Option("fp32", help="fp32 | bf16"),
+    steps: int = typer.Option(2, help="timed training steps per model (after one warm-up step)"),
+    batch_size: int = typer.Option(8, help="training batch size measured (0 = each recipe's); projections use "
+                                           "clips/s"),
+    layers: int = typer.Option(2, help="transformer layers built per encoder; timings are extrapolated to 24"),
+    repeats: int = typer.Option(1, help="timed repeats per encoder (the best is kept)"),
+    seeds: int = typer.Option(1, help="seeds per model in the projected full RAVER sweep"),
+) -> None:
+    """Extraction clips/s, training steps/s and memory, evaluation rate at paper configs; projected corpus costs."""
+    from avbench.speed.scale import ENCODERS, measure
+
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise UserError(f"--device must be cpu or cuda, got {device!r}")
+    names = [] if models.strip() == "none" else model_names(models)[0]
+    chosen = list(ENCODERS) if encoders.strip() == "all" else [] if encoders.strip() == "none" else [
+        e.strip() for e in encoders.split(",") if e.strip()]
+    measure(names, chosen, device, precision, steps, batch_size, layers, repeats, seeds)
+
+
 def main() -> None:
     """Console-script entry point: user errors → one line on stderr, exit code 2."""
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

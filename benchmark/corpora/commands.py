@@ -99,6 +99,8 @@ def extract(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="video frames per detector/encoder batch"),
     limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N clips (smoke runs)"),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
+    executor: str = typer.Option("local", "--executor", help="local | ray | slurm: where the workers run"),
+    workers: int = typer.Option(1, "--workers", min=1, help="workers the clips are sharded across"),
     rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
     test_set: TestSet = None,
 ) -> None:
@@ -122,7 +124,8 @@ def extract(
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"extracting {dataset}", total=len(labels.clips))
         report = run_extraction(labels, out, config, device=device, batch_size=batch_size, skip_failed=skip_failed,
-                                on_progress=lambda done, total, clip: progress.update(task, completed=done))
+                                on_progress=lambda done, total, clip: progress.update(task, completed=done),
+                                executor=executor, workers=workers)
     console.print(f"{report.extracted} clip(s) extracted, {report.reused} reused from an earlier run")
     if report.failures:
         table = Table("clip", "error", title=f"{len(report.failures)} clip(s) failed")

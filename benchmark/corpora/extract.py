@@ -236,25 +236,9 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def run_extraction(
-    labels: CorpusLabels,
-    out: str | Path,
-    config: ExtractConfig,
-    device: str = "auto",
-    batch_size: int = 32,
-    skip_failed: bool = False,
-    on_progress: Callable[[int, int, str], None] | None = None,
-    encoders: Encoders | None = None,
-) -> ExtractReport:
-    """Extract every clip of ``labels`` (resuming from earlier parts) and, when complete, write the store.
-
-    ``on_progress(done, total, clip_id)`` is called after each clip. ``encoders`` may be passed to reuse
-    already-loaded models; they are built from ``config`` otherwise.
-    """
-    out = Path(out)
-    config.validate()
-    parts = _parts_dir(out, config)
-    encoders = encoders or Encoders.build(config, resolve_device(device), batch_size)
+def extract_parts(labels: CorpusLabels, parts: Path, config: ExtractConfig, encoders: Encoders,
+                  on_progress: Callable[[int, int, str], None] | None = None) -> tuple[int, int, dict[str, str]]:
+    """Write the part file of every clip of ``labels`` that lacks one: (extracted, reused, failures)."""
     failures: dict[str, str] = {}
     extracted = reused = 0
     total = len(labels.clips)
@@ -272,6 +256,39 @@ def run_extraction(
                 failures[row["clip_id"]] = f"{type(exc).__name__}: {exc}"
         if on_progress is not None:
             on_progress(done, total, row["clip_id"])
+    return extracted, reused, failures
+
+
+def run_extraction(
+    labels: CorpusLabels,
+    out: str | Path,
+    config: ExtractConfig,
+    device: str = "auto",
+    batch_size: int = 32,
+    skip_failed: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    encoders: Encoders | None = None,
+    executor: str = "local",
+    workers: int = 1,
+) -> ExtractReport:
+    """Extract every clip of ``labels`` (resuming from earlier parts) and, when complete, write the store.
+
+    ``on_progress(done, total, clip_id)`` is called after each clip. ``encoders`` may be passed to reuse
+    already-loaded models; they are built from ``config`` otherwise. With several ``workers`` (or a Ray or
+    Slurm ``executor``) the clips are sharded across them (:mod:`avbench.corpora.sharding`).
+    """
+    out = Path(out)
+    config.validate()
+    parts = _parts_dir(out, config)
+    if workers > 1 or executor != "local":
+        from avbench.corpora.sharding import extract_sharded
+
+        extracted, reused, failures, specs = extract_sharded(labels, parts, config, device, batch_size, executor,
+                                                              workers, on_progress)
+    else:
+        encoders = encoders or Encoders.build(config, resolve_device(device), batch_size)
+        extracted, reused, failures = extract_parts(labels, parts, config, encoders, on_progress)
+        specs = encoders.specs(config)
     if failures and not skip_failed:
         return ExtractReport(store=None, extracted=extracted, reused=reused, failures=failures)
     meta = {
@@ -283,6 +300,6 @@ def run_extraction(
     }
     if labels.attribution:
         meta["attribution"] = labels.attribution
-    assemble(labels, parts, out, encoders.specs(config), meta)
+    assemble(labels, parts, out, specs, meta)
     shutil.rmtree(parts)
     return ExtractReport(store=out, extracted=extracted, reused=reused, failures=failures)
