@@ -15,9 +15,9 @@ Measured on this machine (``--device cpu`` or ``cuda``):
 * evaluation clips × levels/s: the real evaluation path over the test split under the ten Markov levels.
 
 Projection: per-clip costs scale with the corpus's mean clip duration over the measured one (linear in length),
-train/dev/test shares are those of ``synthetic-paper``, epochs the recipes', training at the measured clips/s. Random weights
-time the same arithmetic as trained ones; what the projection leaves out (disk, decoding video, data loading
-beyond what the loop does) is named in the printed notes.
+train/dev/test shares are those of ``synthetic-paper``, epochs are the recipes' and training goes at the measured
+clips/s. Random weights time the same arithmetic as trained ones; what the projection leaves out (disk, decoding
+video, start-up) is named in the printed notes.
 """
 from __future__ import annotations
 
