@@ -101,6 +101,8 @@ def extract(
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
     executor: str = typer.Option("local", "--executor", help="local | ray | slurm: where the workers run"),
     workers: int = typer.Option(1, "--workers", min=1, help="workers the clips are sharded across"),
+    clips_per_call: int = typer.Option(8, "--clips-per-call", min=1,
+                                       help="clips per audio/text encoder call (padded, with attention masks)"),
     rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
     test_set: TestSet = None,
 ) -> None:
@@ -125,7 +127,7 @@ def extract(
         task = progress.add_task(f"extracting {dataset}", total=len(labels.clips))
         report = run_extraction(labels, out, config, device=device, batch_size=batch_size, skip_failed=skip_failed,
                                 on_progress=lambda done, total, clip: progress.update(task, completed=done),
-                                executor=executor, workers=workers)
+                                executor=executor, workers=workers, clips_per_call=clips_per_call)
     console.print(f"{report.extracted} clip(s) extracted, {report.reused} reused from an earlier run")
     if report.failures:
         table = Table("clip", "error", title=f"{len(report.failures)} clip(s) failed")

@@ -136,23 +136,26 @@ def _check_inputs(row: pd.Series, config: ExtractConfig) -> None:
         raise ClipError("no forced alignment (word times) for this clip")
 
 
-def extract_clip(row: pd.Series, encoders: Encoders, config: ExtractConfig) -> dict[str, np.ndarray]:
+def extract_clip(row: pd.Series, encoders: Encoders, config: ExtractConfig,
+                 encoded: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """All requested features of one clip, plus its duration (seconds) and the video ``present`` mask.
 
-    The duration comes from the decoded audio, else the sampled video, else the last aligned word.
+    The duration comes from the decoded audio, else the sampled video, else the last aligned word. ``encoded``
+    holds what a batched call already computed for this clip (``wav``, ``audio``, ``text``).
     """
+    encoded = encoded or {}
     _check_inputs(row, config)
     out: dict[str, np.ndarray] = {}
     duration = None
     if "audio" in config.modalities:
-        wav = load_audio(Path(row["audio_path"] or row["video_path"]))
+        wav = encoded["wav"] if "wav" in encoded else load_audio(Path(row["audio_path"] or row["video_path"]))
         duration = wav.shape[0] / SAMPLE_RATE
-        out["audio"] = encoders.audio(wav)
+        out["audio"] = encoded["audio"] if "audio" in encoded else encoders.audio(wav)
     if "video" in config.modalities:
         out["video"], out["video_present"] = encoders.video(video_frames(Path(row["video_path"]), config.fps))
         duration = duration if duration is not None else out["video"].shape[0] / config.fps
     if "text" in config.modalities:
-        out["text"] = encoders.text(list(row["words"]))
+        out["text"] = encoded["text"] if "text" in encoded else encoders.text(list(row["words"]))
         out["word_times"] = np.asarray(row["word_times"], np.float32).reshape(-1, 2)
         if duration is None:
             duration = float(out["word_times"][:, 1].max(initial=0.0))
@@ -236,29 +239,6 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def extract_parts(labels: CorpusLabels, parts: Path, config: ExtractConfig, encoders: Encoders,
-                  on_progress: Callable[[int, int, str], None] | None = None) -> tuple[int, int, dict[str, str]]:
-    """Write the part file of every clip of ``labels`` that lacks one: (extracted, reused, failures)."""
-    failures: dict[str, str] = {}
-    extracted = reused = 0
-    total = len(labels.clips)
-    for done, (_, row) in enumerate(labels.clips.iterrows(), 1):
-        part = parts / _part_name(row["clip_id"])
-        if part.is_file():
-            reused += 1
-        else:
-            try:
-                _save_part(part, extract_clip(row, encoders, config))
-                extracted += 1
-            except UserError:
-                raise
-            except Exception as exc:  # one bad clip must not stop a corpus-sized run
-                failures[row["clip_id"]] = f"{type(exc).__name__}: {exc}"
-        if on_progress is not None:
-            on_progress(done, total, row["clip_id"])
-    return extracted, reused, failures
-
-
 def run_extraction(
     labels: CorpusLabels,
     out: str | Path,
@@ -270,24 +250,26 @@ def run_extraction(
     encoders: Encoders | None = None,
     executor: str = "local",
     workers: int = 1,
+    clips_per_call: int = 8,
 ) -> ExtractReport:
     """Extract every clip of ``labels`` (resuming from earlier parts) and, when complete, write the store.
 
     ``on_progress(done, total, clip_id)`` is called after each clip. ``encoders`` may be passed to reuse
-    already-loaded models; they are built from ``config`` otherwise. With several ``workers`` (or a Ray or
-    Slurm ``executor``) the clips are sharded across them (:mod:`avbench.corpora.sharding`).
+    already-loaded models; they are built from ``config`` otherwise. Audio and text go through the encoders
+    ``clips_per_call`` clips at a time; with several ``workers`` (or a Ray or Slurm ``executor``) the clips are
+    sharded across them (:mod:`avbench.corpora.sharding`).
     """
+    from avbench.corpora.sharding import extract_parts, extract_sharded
+
     out = Path(out)
     config.validate()
     parts = _parts_dir(out, config)
     if workers > 1 or executor != "local":
-        from avbench.corpora.sharding import extract_sharded
-
         extracted, reused, failures, specs = extract_sharded(labels, parts, config, device, batch_size, executor,
-                                                              workers, on_progress)
+                                                              workers, clips_per_call, on_progress)
     else:
         encoders = encoders or Encoders.build(config, resolve_device(device), batch_size)
-        extracted, reused, failures = extract_parts(labels, parts, config, encoders, on_progress)
+        extracted, reused, failures = extract_parts(labels, parts, config, encoders, clips_per_call, on_progress)
         specs = encoders.specs(config)
     if failures and not skip_failed:
         return ExtractReport(store=None, extracted=extracted, reused=reused, failures=failures)
