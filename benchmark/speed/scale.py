@@ -37,6 +37,7 @@ from rich.table import Table
 from avbench.errors import UserError
 
 console = Console()
+progress = Console(stderr=True)
 STORE = "synthetic-paper"
 FULL_LAYERS = 24  # WavLM-large and wav2vec2-large-robust
 
@@ -237,6 +238,7 @@ def measure_models(models: Sequence[str], device: str, precision: str, steps: in
     results, failed = {}, {}
     context = multiprocessing.get_context("spawn")
     for name in models:
+        progress.print(f"measuring {name} at its paper config …", style="dim")
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             try:
                 results[name] = pool.submit(measure_model, name, device, precision, steps, batch_size).result()
