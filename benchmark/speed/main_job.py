@@ -17,6 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from avbench.speed.timing import best_of
+
 console = Console()
 
 
@@ -64,16 +66,8 @@ def per_level_cost(model_name: str = "raver", repeats: int = 3) -> dict[str, flo
 
     markov = get("markov")
 
-    def best(fn) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    one_forward = best(forward)
-    sweep = best(lambda: predict_under_corruption(model, store, markov, 0))
+    one_forward = best_of(forward, repeats)
+    sweep = best_of(lambda: predict_under_corruption(model, store, markov, 0), repeats)
     per_level = sweep / len(markov.levels)
     return {"forward_s": one_forward, "per_level_s": per_level, "per_level_over_forward": per_level / one_forward}
 

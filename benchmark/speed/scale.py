@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from avbench.errors import UserError
+from avbench.speed.timing import best_of
 
 console = Console()
 progress = Console(stderr=True)
@@ -67,16 +68,6 @@ VIDEO_SIZE = (360, 480)  # CREMA-D frames (height, width)
 
 
 # -- extraction --------------------------------------------------------------------------------------------------
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up: allocator, kernels, lazy imports
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def _speech_encoder(kind: str, layers: int, device: Any, folder: str) -> Any:
     """avbench's AudioEncoder on a randomly initialised large speech model saved to ``folder``."""
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model, WavLMConfig, WavLMModel
@@ -111,7 +102,7 @@ def _speech_rate(kind: str, seconds: float, device: Any, layers: int, repeats: i
     def time_at(n_layers: int) -> float:
         with tempfile.TemporaryDirectory() as folder:
             encoder = _speech_encoder(kind, n_layers, device, folder)
-            return _best(lambda: encoder(wav), repeats)
+            return best_of(lambda: encoder(wav), repeats, warm_up=True)
 
     return 1.0 / _extrapolated(time_at, layers)
 
@@ -125,7 +116,7 @@ def _text_rate(device: Any, layers: int, repeats: int) -> float:
     def time_at(n_layers: int) -> float:
         model = RobertaModel(RobertaConfig(num_hidden_layers=n_layers)).to(device).eval()
         with torch.no_grad():
-            return _best(lambda: model(input_ids=ids).last_hidden_state.float().cpu(), repeats)
+            return best_of(lambda: model(input_ids=ids).last_hidden_state.float().cpu(), repeats, warm_up=True)
 
     return 1.0 / _extrapolated(time_at, layers)
 
@@ -151,7 +142,7 @@ def _face_rate(seconds: float, device: Any, repeats: int) -> float:
             with torch.no_grad():
                 trunk(crops[start : start + 32]).mean(dim=(2, 3)).cpu()
 
-    return 1.0 / _best(clip, repeats)
+    return 1.0 / best_of(clip, repeats, warm_up=True)
 
 
 def extraction_rates(encoders: Sequence[str], device: Any, layers: int, repeats: int) -> dict[str, float]:
@@ -220,7 +211,7 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     peak = _peak_memory_mib(device, baseline)
     markov = get_corruption("markov")
     evaluate = lambda: predict_under_corruption(model, store, markov, 0, device, precision=precision)  # noqa: E731
-    eval_s = _best(evaluate, 1)
+    eval_s = best_of(evaluate, 1, warm_up=True)
     n_test = len(store.split_indices("test"))
     durations = store.clips["duration"].to_numpy()
     return {"steps_per_s": 1.0 / step_s, "batch_size": size, "peak_mib": peak, "epochs": recipe.epochs,
