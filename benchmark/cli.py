@@ -89,19 +89,20 @@ def print_rows(title: str, rows: list[Any]) -> None:
 # -- list --------------------------------------------------------------------------------------------------------
 @list_app.command("models")
 def list_models() -> None:
-    """Every model with its modalities, tasks, parameter counts (tiny and paper configs) and source paper."""
+    """Every model with its modalities, tasks, mask access, parameter counts (tiny and paper configs) and paper."""
     import torch
 
     from avbench.models import REGISTRY, get
 
     table = Table(title="avbench models")
-    for col in ("name", "modalities", "tasks", "params (tiny)", "params (paper)", "paper"):
+    for col in ("name", "modalities", "tasks", "sees masks", "params (tiny)", "params (paper)", "paper"):
         table.add_column(col)
     for name in REGISTRY.names():
         cls = REGISTRY.get(name)
         with torch.device("meta"):  # count parameters without allocating the paper-size weights
             counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
-        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), *counts, cls.paper)
+        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), "yes" if cls.sees_masks else "no",
+                      *counts, cls.paper)
     out.print(table)
 
 

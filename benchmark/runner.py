@@ -82,6 +82,26 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
     return usable
 
 
+def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
+    """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.contract`);
+    warns once for every model whose frontend failed the folding check."""
+    import numpy as np
+
+    from avbench.contract import Contract, merge_records, read_record
+
+    records = {}
+    for label in labels:
+        found = []
+        for seed in seeds:
+            for corruption in corruptions:
+                with np.load(prediction_path(out, label, seed, corruption.name), allow_pickle=False) as data:
+                    found.append(read_record(data, f"{label} seed {seed} {corruption.name}"))
+        records[label] = merge_records(found)
+        if records[label]["contract"] == "failed":
+            warnings.warn(Contract("failed", records[label]["contract_max_diff"]).describe(label))
+    return records
+
+
 def _default_out(spec: RunSpec) -> Path:
     """``runs/<dataset>-<corruption>-<timestamp>/``, or the newest unfinished run of the same grid when resuming."""
     dataset = Path(spec.dataset).name if "/" in spec.dataset else spec.dataset
@@ -162,9 +182,10 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
+    evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
     write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
     info = provenance(spec, store, labels, corruptions, started, weights)
-    info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
+    info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation})
     write_json(info_path, info)
     return out
 

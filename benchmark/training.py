@@ -21,6 +21,7 @@ from avbench import checkpoints
 from avbench.batching import Batch, Collator
 from avbench.cache import cache_dir
 from avbench.errors import UserError
+from avbench.models.base import visible
 from avbench.store import FeatureStore
 
 EpochCallback = Callable[[int, int], None]
@@ -148,7 +149,8 @@ def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, bat
                   device: str = "cpu") -> np.ndarray:
     """Model outputs (probabilities or z-normalised attributes) for the clips, in order."""
     model.eval()
-    outs = [model.predict(collator(chunk).to(device)).cpu().numpy() for chunk in iterate(indices, batch_size, None)]
+    outs = [model.predict(visible(model, collator(chunk).to(device))).cpu().numpy()
+            for chunk in iterate(indices, batch_size, None)]
     return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
 
 
@@ -180,7 +182,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         model.train()
         losses = []
         for chunk in iterate(train_idx, recipe.batch_size, rng):
-            batch = modality_dropout(collator(chunk), recipe.modality_dropout, rng).to(device)
+            batch = visible(model, modality_dropout(collator(chunk), recipe.modality_dropout, rng).to(device))
             losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
         if not np.isfinite(loss):

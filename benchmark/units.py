@@ -21,10 +21,12 @@ import torch
 
 from avbench.atomic import write_with
 from avbench.batching import Collator
+from avbench.contract import check_folding, folded_outputs, honest_outputs
 from avbench.store import FeatureStore
 from avbench.training import TrainSpec, load_or_train
 
-PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests")
+PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests", "eval_path",
+                   "contract", "sees_masks")
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,14 @@ def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, t
 
 @torch.no_grad()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
-                             device: str = "cpu", batch_size: int = 64) -> dict[str, np.ndarray]:
+                             device: str = "cpu", batch_size: int = 64, eval_path: str = "folded"
+                             ) -> dict[str, np.ndarray]:
     """Outputs of ``model`` on the test split at every level of ``corruption``.
 
-    The mask-independent frontend runs once per batch of clips; each level then only applies its masks and runs
-    the rest of the model, which is what keeps an extra level close to one forward pass.
+    ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
+    and runs the rest of the model, which is what keeps an extra level close to one forward pass. ``honest``: the
+    whole model runs on the zero-filled inputs of every level (for models whose frontend failed
+    :func:`avbench.contract.check_folding`).
     """
     model.eval()
     collator = Collator(store, type(model).modalities)
@@ -139,11 +144,11 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
     for start in range(0, len(test), batch_size):
         clean = collator(test[start : start + batch_size]).to(device)
-        frames = model.frontend(clean.inputs)
+        frames = model.frontend(clean.inputs) if eval_path == "folded" else None
         for li, level_masks in enumerate(all_masks):
             masks = level_masks[start : start + batch_size]
             batch = clean.with_masks({m: t.to(device) for m, t in _mask_tensors(masks, clean.lengths).items()})
-            out = model.fuse(model.apply_masks(frames, batch), batch)
+            out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
             out = torch.softmax(out, dim=-1) if model.task == "emotion" else out
             outputs[li].append(out.float().cpu().numpy())
     stacked = np.stack([np.concatenate(o) for o in outputs]).astype(np.float32)
@@ -183,6 +188,9 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
     model, _, _ = load_or_train(spec, store, ctx.device, root=root)
-    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device)
+    contract = check_folding(model, store, ctx.mask_seed, ctx.device)
+    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
+                                      eval_path=contract.eval_path)
+    arrays.update(contract.record(type(model).sees_masks))
     write_with(path, lambda p: save_predictions(p, arrays))
     return {"path": str(path), "skipped": False}

@@ -25,6 +25,7 @@ REGISTRY: Registry[type[EmotionModel]] = Registry(
         "ser": "avbench.models.unimodal:SER",
         "fer": "avbench.models.unimodal:FER",
         "late-fusion": "avbench.models.late_fusion:LateFusion",
+        "late-fusion-masked": "avbench.models.late_fusion:LateFusionMasked",
         "align-vw": "avbench.models.word_chunk:AlignVW",
         "align-fw": "avbench.models.word_chunk:AlignFW",
         "align-multiscalew": "avbench.models.word_chunk:AlignMultiScaleW",
@@ -32,6 +33,7 @@ REGISTRY: Registry[type[EmotionModel]] = Registry(
         "align-fw-ser": "avbench.models.word_chunk:AlignFWSER",
         "align-multiscalew-ser": "avbench.models.word_chunk:AlignMultiScaleWSER",
         "mdre-gru": "avbench.models.gru_fusion:MDREGRU",
+        "mdre-gru-masked": "avbench.models.gru_fusion:MDREGRUMasked",
         "mdrea-gru": "avbench.models.gru_fusion:MDREAGRU",
     },
 )

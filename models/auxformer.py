@@ -41,7 +41,7 @@ class AuxFormer(FrameModel):
     wav2vec2-large-robust; video is projected from its own width (the source's EMOCA features were already 50-d);
     batch padding is excluded from attention and the causal mask and "last time step" use each clip's own lengths
     (the source reads the last *padded* step); a query with no allowed key gets a zero update; lost frames are
-    attended as zero frames unless ``mask_lost=True``. The source trains on argmax labels; here the harness's
+    attended as zero frames, as in the source (mask-blind: ``sees_masks = False``). The source trains on argmax labels; here the harness's
     criterion (soft labels) is used.
     """
 
@@ -63,9 +63,9 @@ class AuxFormer(FrameModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 50, heads: int = 10,
                  layers: int = 5, aux_hidden: tuple[int, int] = (512, 256), attn_dropout: float = 0.1,
                  relu_dropout: float = 0.1, res_dropout: float = 0.1, embed_dropout: float = 0.25,
-                 out_dropout: float = 0.2, causal: bool = True, mask_lost: bool = False,
+                 out_dropout: float = 0.2, causal: bool = True,
                  frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+        super().__init__(dims, n_outputs, task, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=False)
         self.pair = CrossmodalPair(d, heads, layers, layers, 0.0, attn_dropout, relu_dropout, res_dropout,
                                    embed_dropout, mem_positions=False, gated_mem=True, causal=causal)
