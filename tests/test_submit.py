@@ -18,17 +18,20 @@ import pandas as pd
 import pytest
 
 from avbench.atomic import write_json, write_with
+from avbench.contract import Contract
 from avbench.corruptions import get as get_corruption
 from avbench.errors import UserError
 from avbench.leaderboards.board import build_board
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
+from avbench.models import model_class
 from avbench.results import write_results
 from avbench.runner import mask_digests
 from avbench.store import FeatureStore
 from avbench.units import prediction_path, save_predictions
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
+PASSED = Contract("passed", 0.0)
 
 
 def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
@@ -73,7 +76,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
                 arrays = {"clip_ids": clip_ids, "levels": np.array([lv.label for lv in levels], dtype=str), "x": xs,
                           "outputs": fake_outputs(task, targets, xs, quality, 1000 * index + seed),
                           "targets": targets, "task": np.array(task), "names": names,
-                          "mask_digests": np.array(_digests(store, name, real_digests))}
+                          "mask_digests": np.array(_digests(store, name, real_digests)),
+                          **PASSED.record(model_class(label).sees_masks)}
                 write_with(prediction_path(run_dir, label, seed, name), lambda p, a=arrays: save_predictions(p, a))
     corruption_objects = [get_corruption(c) for c in corruptions]
     write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0,
@@ -86,6 +90,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruption_objects}, "seeds": list(seeds),
         "mask_seed": 0, "bootstrap": bootstrap, "overrides": {}, "emotions": store.emotions,
         "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
+        "evaluation": {label: {"eval_path": "folded", "contract": "passed", "contract_max_diff": 0.0,
+                               "sees_masks": model_class(label).sees_masks} for label in models},
     })
     return run_dir
 
