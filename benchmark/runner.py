@@ -51,12 +51,13 @@ class RunSpec:
     dataset_seed: int = 0
     ray_address: str | None = None
     epochs: int | None = None
+    split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
     baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
-                "dataset_seed", "epochs")
+                "dataset_seed", "epochs", "split")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -153,7 +154,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs)
                    for m in spec.models for seed in spec.seeds]
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
-                      mask_seed=spec.mask_seed, device=spec.device)
+                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions
                           if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
@@ -185,7 +186,8 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
     write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
     info = provenance(spec, store, labels, corruptions, started, weights)
-    info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation})
+    info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
+                 "split": spec.split})
     write_json(info_path, info)
     return out
 

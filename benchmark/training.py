@@ -74,15 +74,18 @@ class CCCLoss(nn.Module):
         return (1 - ccc).mean()
 
 
-def class_balanced_weights(labels: np.ndarray, beta: float) -> torch.Tensor:
-    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C."""
+def class_balanced_weights(labels: np.ndarray, beta: float | None = None) -> torch.Tensor:
+    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C;
+    ``beta=None`` is (N−1)/N over the N training clips (Chou et al., EMO-SUPERB)."""
     n_classes = labels.shape[1]
+    if beta is None:
+        beta = (len(labels) - 1) / max(len(labels), 1)
     counts = np.maximum((labels > 1.0 / n_classes).sum(axis=0), 1)
     weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
     return torch.tensor(weights / weights.sum() * n_classes, dtype=torch.float32)
 
 
-def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
+def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float | None) -> nn.Module:
     if task == "attributes":
         return CCCLoss()
     if recipe_loss == "cbce":

@@ -38,6 +38,7 @@ class UnitContext:
     run_dir: str
     mask_seed: int = 0
     device: str = "cpu"
+    split: str = "test"  # the split evaluated (dev only to choose a configuration)
     checkpoint_root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -75,24 +76,26 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-_MASKS: dict[tuple[str, str, str, int], list[list[dict[str, np.ndarray]]]] = {}
+_MASKS: dict[tuple[str, str, str, int, str], list[list[dict[str, np.ndarray]]]] = {}
 _MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
 
 
-def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int) -> list[list[dict[str, np.ndarray]]]:
-    """Keep-masks of every test clip (all modalities) at every level: ``[level][clip][modality]``.
+def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
+                     split: str = "test") -> list[list[dict[str, np.ndarray]]]:
+    """Keep-masks of every clip of the test (or another) split, all modalities, at every level:
+    ``[level][clip][modality]``.
 
     Masks depend only on the clip, the level and the seed, never on the model, so a process computes them once per
     corruption and every model it evaluates (and every protocol check) reuses them.
     """
     from avbench.corruptions import masks_for
 
-    key = (str(store.path), store.fingerprint, corruption.name, mask_seed)
+    key = (str(store.path), store.fingerprint, corruption.name, mask_seed, split)
     if key not in _MASKS:
         while len(_MASKS) >= _MASKS_KEPT:
             _MASKS.pop(next(iter(_MASKS)))
         modalities = tuple(sorted(store.modalities))
-        timings = [store.timing(int(i)) for i in store.split_indices("test")]
+        timings = [store.timing(int(i)) for i in store.split_indices(split)]
         _MASKS[key] = [[masks_for(corruption, level, t, mask_seed, modalities) for t in timings]
                        for level in corruption.levels]
     return _MASKS[key]
@@ -128,9 +131,9 @@ def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, t
 
 @torch.no_grad()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
-                             device: str = "cpu", batch_size: int = 64, eval_path: str = "folded"
-                             ) -> dict[str, np.ndarray]:
-    """Outputs of ``model`` on the test split at every level of ``corruption``.
+                             device: str = "cpu", batch_size: int = 64, eval_path: str = "folded",
+                             split: str = "test") -> dict[str, np.ndarray]:
+    """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``.
 
     ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
     and runs the rest of the model, which is what keeps an extra level close to one forward pass. ``honest``: the
@@ -139,8 +142,8 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     """
     model.eval()
     collator = Collator(store, type(model).modalities)
-    test = store.split_indices("test")
-    all_masks = test_split_masks(store, corruption, mask_seed)
+    test = store.split_indices(split)
+    all_masks = test_split_masks(store, corruption, mask_seed, split)
     outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
     for start in range(0, len(test), batch_size):
         clean = collator(test[start : start + batch_size]).to(device)
@@ -190,7 +193,7 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     model, _, _ = load_or_train(spec, store, ctx.device, root=root)
     contract = check_folding(model, store, ctx.mask_seed, ctx.device)
     arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
-                                      eval_path=contract.eval_path)
+                                      eval_path=contract.eval_path, split=ctx.split)
     arrays.update(contract.record(type(model).sees_masks))
     write_with(path, lambda p: save_predictions(p, arrays))
     return {"path": str(path), "skipped": False}

@@ -219,6 +219,9 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     mask_seed = info["mask_seed"]
     if not isinstance(mask_seed, int) or isinstance(mask_seed, bool):
         raise UserError(f"run.json: mask_seed must be an integer, got {mask_seed!r}")
+    if info.get("split", "test") != "test":
+        raise UserError(f"run.json: the run evaluated the {info.get('split')!r} split; leaderboards rank test-split "
+                        "runs only")
     store = open_store(info, store_path)
     corruptions = _declared_corruptions(info)
     test = store.split_indices("test")

@@ -41,8 +41,14 @@ class AuxFormer(FrameModel):
     wav2vec2-large-robust; video is projected from its own width (the source's EMOCA features were already 50-d);
     batch padding is excluded from attention and the causal mask and "last time step" use each clip's own lengths
     (the source reads the last *padded* step); a query with no allowed key gets a zero update; lost frames are
-    attended as zero frames, as in the source (mask-blind: ``sees_masks = False``). The source trains on argmax labels; here the harness's
-    criterion (soft labels) is used.
+    attended as zero frames (mask-blind: ``sees_masks = False``). The source trains on argmax labels; here the
+    harness's criterion (soft labels) is used.
+
+    Where the zeros are: the source's modality dropout zeroes the *waveform* before its frozen wav2vec2, so a
+    dropped modality reaches the fusion as the encoder's output for silence (not zeros), and nothing is ever
+    dropped at test time. avbench works on stored features, so here training drops and test-time losses alike are
+    zero-filled *features* (0 = the training mean after z-normalisation), as for every other model. A model
+    trained on the encoder's silence embedding may therefore handle a lost modality differently in the source.
     """
 
     name = "auxformer"

@@ -45,7 +45,9 @@ class Recipe:
     batch_size: int = 32
     epochs: int = 20
     loss: str = "ce"  # ce (soft-label CE) | cbce (class-balanced CE, Cui et al.) | ccc (mean of 1-CCC)
-    cb_beta: float = 0.9999
+    # β of the class-balanced weights; None = (N−1)/N with N the training clips, as Chou et al. (RAVER's [62]) and
+    # EMO-SUPERB set it (Cui et al.'s "effective number" with the whole training set as the sample volume)
+    cb_beta: float | None = None
     modality_dropout: tuple[float, float] = (0.0, 0.0)  # P(zero audio), P(zero video) per batch
     grad_clip: float | None = None
     source: str = ""  # where the recipe comes from

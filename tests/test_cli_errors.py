@@ -25,6 +25,7 @@ def avbench(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         (["run", "--modality", "video"], "random"),
         (["run", "--seed-list", "0,x"], "--seed-list"),
         (["run", "--task", "valence"], "--task"),
+        (["run", "--split", "train"], "--split must be test or dev"),
         (["train", "--model", "raver", "--set", "nonsense"], "key=value"),
         (["train", "--model", "nosuch.module:Model"], "cannot import"),
         (["list", "nothing"], "No such command"),

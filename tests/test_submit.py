@@ -45,6 +45,11 @@ def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
     return _DIGESTS[key]
 
 
+def _sees_masks(label: str) -> bool:
+    """The registry's declaration for ``label`` (``raver[n_ctx=16]`` is a raver)."""
+    return model_class(label.split("[")[0]).sees_masks
+
+
 def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float, seed: int) -> np.ndarray:
     """Outputs that follow the targets with strength ``quality``, fading with the level's x (like a real model)."""
     rng = np.random.default_rng(seed)
@@ -59,9 +64,9 @@ def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float,
 
 
 def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
-             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True) -> Path:
+             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True, split: str = "test") -> Path:
     """A complete run directory: ``models`` maps label → (task, quality)."""
-    test = store.split_indices("test")
+    test = store.split_indices(split)
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
     for index, (label, (task, quality)) in enumerate(models.items()):
         if task == "emotion":
@@ -77,7 +82,7 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
                           "outputs": fake_outputs(task, targets, xs, quality, 1000 * index + seed),
                           "targets": targets, "task": np.array(task), "names": names,
                           "mask_digests": np.array(_digests(store, name, real_digests)),
-                          **PASSED.record(model_class(label).sees_masks)}
+                          **PASSED.record(_sees_masks(label))}
                 write_with(prediction_path(run_dir, label, seed, name), lambda p, a=arrays: save_predictions(p, a))
     corruption_objects = [get_corruption(c) for c in corruptions]
     write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0,
@@ -90,8 +95,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruption_objects}, "seeds": list(seeds),
         "mask_seed": 0, "bootstrap": bootstrap, "overrides": {}, "emotions": store.emotions,
         "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
-        "evaluation": {label: {"eval_path": "folded", "contract": "passed", "contract_max_diff": 0.0,
-                               "sees_masks": model_class(label).sees_masks} for label in models},
+        "split": split, "evaluation": {label: {"eval_path": "folded", "contract": "passed", "contract_max_diff": 0.0,
+                               "sees_masks": _sees_masks(label)} for label in models},
     })
     return run_dir
 
@@ -240,6 +245,11 @@ REJECTIONS = {
     "unfinished": (lambda run: _edit_run_json(run, status="running"), "not complete"),
     "unknown dataset": (lambda run: _edit_run_json(run, dataset="crema-d"), "pass --store"),
     "claims": (lambda run: (run / "results.csv").unlink(), "results.csv is missing"),
+    "dev split": (lambda run: _edit_run_json(run, split="dev"), "test-split runs only"),
+    "no evaluation record": (lambda run: _rewrite(run, eval_path=np.array("")), "evaluation path"),
+    "leaky folded file": (lambda run: _rewrite(run, contract=np.array("failed")), "failed the per-frame contract"),
+    "record mismatch": (lambda run: _edit_run_json(run, evaluation={"raver": {"eval_path": "honest",
+                                                                              "sees_masks": True}}), "disagree"),
 }
 
 
