@@ -87,5 +87,5 @@ def test_all_skips_models_without_their_modalities_with_a_warning(tmp_path):
     with pytest.warns(UserWarning) as record:
         usable = resolve_models(names(), {"audio": {}, "text": {}}, None, explicit=False)
     skipped = {str(w.message).split("'")[1] for w in record}
-    assert skipped == {"raver", "auxformer", "vavl", "mult", "sfav", "tlstm", "fer", "late-fusion"}
+    assert skipped == {"raver", "auxformer", "vavl", "mult", "sfav", "tlstm", "fer", "late-fusion", "late-fusion-masked"}
     assert "raver" not in usable and {"align-vw", "ser", "mdre-gru"} <= set(usable)
