@@ -131,15 +131,17 @@ def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, t
 
 @torch.no_grad()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
-                             device: str = "cpu", batch_size: int = 64, eval_path: str = "folded",
+                             device: str = "cpu", batch_size: int = 64, eval_path: str | None = None,
                              split: str = "test") -> dict[str, np.ndarray]:
     """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``.
 
     ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
     and runs the rest of the model, which is what keeps an extra level close to one forward pass. ``honest``: the
     whole model runs on the zero-filled inputs of every level (for models whose frontend failed
-    :func:`avbench.contract.check_folding`).
+    :func:`avbench.contract.check_folding`). ``None`` runs that check first and takes the path it allows.
     """
+    if eval_path is None:
+        eval_path = check_folding(model, store, mask_seed, device).eval_path
     model.eval()
     collator = Collator(store, type(model).modalities)
     test = store.split_indices(split)

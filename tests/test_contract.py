@@ -98,6 +98,8 @@ def test_honest_path_equals_zero_filled_evaluation(synthetic) -> None:
                                    for i in range(0, len(test), 64)])
     np.testing.assert_allclose(honest[level], expected, rtol=1e-5, atol=1e-6)
     assert np.abs(folded[level] - expected).max() > 1e-3  # the leak the check exists for
+    by_default = units.predict_under_corruption(model, synthetic, markov, 0)["outputs"]  # the API checks first
+    np.testing.assert_array_equal(by_default, honest)
 
 
 def test_mask_blind_models_never_receive_the_masks(synthetic) -> None:
