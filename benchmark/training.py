@@ -22,6 +22,7 @@ from avbench import checkpoints
 from avbench.batching import Batch, Collator, prefetch
 from avbench.cache import cache_dir
 from avbench.errors import UserError
+from avbench.models.base import visible
 from avbench.store import FeatureStore
 
 EpochCallback = Callable[[int, int], None]
@@ -76,15 +77,18 @@ class CCCLoss(nn.Module):
         return (1 - ccc).mean()
 
 
-def class_balanced_weights(labels: np.ndarray, beta: float) -> torch.Tensor:
-    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C."""
+def class_balanced_weights(labels: np.ndarray, beta: float | None = None) -> torch.Tensor:
+    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C;
+    ``beta=None`` is (N−1)/N over the N training clips (Chou et al., EMO-SUPERB)."""
     n_classes = labels.shape[1]
+    if beta is None:
+        beta = (len(labels) - 1) / max(len(labels), 1)
     counts = np.maximum((labels > 1.0 / n_classes).sum(axis=0), 1)
     weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
     return torch.tensor(weights / weights.sum() * n_classes, dtype=torch.float32)
 
 
-def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
+def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float | None) -> nn.Module:
     if task == "attributes":
         return CCCLoss()
     if recipe_loss == "cbce":
@@ -169,7 +173,7 @@ def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, bat
     """Model outputs (probabilities or z-normalised attributes) for the clips, in order."""
     model.eval()
     with autocast(device, precision):
-        outs = [model.predict(batch).float().cpu().numpy()
+        outs = [model.predict(visible(model, batch)).float().cpu().numpy()
                 for batch in prefetch(iterate(indices, batch_size, None), collator, device)]
     return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
 
@@ -203,7 +207,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         model.train()
         losses = []
         for batch in prefetch(iterate(train_idx, recipe.batch_size, rng), collator, device):
-            batch = modality_dropout(batch, recipe.modality_dropout, rng)
+            batch = visible(model, modality_dropout(batch, recipe.modality_dropout, rng))
             with autocast(device, spec.precision):
                 losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
