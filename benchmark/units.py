@@ -25,6 +25,7 @@ from avbench.store import FeatureStore
 from avbench.training import TrainSpec, load_or_train
 
 PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests")
+WEIGHTS_KEY = "weights_sha256"  # sha256 of the checkpoint file that made the predictions, binding them to it
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
         return {"path": str(path), "skipped": True}
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
-    model, _, _ = load_or_train(spec, store, ctx.device, root=root)
+    model, _, directory = load_or_train(spec, store, ctx.device, root=root)
     arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device)
+    arrays[WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
     write_with(path, lambda p: save_predictions(p, arrays))
     return {"path": str(path), "skipped": False}
