@@ -280,12 +280,24 @@ def corpus_table(path: Path, corpus: str, columns: Sequence[str], numeric: Seque
         raise UserError(f"{corpus}: {path.name} lacks column(s) {', '.join(missing)}")
     if table.empty:
         raise UserError(f"{corpus}: {path.name} has no rows")
-    for column in numeric:
+    numeric_columns(table, numeric, f"{corpus}: {path.name}")
+    return table
+
+
+def numeric_columns(table: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    """Every value of ``columns`` is a number (the first offender is named with its CSV line)."""
+    for column in columns:
         values = pd.to_numeric(table[column], errors="coerce")
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise UserError(f"{corpus}: {path.name} row {row + 2}: {column} {table[column].iloc[row]!r} is not a number")
-    return table
+            raise UserError(f"{where} line {row + 2}: {column} {table[column].iloc[row]!r} is not a number")
+
+
+def name_parts(names: Iterable[str], parts: int, where: str) -> None:
+    """Corpus clip names that encode fields (``1001_DFA_ANG_XX``): each has exactly ``parts`` of them."""
+    for name in names:
+        if not isinstance(name, str) or len(name.split("_")) != parts:
+            raise UserError(f"{where}: clip name {name!r} does not have {parts} '_'-separated fields")
 
 
 # -- submissions ---------------------------------------------------------------------------------------------------
@@ -299,7 +311,7 @@ def run_record(info: dict[str, Any], where: str) -> None:
         unique(list(info["corruptions"]), f"{where}: corruptions")
 
 
-def npz_members(path: Path, allowed: Sequence[str], where: str, limit: int = MAX_MEMBER_BYTES) -> None:
+def npz_members(path: Path, allowed: Sequence[str], where: str) -> None:
     """Only ``allowed`` arrays, each below ``limit`` bytes uncompressed — read from the zip directory, before any
     byte is decompressed (a small file can otherwise expand to gigabytes)."""
     try:
@@ -312,9 +324,9 @@ def npz_members(path: Path, allowed: Sequence[str], where: str, limit: int = MAX
         if key not in allowed:
             raise UserError(f"{where}: {path.name} holds an unexpected array {member.filename!r}; only "
                             f"{', '.join(allowed)} are accepted")
-        if member.file_size > limit:
+        if member.file_size > MAX_MEMBER_BYTES:
             raise UserError(f"{where}: {path.name} array {key!r} is {member.file_size:,} bytes uncompressed "
-                            f"(limit {limit:,})")
+                            f"(limit {MAX_MEMBER_BYTES:,})")
 
 
 def claim_tolerance(text: str, key: str) -> float:

@@ -225,14 +225,14 @@ def check_replacements(entries: list[Entry], entries_dir: str | Path | None, rep
 def submit_run(path: str | Path, claimed: str | Path | None = None, entries_dir: str | Path | None = None,
                store: str | Path | None = None, replace_existing: bool = False) -> list[Path]:
     """Verify a run directory and write one verified entry per model; returns the written paths."""
-    sub = verify_run(path, store)
     if claimed is None:
-        results = sub.run_dir / "results.csv"
+        results = Path(path) / "results.csv"
         if not results.is_file():
             raise UserError(f"incomplete submission: {results} is missing; pass --claimed with the claimed numbers")
         claims, meta = read_claims(results)
     else:
         claims, meta = read_claims(claimed)
+    sub = verify_run(path, store)
     recomputed, distributions, n_resamples, boot_seed = _recompute(sub)
     check_claims(claims, recomputed, sub.labels)
     entries = build_entries(sub, recomputed, distributions, n_resamples, boot_seed, meta)
