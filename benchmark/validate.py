@@ -24,7 +24,7 @@ from avbench.errors import UserError
 MIN_BOOTSTRAP = 100  # fewer resamples give intervals too coarse to mean anything: refused
 WARN_BOOTSTRAP = 1000  # below this the interval ends move visibly between bootstrap seeds: warned
 CLAIM_DECIMALS = 3  # a claim is checked to at least this many decimals, however few it was written with
-MAX_MEMBER_BYTES = 512 * 2**20  # an uncompressed predictions array larger than this is refused unread
+MAX_NPZ_BYTES = 512 * 2**20  # a predictions file larger than this uncompressed is refused unread
 SPLITS = ("train", "dev", "test")
 
 
@@ -312,21 +312,32 @@ def run_record(info: dict[str, Any], where: str) -> None:
 
 
 def npz_members(path: Path, allowed: Sequence[str], where: str) -> None:
-    """Only ``allowed`` arrays, each below ``limit`` bytes uncompressed — read from the zip directory, before any
-    byte is decompressed (a small file can otherwise expand to gigabytes)."""
+    """Only ``allowed`` arrays, :data:`MAX_NPZ_BYTES` uncompressed at most, each holding what its header declares —
+    all read from the zip directory and the .npy headers before any array is decompressed (a 1 MB file can
+    otherwise expand to gigabytes)."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
+            unexpected = [m.filename for m in members if m.filename.removesuffix(".npy") not in allowed]
+            if unexpected:
+                raise UserError(f"{where}: {path.name} holds unexpected array(s) {', '.join(unexpected[:3])}; only "
+                                f"{', '.join(allowed)} are accepted")
+            total = sum(m.file_size for m in members)
+            if total > MAX_NPZ_BYTES:
+                raise UserError(f"{where}: {path.name} holds {total:,} bytes uncompressed (limit {MAX_NPZ_BYTES:,})")
+            for member in members:
+                key = member.filename.removesuffix(".npy")
+                with archive.open(member) as fh:  # the .npy header only: a few hundred bytes decompressed
+                    major, _ = np.lib.format.read_magic(fh)
+                    read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read_header(fh)
+                if dtype.hasobject:
+                    raise UserError(f"{where}: {path.name} array {key!r} holds objects: cannot be read without pickle")
+                if math.prod(shape) * dtype.itemsize > member.file_size:
+                    raise UserError(f"{where}: {path.name} array {key!r} declares more data than it holds")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise UserError(f"{where}: {path.name} is not a readable .npz file ({exc})") from None
-    for member in members:
-        key = member.filename.removesuffix(".npy")
-        if key not in allowed:
-            raise UserError(f"{where}: {path.name} holds an unexpected array {member.filename!r}; only "
-                            f"{', '.join(allowed)} are accepted")
-        if member.file_size > MAX_MEMBER_BYTES:
-            raise UserError(f"{where}: {path.name} array {key!r} is {member.file_size:,} bytes uncompressed "
-                            f"(limit {MAX_MEMBER_BYTES:,})")
 
 
 def claim_tolerance(text: str, key: str) -> float:

@@ -10,7 +10,7 @@ UNIMODAL = ["ser", "fer"]
 
 
 def test_every_fusion_model_beats_the_unimodal_ones(synthetic, tmp_path):
-    out = run(RunSpec(models=FUSION + UNIMODAL, corruptions=["modality"], bootstrap=50, out=tmp_path / "run",
+    out = run(RunSpec(models=FUSION + UNIMODAL, corruptions=["modality"], bootstrap=100, out=tmp_path / "run",
                       workers=2), progress=False)
     df = pd.read_csv(out / "results.csv")
     clean = df[(df["seed"] == "mean") & (df["level"] == "none") & (df["metric"] == "macro_f1")]

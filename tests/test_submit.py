@@ -56,7 +56,7 @@ def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float,
 
 
 def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
-             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True) -> Path:
+             seeds: Sequence[int] = (0,), bootstrap: int = 100, real_digests: bool = True) -> Path:
     """A complete run directory: ``models`` maps label → (task, quality)."""
     test = store.split_indices("test")
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
@@ -117,7 +117,7 @@ def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, 
     assert len(raver.metrics) == len(results[(results.model == "raver") & (results.seed == "mean")])
     assert raver.protocol.mask_digests["markov"]["pL0.9-pN0.1"] == _DIGESTS[(raver.protocol.dataset_fingerprint,
                                                                                 "markov")][-1]
-    assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 20
+    assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 100
     # the board pairs the two verified entries and measures effective robustness against late-fusion
     board = build_board([entries["raver"], entries["late-fusion"]], "synthetic", "emotion", "markov")
     assert [r.entry.model.label for r in board.rows] == ["raver", "late-fusion"]
