@@ -19,26 +19,11 @@ import numpy as np
 import pytest
 
 from avbench import validate
-from avbench.cli import main
 from avbench.corruptions import get as get_corruption
 from avbench.datasets import open_dataset
 from avbench.store import StoreWriter
 
 CREMA_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "crema-d"
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """Run ``avbench ARGS`` as the console script would; return (exit code, stderr)."""
-    argv = sys.argv
-    sys.argv = ["avbench", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-    return code, capsys.readouterr().err
 
 
 def tree(path: Path) -> dict[str, tuple[int, int]]:
@@ -119,7 +104,7 @@ def _replace_cell(path: Path, column: str, value: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch, session_cache):
+def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli, monkeypatch, session_cache):
     monkeypatch.chdir(tmp_path)
     good = tiny_store(tmp_path / "good")
     out = str(tmp_path / "out")
@@ -168,7 +153,7 @@ def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cap
     before = tree(tmp_path)
     failures = []
     for args in cases:
-        code, err = cli(capsys, *args)
+        code, err = cli(*args)
         lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
         if code != 2 or len(lines) != 1 or "Traceback" in err:
             failures.append((args, code, err))
@@ -177,29 +162,29 @@ def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cap
     assert not (tmp_path / "missing").exists()
 
 
-def test_cache_whose_checkpoint_directory_is_a_file(tmp_path, capsys, monkeypatch):
+def test_cache_whose_checkpoint_directory_is_a_file(tmp_path, cli, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "checkpoints").write_text("not a directory")
     monkeypatch.setenv("AVBENCH_CACHE", str(cache))
-    code, err = cli(capsys, "run", "--models", "ser", "--out", str(tmp_path / "out"))
+    code, err = cli("run", "--models", "ser", "--out", str(tmp_path / "out"))
     assert code == 2 and "checkpoint cache" in err and not (tmp_path / "out").exists()
 
 
 # -- finding 1: content verified, the embedded cache regenerated ----------------------------------------------------
-def test_altered_store_is_named_and_embedded_cache_is_regenerated(tmp_path, capsys, monkeypatch):
+def test_altered_store_is_named_and_embedded_cache_is_regenerated(tmp_path, cli, monkeypatch):
     monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))
     store = tiny_store(tmp_path / "store")
     open_dataset(str(store))  # verified once: the sidecar remembers the files' sizes and times
     frames = bytearray((store / "audio.bin").read_bytes())
     frames[:4] = b"\1\1\1\1"
     (store / "audio.bin").write_bytes(bytes(frames))
-    code, err = cli(capsys, "run", "--dataset", str(store), "--models", "ser", "--out", str(tmp_path / "out"))
+    code, err = cli("run", "--dataset", str(store), "--models", "ser", "--out", str(tmp_path / "out"))
     assert code == 2 and "audio.bin" in err and not (tmp_path / "out").exists()
     meta = json.loads((store / "meta.json").read_text())
     del meta["files"], meta["hash_order"]  # a store written before per-file digests: the fingerprint itself
     (store / "meta.json").write_text(json.dumps(meta))
-    code, err = cli(capsys, "run", "--dataset", str(store), "--models", "ser", "--out", str(tmp_path / "out"))
+    code, err = cli("run", "--dataset", str(store), "--models", "ser", "--out", str(tmp_path / "out"))
     assert code == 2 and "content fingerprint" in err and "audio.bin" in err
 
     genuine = open_dataset("synthetic")
@@ -211,21 +196,21 @@ def test_altered_store_is_named_and_embedded_cache_is_regenerated(tmp_path, caps
 
 
 # -- findings 6, 8, 9: nothing written before validation, stale temporaries removed, one writer per --out ------------
-def test_run_removes_stale_temporaries_and_holds_a_lock(tmp_path, capsys, session_cache):
+def test_run_removes_stale_temporaries_and_holds_a_lock(tmp_path, cli, session_cache):
     out = tmp_path / "out"
     args = ["run", "--models", "ser", "--corruption", "modality", "--epochs", "1", "--workers", "1",
             "--bootstrap", "100", "--out", str(out)]
-    code, err = cli(capsys, *args[:-2], "--bootstrap", "0", "--out", str(out))
+    code, err = cli(*args[:-2], "--bootstrap", "0", "--out", str(out))
     assert code == 2 and not out.exists()  # the failed run left nothing that could block the corrected one
     stale = out / "predictions" / "ser" / "seed0" / ".modality.npz.abc123.tmp"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"half a file")
     with open(out / ".lock", "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        code, err = cli(capsys, *args)
+        code, err = cli(*args)
         assert code == 2 and "another avbench run" in err and stale.exists()
         assert not (out / "run.json").exists()
-    code, err = cli(capsys, *args)
+    code, err = cli(*args)
     assert code == 0, err
     assert not stale.exists() and json.loads((out / "run.json").read_text())["status"] == "complete"
 

@@ -26,7 +26,7 @@ from avbench.leaderboards.submit import Claim, submit_run
 from avbench.results import write_results
 from avbench.runner import mask_digests
 from avbench.store import FeatureStore
-from avbench.units import prediction_path, save_predictions
+from avbench.units import WEIGHTS_KEY, prediction_path, save_predictions
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
 
@@ -56,8 +56,10 @@ def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float,
 
 
 def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
-             seeds: Sequence[int] = (0,), bootstrap: int = 100, real_digests: bool = True) -> Path:
-    """A complete run directory: ``models`` maps label → (task, quality)."""
+             seeds: Sequence[int] = (0,), bootstrap: int = 100, real_digests: bool = True,
+             weights: str | None = None) -> Path:
+    """A complete run directory: ``models`` maps label → (task, quality); ``weights`` is the checkpoint digest the
+    predictions carry (every model and seed), or None for predictions bound to no checkpoint."""
     test = store.split_indices("test")
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
     for index, (label, (task, quality)) in enumerate(models.items()):
@@ -74,6 +76,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
                           "outputs": fake_outputs(task, targets, xs, quality, 1000 * index + seed),
                           "targets": targets, "task": np.array(task), "names": names,
                           "mask_digests": np.array(_digests(store, name, real_digests))}
+                if weights is not None:
+                    arrays[WEIGHTS_KEY] = np.array(weights)
                 write_with(prediction_path(run_dir, label, seed, name), lambda p, a=arrays: save_predictions(p, a))
     corruption_objects = [get_corruption(c) for c in corruptions]
     write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0,
@@ -86,6 +90,9 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruption_objects}, "seeds": list(seeds),
         "mask_seed": 0, "bootstrap": bootstrap, "overrides": {}, "emotions": store.emotions,
         "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
+        **({"checkpoint_weights_sha256": {label: {str(s): weights for s in seeds} for label in models},
+            "checkpoint_hashes": {label: hashlib.sha256((weights * len(seeds)).encode()).hexdigest()
+                                  for label in models}} if weights is not None else {}),
     })
     return run_dir
 
@@ -155,6 +162,33 @@ def test_claim_tolerance_follows_written_precision() -> None:
     assert Claim(("m", "mean", "c", "l", "macro_f1"), "0.7771234567891234").tolerance == pytest.approx(1e-9)
     with pytest.raises(UserError, match="is not a number"):
         _ = Claim(("m", "mean", "c", "l", "macro_f1"), "high").tolerance
+    assert Claim(("m", "mean", "c", "l", "macro_f1"), "1").tolerance == pytest.approx(5e-4)  # three decimals at least
+
+
+def test_an_integer_claim_is_checked_to_three_decimals(small_run: Path, tmp_path: Path, cli) -> None:
+    claims = tmp_path / "claims.csv"
+    pd.DataFrame([{"model": "raver", "seed": "mean", "corruption": "modality", "level": "none", "metric": "macro_f1",
+                   "value": "1"}]).to_csv(claims, index=False)
+    code, err = cli("submit", str(small_run), "--claimed", str(claims), "--entries", str(tmp_path / "entries"))
+    assert code == 2 and "claimed 1, recomputed" in err and not (tmp_path / "entries").exists()
+
+
+def test_a_verified_entry_is_bound_to_its_weights(synthetic: FeatureStore, tmp_path: Path, cli) -> None:
+    """Other weights under the same label (e.g. SER's predictions relabelled late-fusion) never silently replace a
+    verified entry; ``--replace`` is the explicit way to do it."""
+    entries = tmp_path / "entries"
+    first = make_run(tmp_path / "a", synthetic, {"late-fusion": ("emotion", 0.6)}, ["modality"], weights="a" * 64)
+    assert cli("submit", str(first), "--entries", str(entries))[0] == 0
+    again = cli("submit", str(first), "--entries", str(entries))  # the same weights: an update, allowed
+    assert again[0] == 0, again[1]
+    before = {p: p.read_bytes() for p in entries.iterdir()}
+    other = make_run(tmp_path / "b", synthetic, {"late-fusion": ("emotion", 0.9)}, ["modality"], weights="b" * 64)
+    code, err = cli("submit", str(other), "--entries", str(entries))
+    assert code == 2 and "--replace" in err and {p: p.read_bytes() for p in entries.iterdir()} == before
+    assert cli("submit", str(other), "--entries", str(entries), "--replace")[0] == 0
+    (entry,) = load_entries(entries)
+    expected = hashlib.sha256(("b" * 64).encode()).hexdigest()
+    assert entry.model.checkpoint_hash == expected and entry.model.code_hash
 
 
 def _npz(run: Path) -> Path:
@@ -234,6 +268,14 @@ REJECTIONS = {
     "unfinished": (lambda run: _edit_run_json(run, status="running"), "not complete"),
     "unknown dataset": (lambda run: _edit_run_json(run, dataset="crema-d"), "pass --store"),
     "claims": (lambda run: (run / "results.csv").unlink(), "results.csv is missing"),
+    "bootstrap 1": (lambda run: _edit_run_json(run, bootstrap=1), "bootstrap must be at least 100"),
+    "bootstrap abc": (lambda run: _edit_run_json(run, bootstrap="abc"), "bootstrap must be an integer"),
+    "repeated seeds": (lambda run: _edit_run_json(run, seeds=[0, 0]), "seeds lists 0 more than once"),
+    "repeated models": (lambda run: _edit_run_json(run, models=["raver", "raver"]), "models lists .*more than once"),
+    "extra array": (lambda run: _rewrite(run, bomb=np.zeros(8)), "unexpected array"),
+    "unchecked weights": (lambda run: _edit_run_json(run, checkpoint_hashes={"raver": "c" * 64}),
+                          "cannot be checked"),
+    "other code": (lambda run: _edit_run_json(run, code_hashes={"raver": "0" * 16}), "other code"),
 }
 
 
