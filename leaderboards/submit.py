@@ -225,6 +225,8 @@ def check_replacements(entries: list[Entry], entries_dir: str | Path | None, rep
 def submit_run(path: str | Path, claimed: str | Path | None = None, entries_dir: str | Path | None = None,
                store: str | Path | None = None, replace_existing: bool = False) -> list[Path]:
     """Verify a run directory and write one verified entry per model; returns the written paths."""
+    if not Path(path).is_dir():
+        raise UserError(f"submission {path} is not a directory")
     if claimed is None:
         results = Path(path) / "results.csv"
         if not results.is_file():
