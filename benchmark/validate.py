@@ -132,7 +132,7 @@ def _value_ok(value: Any, default: Any) -> bool:
     if isinstance(default, float):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if isinstance(default, (tuple, list)):
-        return isinstance(value, (tuple, list)) and all(_value_ok(v, d) for v, d in zip(value, [default[0]] * len(value)))
+        return isinstance(value, (tuple, list)) and (not default or all(_value_ok(v, default[0]) for v in value))
     return default is None or isinstance(value, type(default))
 
 
