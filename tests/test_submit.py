@@ -26,6 +26,7 @@ from avbench.leaderboards.submit import Claim, submit_run
 from avbench.results import write_results
 from avbench.runner import mask_digests
 from avbench.store import FeatureStore
+from avbench.training import TrainSpec, checkpoint_dir
 from avbench.units import WEIGHTS_KEY, prediction_path, save_predictions
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
@@ -173,9 +174,12 @@ def test_an_integer_claim_is_checked_to_three_decimals(small_run: Path, tmp_path
     assert code == 2 and "claimed 1, recomputed" in err and not (tmp_path / "entries").exists()
 
 
-def test_a_verified_entry_is_bound_to_its_weights(synthetic: FeatureStore, tmp_path: Path, cli) -> None:
+def test_a_verified_entry_is_bound_to_its_weights(synthetic: FeatureStore, tmp_path: Path, cli,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Other weights under the same label (e.g. SER's predictions relabelled late-fusion) never silently replace a
-    verified entry; ``--replace`` is the explicit way to do it."""
+    verified entry; ``--replace`` is the explicit way to do it; a cached checkpoint of the named model must hold the
+    predictions' weights."""
+    monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))  # no trained late-fusion here
     entries = tmp_path / "entries"
     first = make_run(tmp_path / "a", synthetic, {"late-fusion": ("emotion", 0.6)}, ["modality"], weights="a" * 64)
     assert cli("submit", str(first), "--entries", str(entries))[0] == 0
@@ -189,6 +193,11 @@ def test_a_verified_entry_is_bound_to_its_weights(synthetic: FeatureStore, tmp_p
     (entry,) = load_entries(entries)
     expected = hashlib.sha256(("b" * 64).encode()).hexdigest()
     assert entry.model.checkpoint_hash == expected and entry.model.code_hash
+    cached = checkpoint_dir(TrainSpec("late-fusion"), synthetic) / "weights.safetensors"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"the weights this machine trained")
+    code, err = cli("submit", str(other), "--entries", str(entries), "--replace")
+    assert code == 2 and "not made by 'late-fusion'" in err
 
 
 def _npz(run: Path) -> Path:
