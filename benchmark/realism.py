@@ -179,7 +179,8 @@ def measure(store: FeatureStore, limit: int | None = 2000) -> RealismReport:
     if any(len(i) == 0 for i in splits.values()):
         return report
     temporal = [m for m in TEMPORAL if m in store.modalities and store.rates.get(m, 0) > 0]
-    corruptions = {name: (get_corruption(name), get_corruption(name).level(level)) for name, level in (SCATTERED, BURSTS)}
+    corruptions = {name: (get_corruption(name), get_corruption(name).level(level))
+                   for name, level in (SCATTERED, BURSTS)}
     features: dict[str, dict[str, np.ndarray]] = {}  # "<modality>:<kind>" -> split -> (N, F)
     for m in temporal:
         mean, std = _norm(store, m)
@@ -277,11 +278,13 @@ def render(report: RealismReport, console) -> None:  # noqa: ANN001 (a rich Cons
     for name, value in report.target_values(ref.CREMA_D_CARDINALITY).items():
         low, high = TARGETS[name]
         met = np.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)
-        required = f"{low} – {high}" if low is not None and high is not None else f"≥ {low}" if low is not None else f"≤ {high}"
+        required = (f"{low} – {high}" if low is not None and high is not None
+                    else f"≥ {low}" if low is not None else f"≤ {high}")
         targets.add_row(name, fmt(value), required, "yes" if met else "no")
     console.print(targets)
     notes = (f"[1] {ref.RAVDESS_SOURCE}", f"[2] {ref.CREMA_D_SOURCE}",
-             f"[3] {ref.RAVER_TABLE3_SOURCE}; both papers: temporal context helps, bursts hurt more than scattered loss",
+             f"[3] {ref.RAVER_TABLE3_SOURCE}; both papers: temporal context helps, bursts hurt more than "
+             "scattered loss",
              "[4] macro-F1 of a linear probe on the means of the clip's thirds minus one on the clip mean (test split)",
              f"[5] clip-mean probe under {SCATTERED[0]} {SCATTERED[1]} minus under {BURSTS[0]} {BURSTS[1]} "
              "(same expected dropped fraction)",

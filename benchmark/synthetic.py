@@ -168,7 +168,8 @@ def _events(rng: np.random.Generator, duration: float, cfg: SyntheticConfig) -> 
     return Events(centres, widths, strength, float(rng.uniform(-cfg.max_face_lag, cfg.max_face_lag)))
 
 
-def _words(rng: np.random.Generator, duration: float, rate: float, valence: float) -> tuple[list[str], np.ndarray, float]:
+def _words(rng: np.random.Generator, duration: float, rate: float,
+           valence: float) -> tuple[list[str], np.ndarray, float]:
     """Words of one sentence, maybe framed by a filler or an affect word, laid out over the clip.
 
     Returns the words, their (start, end) times and the clip's lexical valence (+1, −1 or 0).
@@ -296,7 +297,8 @@ def _config(variant: str) -> SyntheticConfig:
     return SyntheticConfig(n_clips=48, n_speakers=8, split_speakers=(4, 2, 2))
 
 
-def generate(path: str | Path, variant: str = "tiny", seed: int = 0, config: SyntheticConfig | None = None) -> FeatureStore:
+def generate(path: str | Path, variant: str = "tiny", seed: int = 0,
+             config: SyntheticConfig | None = None) -> FeatureStore:
     """Generate the dataset into ``path`` (atomically) and return it opened."""
     cfg = config or _config(variant)
     gen = _Generator(variant, seed, cfg)

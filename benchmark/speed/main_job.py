@@ -39,7 +39,8 @@ def main_job(models: str = "all") -> dict[str, float]:
         open_dataset("synthetic")
         cold = _timed_run(cache, Path(tmp) / "cold", models)
         warm = _timed_run(cache, Path(tmp) / "warm", models)
-    return {"cold_s": cold, "warm_s": warm, "cold_target_ratio": cold / COLD_TARGET_S, "warm_target_ratio": warm / WARM_TARGET_S}
+    return {"cold_s": cold, "warm_s": warm, "cold_target_ratio": cold / COLD_TARGET_S,
+            "warm_target_ratio": warm / WARM_TARGET_S}
 
 
 def per_level_cost(model_name: str = "raver", repeats: int = 3) -> dict[str, float]:
