@@ -95,14 +95,15 @@ def _norm(store: FeatureStore, modality: str) -> tuple[np.ndarray, np.ndarray]:
             np.maximum(np.asarray(stats["std"], np.float32), 1e-6).reshape(shape))
 
 
-def _pool(x: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the kept frames, and the means of the clip's thirds (of all frames): zeros where nothing is kept."""
-    width = x.shape[1]
+def _mean(x: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the kept frames (all when ``keep`` is None); zeros (the train mean) when nothing is kept."""
     kept = x if keep is None else x[keep]
-    mean = kept.mean(axis=0) if len(kept) else np.zeros(width, np.float32)
-    thirds = [part.mean(axis=0) if len(part) else np.zeros(width, np.float32)
-              for part in np.array_split(x, 3)] if keep is None else []
-    return mean, np.concatenate(thirds) if thirds else mean
+    return kept.mean(axis=0) if len(kept) else np.zeros(x.shape[1], np.float32)
+
+
+def _thirds(x: np.ndarray) -> np.ndarray:
+    """Means of the clip's first, middle and last third, concatenated."""
+    return np.concatenate([_mean(part) for part in np.array_split(x, 3)])
 
 
 class _Probe:
@@ -190,15 +191,14 @@ def measure(store: FeatureStore, limit: int | None = 2000) -> RealismReport:
             for i in idx:
                 x = _frames(store, m, int(i), mean, std)
                 acf_clips.append(x)
-                pooled, thirds = _pool(x)
-                clean_mean.append(pooled)
-                clean_thirds.append(thirds)
+                clean_mean.append(_mean(x))
+                clean_thirds.append(_thirds(x))
                 if split != "test":
                     continue
                 timing = store.timing(int(i))
                 for name, (corruption, level) in corruptions.items():
                     keeps = [masks_for(corruption, level, timing, seed, (m,))[m] for seed in MASK_SEEDS]
-                    masked[name].append(np.stack([_pool(x, keep)[0] for keep in keeps]))
+                    masked[name].append(np.stack([_mean(x, keep) for keep in keeps]))
             features.setdefault(f"{m}:mean", {})[split] = np.stack(clean_mean)
             features.setdefault(f"{m}:thirds", {})[split] = np.stack(clean_thirds)
             if split == "test":
