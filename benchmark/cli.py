@@ -201,7 +201,12 @@ def run(
     names, explicit = model_names(models)
     chosen = [c.name for c in parse_selection(corruption, modality)]
     store = open_dataset(dataset)
-    names = resolve_models(names, store.modalities, task, explicit)
+    names = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
+    from avbench.corpora.checks import recorded_problems
+
+    for problem in recorded_problems(store):
+        warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
+                      f"(see `avbench datasets info {dataset}`)")
     spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=parse_seeds(seeds, seed_list),
                    config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
                    executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,

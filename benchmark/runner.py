@@ -60,17 +60,26 @@ class RunSpec:
         return {k: getattr(self, k) for k in keys}
 
 
-def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None,
-                   explicit: bool) -> list[str]:
-    """Keep the models that can take the dataset's modalities (and task); warn under ``all``, fail when named."""
+def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None, explicit: bool,
+                   store_tasks: tuple[str, ...] = ("emotion", "attributes")) -> list[str]:
+    """Keep the models that can take the dataset's modalities and one of its labelled tasks (``task`` when given);
+    warn under ``all``, fail when named."""
     from avbench.models import model_class
 
     usable = []
     for name in names:
         cls = model_class(name)
         missing = [m for m in cls.modalities if m not in store_modalities]
-        problem = (f"needs {', '.join(missing)}, which the dataset lacks" if missing
-                   else f"does not do task {task!r}" if task and task not in cls.tasks else "")
+        if missing:
+            problem = f"needs {', '.join(missing)}, which the dataset lacks"
+        elif task and task not in cls.tasks:
+            problem = f"does not do task {task!r}"
+        elif task and task not in store_tasks:
+            problem = f"cannot be scored on task {task!r}: the dataset has no {task} labels"
+        elif not any(t in store_tasks for t in cls.tasks):
+            problem = f"does {' and '.join(cls.tasks)}, for which the dataset has no labels"
+        else:
+            problem = ""
         if not problem:
             usable.append(name)
         elif explicit:
@@ -78,7 +87,9 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
         else:
             warnings.warn(f"skipping model {name!r}: it {problem}")
     if not usable:
-        raise UserError("no requested model can run on this dataset")
+        raise UserError("no requested model can run on this dataset "
+                        f"(it has {', '.join(store_modalities) or 'no modalities'} and labels for "
+                        f"{', '.join(store_tasks) or 'no task'})")
     return usable
 
 
@@ -106,6 +117,18 @@ def _check_writable(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+
+
+def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
+    """A unit's outcome; its user error re-raised naming the unit, so a grid of many models says which failed."""
+    from avbench.models import model_class
+    from avbench.training import model_task
+
+    try:
+        return future.result()
+    except UserError as exc:
+        task = model_task(model_class(ts.model), store, ts.task)
+        raise UserError(f"{kind} of {ts.label} (seed {ts.seed}, task {task}) failed: {exc}") from None
 
 
 def run(spec: RunSpec, progress: bool = True, console: Console | None = None) -> Path:
@@ -152,13 +175,16 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
                     kind, ts = futures.pop(future)
-                    outcome = future.result()  # re-raise a unit's failure here
+                    outcome = _unit_result(future, kind, ts, store)
                     bar.advance(grid)
                     bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
+    except BaseException as exc:
+        write_json(info_path, {**json.loads(info_path.read_text()), "status": "failed", "error": str(exc)})
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]

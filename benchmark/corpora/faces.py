@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from avbench.corpora.weights import load_state_dict, strip_prefix
+from avbench.corpora.weights import content_digest, load_state_dict, strip_prefix
 from avbench.errors import UserError
 
 CROP = 224
@@ -76,6 +76,9 @@ class FaceEncoder:
         self.trunk = _mobilenet_trunk(self.weights).to(device).eval()
         self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        self.digest = content_digest({"detector": self.detector, "trunk": self.trunk},
+                                     {"crop": CROP, "margin": MARGIN, "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
+                                      "min_probability": min_probability})
 
     def crops(self, frames: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Aligned crops of the frames that show a face, and the mask of those frames."""
