@@ -142,7 +142,9 @@ def _store_or_corpus(name: str | None, dataset: str | None) -> tuple[str, Path |
     if not chosen:
         raise UserError("name a corpus (--dataset crema-d, see `avbench list datasets`) or a feature store directory")
     path = Path(chosen).expanduser()
-    return chosen, path if (path / "meta.json").is_file() else None
+    if (path / "meta.json").is_file() or (chosen not in corpora.names() and ("/" in chosen or path.exists())):
+        return chosen, path  # a store (FeatureStore says what is wrong when it is not one)
+    return chosen, None
 
 
 @datasets_app.command("info")

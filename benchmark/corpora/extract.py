@@ -197,12 +197,12 @@ def select_clips(labels: CorpusLabels, config: ExtractConfig, available: bool = 
     chosen = clips[keep]
     notes = []
     if available:
-        notes.append(f"--available: {int(keep.sum())} of {len(clips)} clip(s) have "
-                     f"{' and '.join(INPUT_NAMES[m] for m in config.modalities)}")
+        notes.append(f"--available: {int(keep.sum())} of {len(clips)} clip(s) have what "
+                     f"{' and '.join(config.modalities)} need")
     if limit is not None:
         chosen = chosen.head(limit)
     if chosen.empty:
-        raise UserError(_missing_inputs_message(labels, config, missing))
+        raise UserError(_missing_inputs_message(labels, config, missing, available))
     selected = CorpusLabels(**{**vars(labels), "clips": chosen.reset_index(drop=True)})
     selection = Selection(selected, notes)
     _ensure_splits(selection)
@@ -211,7 +211,8 @@ def select_clips(labels: CorpusLabels, config: ExtractConfig, available: bool = 
     return selection
 
 
-def _missing_inputs_message(labels: CorpusLabels, config: ExtractConfig, missing: dict[str, int]) -> str:
+def _missing_inputs_message(labels: CorpusLabels, config: ExtractConfig, missing: dict[str, int],
+                            available: bool = False) -> str:
     total = len(labels.clips)
     parts = [f"{count} of {total} clip(s) have no {INPUT_NAMES[m]} (looked for {labels.media.get(m, 'its files')})"
              for m, count in missing.items() if count]
@@ -222,6 +223,8 @@ def _missing_inputs_message(labels: CorpusLabels, config: ExtractConfig, missing
                 "extract only what it has")
     elif absent:
         hint = "check --root and the layout described in the README's Real corpora section"
+    elif available:
+        hint = f"no clip has the files of all of {', '.join(config.modalities)}: choose fewer with --modalities"
     else:
         hint = "pass --available to extract only the clips that have their files"
     return f"{labels.name}: " + "; ".join(parts) + f"; {hint}"
