@@ -6,6 +6,7 @@ reaches a CCC on NaN targets; a unit that fails says which model, seed and task 
 """
 from __future__ import annotations
 
+import json
 import warnings
 from concurrent.futures import Future
 from pathlib import Path
@@ -22,8 +23,8 @@ from avbench.training import TrainSpec, model_task
 
 def _store(path: Path, attributes: bool) -> FeatureStore:
     writer = StoreWriter(path, "corpus-like", ["a", "b"], {"audio": {"rate": 50.0, "shape": [1, 4]}})
-    for i, split in enumerate(["train", "dev", "test"]):
-        writer.add(f"c{i}", f"s{i}", split, 1.0, {"audio": np.ones((5, 1, 4))}, labels=np.array([0.75, 0.25]),
+    for i, split in enumerate(["train", "train", "dev", "dev", "test", "test"]):
+        writer.add(f"c{i}", f"s{i // 2}", split, 1.0, {"audio": np.full((5, 1, 4), i)}, labels=np.array([0.75, 0.25]),
                    attributes=np.array([1.0, 2.0, 3.0]) if attributes else None)
     return writer.close()
 
@@ -62,3 +63,18 @@ def test_a_failing_unit_names_its_model_seed_and_task(tmp_path):
     future.set_exception(UserError("labels contain NaN or inf (18 values)"))
     with pytest.raises(UserError, match=r"^train of align-vw-ser \(seed 2, task emotion\) failed: labels contain NaN"):
         _unit_result(future, "train", TrainSpec("align-vw-ser", seed=2), store)
+
+
+def test_a_failed_run_is_recorded_as_failed_with_its_cause(tmp_path, monkeypatch):
+    """Forcing attributes on a store without them (what ``--models all`` no longer does) fails naming the unit,
+    and run.json says ``failed`` rather than staying ``running``."""
+    from avbench.runner import RunSpec, run
+
+    monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))
+    store = _store(tmp_path / "emotion", attributes=False)
+    spec = RunSpec(models=["ser"], corruptions=["modality"], dataset=str(store.path), task="attributes", epochs=1,
+                   bootstrap=10, out=tmp_path / "run", workers=1)
+    with pytest.raises(UserError, match=r"ser \(seed 0, task attributes\) failed: .*NaN"):
+        run(spec, progress=False)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "failed" and "ser (seed 0, task attributes)" in info["error"]
