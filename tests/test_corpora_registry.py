@@ -109,7 +109,7 @@ def test_datasets_info_takes_the_corpus_like_extract_and_counts_media(tmp_path):
     assert by_option.exit_code == 0 and by_option.output == positional.output
     media = by_option.output[by_option.output.index("media in the checkout"):]
     audio = next(line for line in media.splitlines() if line.strip("│ ").startswith("audio"))
-    assert "1/13" in audio and f"{root}/AudioWAV/<clip>.wav" in audio
+    assert "1/13" in audio and "AudioWAV/<clip>.wav" in audio and f"media in the checkout {root}" in media
     video = next(line for line in media.splitlines() if line.strip("│ ").startswith("video"))
     assert "0/13" in video and "VideoFlash/<clip>.flv" in video
     both = CliRunner().invoke(_app(), ["datasets", "info", "crema-d", "--dataset", "msp-improv", "--root", str(root)])

@@ -168,20 +168,22 @@ def info(
     labels = corpora.load_labels(chosen, root, **_options(rating_modality=rating_modality, seed=seed,
                                                            balance=balance, fold=fold, test_set=test_set))
     render_summary(summarize(labels), console)
-    render_media(labels, _modalities(modalities) or corpora.get(chosen).modalities, console)
+    render_media(labels, _modalities(modalities) or corpora.get(chosen).modalities, root, console)
 
 
-def render_media(labels: CorpusLabels, modalities: tuple[str, ...], console: Console) -> None:
-    """Per modality: clips whose files the checkout has, per split, and where the loader looked."""
+def render_media(labels: CorpusLabels, modalities: tuple[str, ...], root: Path, console: Console) -> None:
+    """Per modality: clips whose files the checkout has, per split, and where (under ``root``) the loader looked."""
     from avbench.corpora.extract import has_inputs
 
-    table = Table("modality", "clips with media", *SPLITS, "looked for", title="media in the checkout")
+    table = Table("modality", "clips with media", *SPLITS, title=f"media in the checkout {root}")
+    table.add_column("looked for (under the root)", overflow="fold")  # cut short, it would hide the layout
     clips = labels.clips
     for modality in modalities:
         found = has_inputs(clips, modality)
         per_split = [f"{int((found & (clips['split'] == s)).sum())}/{int((clips['split'] == s).sum())}"
                      for s in SPLITS]
-        table.add_row(modality, f"{int(found.sum())}/{len(clips)}", *per_split, labels.media.get(modality, "?"))
+        where = labels.media.get(modality, "?").replace(f"{Path(root).expanduser()}/", "")
+        table.add_row(modality, f"{int(found.sum())}/{len(clips)}", *per_split, where)
     console.print(table)
 
 
@@ -196,7 +198,8 @@ def render_store(description: StoreDescription, console: Console) -> None:
     if description.failure_list:
         overview.add_row("failed clips", description.failure_list)
     console.print(overview)
-    table = Table("modality", "shape", "dtype", "rate", "frames", "encoder sha256", title="modalities")
+    table = Table("modality", "shape", "dtype", "rate", "frames", title="modalities")
+    table.add_column("encoder sha256", overflow="fold")
     for modality, row in description.modalities.items():
         table.add_row(modality, *row)
     console.print(table)
