@@ -43,6 +43,7 @@ from avbench.store import MODALITIES, SPLITS, FeatureStore, StoreWriter
 
 DTYPES = ("float16", "float32")
 TEXT_RATE = 0.0  # words have no clock; their times live in word_times
+MEDIA_FILE = re.compile(r"'?[^\s']*\.(?:wav|flv|mp4|avi|mp3|textgrid)'?:?\s*", re.IGNORECASE)  # in error text
 INPUT_NAMES = {"audio": "audio or video file", "video": "video file", "text": "forced alignment (word times)"}
 
 
@@ -136,7 +137,8 @@ class ExtractReport:
 
 def _reason(error: str) -> str:
     """An error without the file it names, so failures group by cause."""
-    return re.sub(r"(\S+/)?\S+\.(wav|flv|mp4|avi|mp3|TextGrid)\b:?\s*", "", error).strip() or error
+    reason = MEDIA_FILE.sub("", error)
+    return re.sub(r":\s*\)", ")", reason).strip() or error
 
 
 @dataclass
