@@ -51,12 +51,13 @@ class RunSpec:
     dataset_seed: int = 0
     ray_address: str | None = None
     epochs: int | None = None
+    split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
     baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
-                "dataset_seed", "epochs")
+                "dataset_seed", "epochs", "split")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -91,6 +92,26 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
                         f"(it has {', '.join(store_modalities) or 'no modalities'} and labels for "
                         f"{', '.join(store_tasks) or 'no task'})")
     return usable
+
+
+def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
+    """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.contract`);
+    warns once for every model whose frontend failed the folding check."""
+    import numpy as np
+
+    from avbench.contract import Contract, merge_records, read_record
+
+    records = {}
+    for label in labels:
+        found = []
+        for seed in seeds:
+            for corruption in corruptions:
+                with np.load(prediction_path(out, label, seed, corruption.name), allow_pickle=False) as data:
+                    found.append(read_record(data, f"{label} seed {seed} {corruption.name}"))
+        records[label] = merge_records(found)
+        if records[label]["contract"] == "failed":
+            warnings.warn(Contract("failed", records[label]["contract_max_diff"]).describe(label))
+    return records
 
 
 def _default_out(spec: RunSpec) -> Path:
@@ -156,7 +177,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs)
                    for m in spec.models for seed in spec.seeds]
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
-                      mask_seed=spec.mask_seed, device=spec.device)
+                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions
                           if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
@@ -188,9 +209,11 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
+    evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
     write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
     info = provenance(spec, store, labels, corruptions, started, weights)
-    info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
+    info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
+                 "split": spec.split})
     write_json(info_path, info)
     return out
 
