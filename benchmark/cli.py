@@ -79,19 +79,20 @@ def print_rows(title: str, rows: list[Any]) -> None:
 # -- list --------------------------------------------------------------------------------------------------------
 @list_app.command("models")
 def list_models() -> None:
-    """Every model with its modalities, tasks, parameter counts (tiny and paper configs) and source paper."""
+    """Every model with its modalities, tasks, mask access, parameter counts (tiny and paper configs) and paper."""
     import torch
 
     from avbench.models import REGISTRY, get
 
     table = Table(title="avbench models")
-    for col in ("name", "modalities", "tasks", "params (tiny)", "params (paper)", "paper"):
+    for col in ("name", "modalities", "tasks", "sees masks", "params (tiny)", "params (paper)", "paper"):
         table.add_column(col)
     for name in REGISTRY.names():
         cls = REGISTRY.get(name)
         with torch.device("meta"):  # count parameters without allocating the paper-size weights
             counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
-        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), *counts, cls.paper)
+        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), "yes" if cls.sees_masks else "no",
+                      *counts, cls.paper)
     out.print(table)
 
 
@@ -184,6 +185,7 @@ def run(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="skip units whose outputs are present"),
     mask_seed: int = typer.Option(0, help="seed of the corruption masks (the protocol)"),
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
+    split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
     from avbench.corruptions import parse_selection
@@ -194,19 +196,39 @@ def run(
 
     if task not in (None, "emotion", "attributes"):
         raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    if split not in ("test", "dev"):
+        raise UserError(f"--split must be test or dev, got {split!r}")
     names, explicit = model_names(models)
     validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
     chosen = [c.name for c in parse_selection(corruption, modality)]
-    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=validate.seed_values(seeds, seed_list),
-                   config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
-                   executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,
-                   ray_address=ray_address, epochs=epochs)
+    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task,
+                   seeds=validate.seed_values(seeds, seed_list), config=config, overrides=parse_overrides(set_),
+                   bootstrap=bootstrap, out=out_dir, executor=executor, workers=workers, device=device, resume=resume,
+                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, split=split)
     check_spec(spec)  # every value checked before the dataset is opened or anything is written
     store = open_dataset(dataset)
-    spec.models = resolve_models(names, store.modalities, task, explicit)
+    spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
+    from avbench.corpora.checks import recorded_problems
+
+    for problem in recorded_problems(store):
+        warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
+                      f"(see `avbench datasets info {dataset}`)")
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory}")
+
+
+# -- datasets realism ----------------------------------------------------------------------------------------------
+@datasets_app.command("realism")
+def datasets_realism(
+    dataset: str = typer.Argument("synthetic", help="embedded dataset name or feature store path"),
+    limit: int = typer.Option(2000, "--limit", min=1, help="at most this many clips per split"),
+) -> None:
+    """Autocorrelation, temporal evidence, burst cost, labels and modality strength beside real-data values."""
+    from avbench.datasets import open_dataset
+    from avbench.realism import measure, render
+
+    render(measure(open_dataset(dataset), limit=limit), out)
 
 
 # -- speed ---------------------------------------------------------------------------------------------------------
@@ -226,9 +248,18 @@ def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     report(measure(n_clips=n_clips, n_resamples=n_resamples))
 
 
+@speed_app.command("faces")
+def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's mean)")) -> None:
+    """Video features per clip: one frame per MTCNN call vs batched frames vs the larger smallest face (CPU)."""
+    from avbench.speed.faces import measure, report
+
+    results = measure(seconds=seconds)
+    report(results, round(30 * seconds))
+
+
 @speed_app.command("run")
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
-    """Cold/warm main job vs the 5-min/30-s targets, cost per extra level, and memory as the data grows."""
+    """Cold/warm main job vs the 150-s/20-s targets, cost per extra level, and memory as the data grows."""
     from avbench.speed.main_job import measure
 
     measure(models)

@@ -187,6 +187,7 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
             citation=given.get("citation", ""), code=given.get("code"),
             config_hash=(info.get("config_hashes") or {}).get(label),
             checkpoint_hash=sub.checkpoint_hashes[label], code_hash=sub.code_hashes[label],
+            sees_masks=sub.evaluation[label]["sees_masks"], eval_path=sub.evaluation[label]["eval_path"],
         )
         protocol = Protocol(
             name=protocol_name(sub), dataset=sub.store.name, task=sub.tasks[label], split="test",

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from avbench.contract import folded_despite_failure, merge_records, read_record
 from avbench.corruptions import Corruption, get as get_corruption
 from avbench import validate
 from avbench.datasets import EMBEDDED, open_path, regenerate_embedded
@@ -48,6 +49,7 @@ class Submission:
     predictions_sha256: dict[str, str]  # label -> digest of all its prediction files
     checkpoint_hashes: dict[str, str | None]  # label -> checked digest of its seeds' weights (None: none claimed)
     code_hashes: dict[str, str | None]  # label -> this avbench's digest of the model's code (None: not registered)
+    evaluation: dict[str, dict[str, Any]]  # label -> mask access and evaluation path (avbench.contract)
 
 
 def _read_run_json(run_dir: Path) -> dict[str, Any]:
@@ -189,6 +191,23 @@ def _check_predictions(data: dict[str, np.ndarray], where: str, task: str, corru
                             "declared protocol (mask digest differs)")
 
 
+def _evaluation(data: dict[str, np.ndarray], where: str, declared: Any) -> dict[str, Any]:
+    """The file's record of how it was made; refused when it was folded although the contract check failed, or
+    when it disagrees with what run.json recorded for the model (one of the two was edited)."""
+    try:
+        record = read_record(data, where)
+    except ValueError as exc:
+        raise UserError(f"{exc}; re-run it with this avbench version") from None
+    if folded_despite_failure(record):
+        raise UserError(f"{where}: predictions were made through the folded frontend although the model failed the "
+                        "per-frame contract check (lost frames leak into kept ones); evaluate it by the honest path")
+    if not isinstance(declared, dict) or declared.get("eval_path") != record["eval_path"] \
+            or declared.get("sees_masks") != record["sees_masks"]:
+        raise UserError(f"{where}: evaluation path {record['eval_path']!r} / mask access {record['sees_masks']} "
+                        f"disagree with run.json's record {declared!r}")
+    return record
+
+
 def _sha256_files(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for path in paths:
@@ -213,6 +232,9 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     mask_seed = info["mask_seed"]
     if not isinstance(mask_seed, int) or isinstance(mask_seed, bool):
         raise UserError(f"run.json: mask_seed must be an integer, got {mask_seed!r}")
+    if info.get("split", "test") != "test":
+        raise UserError(f"run.json: the run evaluated the {info.get('split')!r} split; leaderboards rank test-split "
+                        "runs only")
     store = open_store(info, store_path)
     corruptions = _declared_corruptions(info)
     test = store.split_indices("test")
@@ -221,6 +243,8 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     predictions_dir = root / "predictions"
     files: dict[str, list[Path]] = {}
     weights: dict[tuple[str, int], set[str | None]] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
+    declared = info.get("evaluation") if isinstance(info.get("evaluation"), dict) else {}
     for label in labels:
         task = tasks[label]
         if task == "emotion":
@@ -235,6 +259,7 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
                 data = _load_npz(path, where)
                 _check_predictions(data, where, task, corruption, store, test_ids, targets, names,
                                    digests[corruption.name])
+                records.setdefault(label, []).append(_evaluation(data, where, declared.get(label)))
                 files.setdefault(label, []).append(path)
                 weights.setdefault((label, seed), set()).add(_weights_of(data, where))
     return Submission(
@@ -244,6 +269,7 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
         predictions_sha256={label: _sha256_files(paths) for label, paths in files.items()},
         checkpoint_hashes={label: _checkpoint_hash(info, label, seeds, weights, store) for label in labels},
         code_hashes={label: _code_hash(info, label) for label in labels},
+        evaluation={label: merge_records(found) for label, found in records.items()},
     )
 
 

@@ -18,11 +18,13 @@ import pandas as pd
 import pytest
 
 from avbench.atomic import write_json, write_with
+from avbench.contract import Contract
 from avbench.corruptions import get as get_corruption
 from avbench.errors import UserError
 from avbench.leaderboards.board import build_board
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
+from avbench.models import model_class
 from avbench.results import write_results
 from avbench.runner import mask_digests
 from avbench.store import FeatureStore
@@ -30,6 +32,7 @@ from avbench.training import TrainSpec, checkpoint_dir
 from avbench.units import WEIGHTS_KEY, prediction_path, save_predictions
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
+PASSED = Contract("passed", 0.0)
 
 
 def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
@@ -41,6 +44,11 @@ def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
     if key not in _DIGESTS:
         _DIGESTS[key] = mask_digests(store, get_corruption(corruption), 0)
     return _DIGESTS[key]
+
+
+def _sees_masks(label: str) -> bool:
+    """The registry's declaration for ``label`` (``raver[n_ctx=16]`` is a raver)."""
+    return model_class(label.split("[")[0]).sees_masks
 
 
 def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float, seed: int) -> np.ndarray:
@@ -57,11 +65,11 @@ def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float,
 
 
 def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
-             seeds: Sequence[int] = (0,), bootstrap: int = 100, real_digests: bool = True,
+             seeds: Sequence[int] = (0,), bootstrap: int = 100, real_digests: bool = True, split: str = "test",
              weights: str | None = None) -> Path:
     """A complete run directory: ``models`` maps label → (task, quality); ``weights`` is the checkpoint digest the
     predictions carry (every model and seed), or None for predictions bound to no checkpoint."""
-    test = store.split_indices("test")
+    test = store.split_indices(split)
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
     for index, (label, (task, quality)) in enumerate(models.items()):
         if task == "emotion":
@@ -76,7 +84,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
                 arrays = {"clip_ids": clip_ids, "levels": np.array([lv.label for lv in levels], dtype=str), "x": xs,
                           "outputs": fake_outputs(task, targets, xs, quality, 1000 * index + seed),
                           "targets": targets, "task": np.array(task), "names": names,
-                          "mask_digests": np.array(_digests(store, name, real_digests))}
+                          "mask_digests": np.array(_digests(store, name, real_digests)),
+                          **PASSED.record(_sees_masks(label))}
                 if weights is not None:
                     arrays[WEIGHTS_KEY] = np.array(weights)
                 write_with(prediction_path(run_dir, label, seed, name), lambda p, a=arrays: save_predictions(p, a))
@@ -91,6 +100,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruption_objects}, "seeds": list(seeds),
         "mask_seed": 0, "bootstrap": bootstrap, "overrides": {}, "emotions": store.emotions,
         "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
+        "split": split, "evaluation": {label: {"eval_path": "folded", "contract": "passed", "contract_max_diff": 0.0,
+                               "sees_masks": _sees_masks(label)} for label in models},
         **({"checkpoint_weights_sha256": {label: {str(s): weights for s in seeds} for label in models},
             "checkpoint_hashes": {label: hashlib.sha256((weights * len(seeds)).encode()).hexdigest()
                                   for label in models}} if weights is not None else {}),
@@ -285,6 +296,11 @@ REJECTIONS = {
     "unchecked weights": (lambda run: _edit_run_json(run, checkpoint_hashes={"raver": "c" * 64}),
                           "cannot be checked"),
     "other code": (lambda run: _edit_run_json(run, code_hashes={"raver": "0" * 16}), "other code"),
+    "dev split": (lambda run: _edit_run_json(run, split="dev"), "test-split runs only"),
+    "no evaluation record": (lambda run: _rewrite(run, eval_path=np.array("")), "evaluation path"),
+    "leaky folded file": (lambda run: _rewrite(run, contract=np.array("failed")), "failed the per-frame contract"),
+    "record mismatch": (lambda run: _edit_run_json(run, evaluation={"raver": {"eval_path": "honest",
+                                                                              "sees_masks": True}}), "disagree"),
 }
 
 
