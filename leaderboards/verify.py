@@ -29,7 +29,8 @@ from avbench.runner import mask_digests
 from avbench.store import FeatureStore
 from avbench.units import PREDICTION_KEYS, WEIGHTS_KEY, prediction_path
 
-ALLOWED_KEYS = (*PREDICTION_KEYS, WEIGHTS_KEY)  # anything else in a predictions file is a rejection reason
+# anything else in a predictions file is a rejection reason (contract_max_diff: optional, see avbench.contract)
+ALLOWED_KEYS = (*PREDICTION_KEYS, "contract_max_diff", WEIGHTS_KEY)
 
 
 @dataclass(frozen=True)
