@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from avbench import validate
 from avbench.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -53,24 +54,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return result
 
 
-def parse_seeds(seeds: int, seed_list: Optional[str]) -> list[int]:
-    if seed_list:
-        try:
-            return [int(s) for s in seed_list.split(",") if s.strip()]
-        except ValueError:
-            raise UserError(f"--seed-list expects comma-separated integers, got {seed_list!r}") from None
-    if seeds < 1:
-        raise UserError("--seeds must be at least 1")
-    return list(range(seeds))
-
-
 def model_names(spec: str) -> tuple[list[str], bool]:
     """``all`` → every registered model (explicit=False: unusable ones are skipped with a warning)."""
     from avbench.models import model_class, names
 
     if spec.strip() == "all":
         return names(), False
-    chosen = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = validate.unique([s.strip() for s in spec.split(",") if s.strip()], "--models")
     for name in chosen:
         model_class(name)  # raises with suggestions when unknown
     return chosen, True
@@ -158,8 +148,16 @@ def train(
 
     check_precision(precision)
     set_threads()
+    validate.at_least(seed, 0, "--seed")
+    validate.at_least(epochs, 1, "--epochs")
+    validate.device_name(device)
+    if task not in (None, "emotion", "attributes"):
+        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    overrides = parse_overrides(set_)
+    validate.model_settings([model], config, overrides)
+    validate.checkpoint_cache()
     store = open_dataset(dataset)
-    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs, precision)
+    spec = TrainSpec(model, seed, config, task, overrides, epochs, precision)
     with Progress(console=err) as progress:
         bar = progress.add_task(f"train {spec.label}", total=None)
         _, description, directory = load_or_train(
@@ -196,7 +194,7 @@ def run(
     from avbench.corruptions import parse_selection
     from avbench.datasets import open_dataset
     from avbench.summary_table import print_summary
-    from avbench.runner import RunSpec, resolve_models
+    from avbench.runner import RunSpec, check_spec, resolve_models
     from avbench.runner import run as run_grid
     from avbench.training import check_precision
 
@@ -205,19 +203,37 @@ def run(
         raise UserError(f"--task must be emotion or attributes, got {task!r}")
     if split not in ("test", "dev"):
         raise UserError(f"--split must be test or dev, got {split!r}")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise UserError(f"--device must be cpu or cuda, got {device!r}")
     names, explicit = model_names(models)
+    validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
     chosen = [c.name for c in parse_selection(corruption, modality)]
+    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task,
+                   seeds=validate.seed_values(seeds, seed_list), config=config, overrides=parse_overrides(set_),
+                   bootstrap=bootstrap, out=out_dir, executor=executor, workers=workers, device=device, resume=resume,
+                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, precision=precision, split=split)
+    check_spec(spec)  # every value checked before the dataset is opened or anything is written
     store = open_dataset(dataset)
-    names = resolve_models(names, store.modalities, task, explicit)
-    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=parse_seeds(seeds, seed_list),
-                   config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
-                   executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,
-                   ray_address=ray_address, epochs=epochs, precision=precision, split=split)
+    spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
+    from avbench.corpora.checks import recorded_problems
+
+    for problem in recorded_problems(store):
+        warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
+                      f"(see `avbench datasets info {dataset}`)")
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory}")
+
+
+# -- datasets realism ----------------------------------------------------------------------------------------------
+@datasets_app.command("realism")
+def datasets_realism(
+    dataset: str = typer.Argument("synthetic", help="embedded dataset name or feature store path"),
+    limit: int = typer.Option(2000, "--limit", min=1, help="at most this many clips per split"),
+) -> None:
+    """Autocorrelation, temporal evidence, burst cost, labels and modality strength beside real-data values."""
+    from avbench.datasets import open_dataset
+    from avbench.realism import measure, render
+
+    render(measure(open_dataset(dataset), limit=limit), out)
 
 
 # -- speed ---------------------------------------------------------------------------------------------------------
@@ -237,9 +253,18 @@ def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     report(measure(n_clips=n_clips, n_resamples=n_resamples))
 
 
+@speed_app.command("faces")
+def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's mean)")) -> None:
+    """Video features per clip: one frame per MTCNN call vs batched frames vs the larger smallest face (CPU)."""
+    from avbench.speed.faces import measure, report
+
+    results = measure(seconds=seconds)
+    report(results, round(30 * seconds))
+
+
 @speed_app.command("run")
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
-    """Cold/warm main job vs the 5-min/30-s targets, cost per extra level, and memory as the data grows."""
+    """Cold/warm main job vs the 150-s/20-s targets, cost per extra level, and memory as the data grows."""
     from avbench.speed.main_job import measure
 
     measure(models)

@@ -8,6 +8,7 @@ recomputed without running a model.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -19,7 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from avbench.atomic import write_json
+from avbench import validate
+from avbench.atomic import run_lock, write_json
 from avbench.checkpoints import config_hash
 from avbench.datasets import open_dataset
 from avbench.errors import UserError
@@ -62,17 +64,26 @@ class RunSpec:
         return {k: getattr(self, k) for k in keys}
 
 
-def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None,
-                   explicit: bool) -> list[str]:
-    """Keep the models that can take the dataset's modalities (and task); warn under ``all``, fail when named."""
+def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None, explicit: bool,
+                   store_tasks: tuple[str, ...] = ("emotion", "attributes")) -> list[str]:
+    """Keep the models that can take the dataset's modalities and one of its labelled tasks (``task`` when given);
+    warn under ``all``, fail when named."""
     from avbench.models import model_class
 
     usable = []
     for name in names:
         cls = model_class(name)
         missing = [m for m in cls.modalities if m not in store_modalities]
-        problem = (f"needs {', '.join(missing)}, which the dataset lacks" if missing
-                   else f"does not do task {task!r}" if task and task not in cls.tasks else "")
+        if missing:
+            problem = f"needs {', '.join(missing)}, which the dataset lacks"
+        elif task and task not in cls.tasks:
+            problem = f"does not do task {task!r}"
+        elif task and task not in store_tasks:
+            problem = f"cannot be scored on task {task!r}: the dataset has no {task} labels"
+        elif not any(t in store_tasks for t in cls.tasks):
+            problem = f"does {' and '.join(cls.tasks)}, for which the dataset has no labels"
+        else:
+            problem = ""
         if not problem:
             usable.append(name)
         elif explicit:
@@ -80,7 +91,9 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
         else:
             warnings.warn(f"skipping model {name!r}: it {problem}")
     if not usable:
-        raise UserError("no requested model can run on this dataset")
+        raise UserError("no requested model can run on this dataset "
+                        f"(it has {', '.join(store_modalities) or 'no modalities'} and labels for "
+                        f"{', '.join(store_tasks) or 'no task'})")
     return usable
 
 
@@ -120,35 +133,92 @@ def _default_out(spec: RunSpec) -> Path:
     return runs / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def _check_writable(out: Path) -> None:
+def check_spec(spec: RunSpec) -> None:
+    """Every setting of a run validated before anything is trained, created or written."""
+    from avbench.executors import EXECUTORS
+
+    validate.unique(spec.models, "--models")
+    validate.unique(spec.corruptions, "--corruption")
+    validate.unique(spec.seeds, "seeds")
+    for seed in spec.seeds:
+        validate.at_least(seed, 0, "every seed")
+    validate.at_least(spec.mask_seed, 0, "--mask-seed")
+    validate.at_least(spec.workers, 1, "--workers")
+    validate.at_least(spec.epochs, 1, "--epochs")
+    validate.bootstrap_count(spec.bootstrap)
+    validate.device_name(spec.device)
+    if spec.executor not in EXECUTORS:
+        from avbench.errors import unknown
+
+        raise unknown("executor", spec.executor, EXECUTORS)
+    validate.model_settings(spec.models, spec.config, spec.overrides)
+    validate.checkpoint_cache()
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary files of writes killed part-way (``.<name>.<random>.tmp``): nobody else writes here (we hold the
+    lock), so every one of them is garbage."""
+    for tmp in out.rglob(".*.tmp"):
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
+    """A unit's outcome; its user error re-raised naming the unit, so a grid of many models says which failed."""
+    from avbench.models import model_class
+    from avbench.training import model_task
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+        return future.result()
+    except UserError as exc:
+        task = model_task(model_class(ts.model), store, ts.task)
+        raise UserError(f"{kind} of {ts.label} (seed {ts.seed}, task {task}) failed: {exc}") from None
 
 
 def run(spec: RunSpec, progress: bool = True, console: Console | None = None) -> Path:
     """Execute the grid and write predictions, results, summary, plots and provenance. Returns the run dir."""
     from avbench.corruptions import get as get_corruption
-    from avbench.provenance import provenance
-    from avbench.results import write_results
 
+    check_spec(spec)
     console = console or Console(stderr=True)
-    started = time.time()
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
     corruptions = [get_corruption(name) for name in spec.corruptions]
     out = Path(spec.out) if spec.out else _default_out(spec)
-    _check_writable(out)
     info_path = out / "run.json"
     if info_path.exists() and not spec.resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if info_path.exists():
-        previous = json.loads(info_path.read_text())
-        if previous.get("spec_hash") != config_hash(spec.identity()):
-            raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
+    previous = _read_previous(info_path)
+    if previous is not None and previous.get("spec_hash") != config_hash(spec.identity()):
+        raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
+    with run_lock(out):
+        return _run_locked(spec, store, corruptions, out, console, progress)
+
+
+def _read_previous(info_path: Path) -> dict[str, Any] | None:
+    if not info_path.exists():
+        return None
+    try:
+        previous = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise UserError(f"{info_path} is not a readable run record; choose another --out") from None
+    if not isinstance(previous, dict):
+        raise UserError(f"{info_path} is not a run record; choose another --out")
+    return previous
+
+
+def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, console: Console,
+                progress: bool) -> Path:
+    from avbench.provenance import provenance
+    from avbench.results import write_results
+
+    started = time.time()
+    info_path = out / "run.json"
+    previous = _read_previous(info_path)  # again under the lock: another writer may have finished meanwhile
+    if previous is not None and previous.get("spec_hash") != config_hash(spec.identity()):
+        raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
+    _remove_stale_temporaries(out)
     write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
                            "spec": json.loads(json.dumps(asdict(spec), default=str))})
 
@@ -175,13 +245,16 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
                     kind, ts = futures.pop(future)
-                    outcome = future.result()  # re-raise a unit's failure here
+                    outcome = _unit_result(future, kind, ts, store)
                     bar.advance(grid)
                     bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
+    except BaseException as exc:
+        write_json(info_path, {**json.loads(info_path.read_text()), "status": "failed", "error": str(exc)})
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]

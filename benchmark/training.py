@@ -139,6 +139,13 @@ def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Ge
     return batch.with_masks({drop: torch.zeros_like(batch.masks[drop])})
 
 
+def model_task(cls: Any, store: FeatureStore, task: str | None) -> str:
+    """The task a model trains on: the one asked for, else its first task the store has labels for."""
+    if task:
+        return task
+    return next((t for t in cls.tasks if t in store.labelled_tasks), cls.tasks[0])
+
+
 def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (import kept lazy for CLI speed)
     from avbench.models import FeatureDims, get, model_class
 
@@ -146,7 +153,7 @@ def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (impor
     missing = [m for m in cls.modalities if m not in store.modalities]
     if missing:
         raise UserError(f"model {spec.label!r} needs modalities {', '.join(missing)}, which {store.name!r} lacks")
-    task = spec.task or cls.tasks[0]
+    task = model_task(cls, store, spec.task)
     n_out = len(store.emotions) if task == "emotion" else 3
     dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
     return get(spec.model, config=spec.config, dims=dims, n_outputs=n_out, task=task, **spec.overrides)
@@ -196,7 +203,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     seed_everything(spec.seed)
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes[spec.config]
-    epochs = spec.epochs or recipe.epochs
+    epochs = recipe.epochs if spec.epochs is None else spec.epochs
     criterion = make_criterion(model.task, recipe.loss, store, recipe.cb_beta).to(device)
     optimizer = make_optimizer(model, recipe)
     collator = Collator(store, type(model).modalities)

@@ -14,12 +14,15 @@ second field of the file name. Speakers are actors (first field); splits are spe
 from __future__ import annotations
 
 import logging
+import os
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from avbench import validate
 from avbench.corpora.corpus import Corpus
 from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, empty_attributes, exclude, shares
 from avbench.corpora.media import lfs_pointer_size
@@ -61,6 +64,9 @@ ATTRIBUTION = (
     "(http://opendatacommons.org/licenses/odbl/1.0/); contents under the DbCL 1.0. "
     "Cao et al., IEEE Trans. Affective Computing 5(4):377-390, 2014, doi:10.1109/TAFFC.2014.2336244."
 )
+AUDIO_LAYOUT = (("AudioWAV", ".wav"),)
+# upstream ships FLV; many mirrors and users hold MP4 copies, beside the FLVs or in their own folder
+VIDEO_LAYOUT = (("VideoFlash", ".flv"), ("VideoFlash", ".mp4"), ("VideoMP4", ".mp4"))
 WAV_HEADER_BYTES = 44  # AudioWAV files are 16 kHz, 16-bit mono PCM with a canonical header (LFS sizes)
 WAV_BYTES_PER_SECOND = 32_000
 
@@ -72,18 +78,17 @@ def _require(path: Path) -> Path:
 
 
 def _clip_names(root: Path) -> pd.Series:
-    table = pd.read_csv(_require(root / "SentenceFilenames.csv"), dtype={"Filename": str})
-    if not {"Stimulus_Number", "Filename"} <= set(table.columns):
-        raise UserError(f"{NAME}: SentenceFilenames.csv needs columns Stimulus_Number, Filename")
+    table = validate.corpus_table(_require(root / "SentenceFilenames.csv"), NAME, ["Stimulus_Number", "Filename"],
+                                  ["Stimulus_Number"], dtype={"Filename": str})
+    validate.name_parts(table["Filename"], 4, f"{NAME}: SentenceFilenames.csv")
     return table.set_index("Stimulus_Number")["Filename"]
 
 
 def _tabulated_votes(root: Path, modality: int, names: pd.Series) -> dict[str, np.ndarray]:
-    table = pd.read_csv(_require(root / "processedResults" / "tabulatedVotes.csv"))
+    table = validate.corpus_table(_require(root / "processedResults" / "tabulatedVotes.csv"), NAME,
+                                  [*VOTE_CODES, "fileName"], VOTE_CODES)
     table = table.rename(columns={table.columns[0]: "row_id"})
-    missing = [c for c in [*VOTE_CODES, "fileName"] if c not in table.columns]
-    if missing:
-        raise UserError(f"{NAME}: tabulatedVotes.csv lacks column(s) {', '.join(missing)}")
+    validate.numeric_columns(table, ["row_id"], f"{NAME}: tabulatedVotes.csv")
     ids = pd.to_numeric(table["row_id"], errors="raise").astype(np.int64)
     table = table[ids // 100_000 == modality]
     clip_numbers = ids[table.index] % 100_000
@@ -100,10 +105,7 @@ def _raw_votes(root: Path, modality: int) -> dict[str, np.ndarray]:
     """One vote per rater, clip and modality from the unfiltered responses."""
     path = _require(root / "finishedResponses.csv")
     columns = ["localid", "queryType", "clipName", "respEmo"]
-    table = pd.read_csv(path, low_memory=False)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise UserError(f"{NAME}: finishedResponses.csv lacks column(s) {', '.join(missing)}")
+    table = validate.corpus_table(path, NAME, columns, low_memory=False)
     table = table[pd.to_numeric(table["queryType"], errors="coerce") == modality]
     deduplicated = table.drop_duplicates(["localid", "clipName"])
     if len(deduplicated) < len(table):
@@ -128,7 +130,7 @@ def _durations(root: Path) -> dict[str, float]:
     durations: dict[str, float] = {}
     manifest = root / "derived" / "media_lfs_manifest.csv"
     if manifest.is_file():
-        table = pd.read_csv(manifest)
+        table = validate.corpus_table(manifest, NAME, ["path", "size_bytes"], ["size_bytes"])
         wav = table[table["path"].str.startswith("AudioWAV/")]
         seconds = (wav["size_bytes"].astype(np.int64) - WAV_HEADER_BYTES) / WAV_BYTES_PER_SECOND
         durations.update(zip(wav["path"].str.slice(9, -4), seconds.astype(float), strict=True))
@@ -138,10 +140,25 @@ def _durations(root: Path) -> dict[str, float]:
     return durations
 
 
+def _layout_text(root: Path, layout: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{root}/{folder}/<clip>{suffix}" for folder, suffix in layout)
+
+
+def _media_finder(root: Path, layout: tuple[tuple[str, str], ...]) -> Callable[[str], str | None]:
+    """clip id -> the first file of ``layout`` the checkout has (folders are listed once, not probed per clip)."""
+    listed = {folder: set(os.listdir(root / folder)) if (root / folder).is_dir() else set() for folder, _ in layout}
+
+    def find(clip: str) -> str | None:
+        for folder, suffix in layout:
+            if clip + suffix in listed[folder]:
+                return str(root / folder / (clip + suffix))
+        return None
+
+    return find
+
+
 def _demographics(root: Path) -> pd.DataFrame:
-    table = pd.read_csv(_require(root / "VideoDemographics.csv"))
-    if not {"ActorID", "Age", "Sex"} <= set(table.columns):
-        raise UserError(f"{NAME}: VideoDemographics.csv needs columns ActorID, Age, Sex")
+    table = validate.corpus_table(_require(root / "VideoDemographics.csv"), NAME, ["ActorID", "Age", "Sex"], ["Age"])
     table["ActorID"] = table["ActorID"].astype(str)
     return table.set_index("ActorID")
 
@@ -185,18 +202,18 @@ def load(
     if unknown_actors:
         raise UserError(f"{NAME}: actor(s) {', '.join(unknown_actors[:5])} missing from VideoDemographics.csv")
 
+    audio_file, video_file = _media_finder(root, AUDIO_LAYOUT), _media_finder(root, VIDEO_LAYOUT)
     rows = []
     for clip in kept:
         actor, sentence, acted, level = clip.split("_")
         if sentence not in SENTENCES:
             raise UserError(f"{NAME}: unknown sentence code {sentence!r} in clip name {clip!r}")
         text = SENTENCES[sentence]
-        wav, flv = root / "AudioWAV" / f"{clip}.wav", root / "VideoFlash" / f"{clip}.flv"
         rows.append({
             "clip_id": clip, "speaker": actor, "split": "", "duration": durations.get(clip, np.nan),
             "labels": shares(counts[clip]), "votes": counts[clip], "n_raters": float(counts[clip].sum()),
             "attributes": empty_attributes(), "text": text, "words": text.split(), "word_times": None,
-            "audio_path": str(wav) if wav.is_file() else None, "video_path": str(flv) if flv.is_file() else None,
+            "audio_path": audio_file(clip), "video_path": video_file(clip),
             "sentence": sentence, "acted_emotion": ACTED_EMOTIONS.get(acted, acted), "level": level,
             "sex": str(demographics.at[actor, "Sex"]), "age": float(demographics.at[actor, "Age"]),
         })
@@ -209,6 +226,7 @@ def load(
         name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded, attribution=ATTRIBUTION,
         options={"rating_modality": rating_modality, "seed": seed, "balance": balance,
                  "votes": "raw" if use_raw else "tabulated", "fractions": list(fractions)},
+        media={"audio": _layout_text(root, AUDIO_LAYOUT), "video": _layout_text(root, VIDEO_LAYOUT)},
     )
 
 

@@ -87,12 +87,15 @@ def extract_group(rows: list[pd.Series], encoders: Encoders, config: ExtractConf
 
 def extract_parts(labels: CorpusLabels, parts: Path, config: ExtractConfig, encoders: Encoders,
                   clips_per_call: int = 8, on_progress: Progress | None = None) -> tuple[int, int, dict[str, str]]:
-    """Write the part file of every clip of ``labels`` that lacks one: (extracted, reused, failures)."""
+    """Write the part file of every clip of ``labels`` that lacks one: (extracted, reused, failures).
+
+    ``on_progress(done, to_extract, clip_id)`` follows the clips extracted now (reused ones take no time)."""
     if clips_per_call < 1:
         raise UserError(f"--clips-per-call must be at least 1, got {clips_per_call}")
     failures: dict[str, str] = {}
     extracted = reused = 0
     rows = [row for _, row in labels.clips.iterrows()]
+    n_todo = sum(not (parts / _part_name(row["clip_id"])).is_file() for row in rows)
     for start in range(0, len(rows), clips_per_call):
         group = rows[start : start + clips_per_call]
         todo = [row for row in group if not (parts / _part_name(row["clip_id"])).is_file()]
@@ -103,8 +106,8 @@ def extract_parts(labels: CorpusLabels, parts: Path, config: ExtractConfig, enco
             else:
                 _save_part(parts / _part_name(row["clip_id"]), result)
                 extracted += 1
-        if on_progress is not None:
-            on_progress(start + len(group), len(rows), group[-1]["clip_id"])
+        if on_progress is not None and todo:
+            on_progress(extracted + len(failures), n_todo, todo[-1]["clip_id"])
     return extracted, reused, failures
 
 
@@ -145,18 +148,20 @@ def extract_sharded(labels: CorpusLabels, parts: Path, config: ExtractConfig, de
     extracted = reused = 0
     failures: dict[str, str] = {}
     specs: dict[str, dict[str, Any]] = {}
-    total, done = len(labels.clips), 0
+    total = sum(not (parts / _part_name(c)).is_file() for c in labels.clips["clip_id"])
+    done = 0
     try:
-        futures: dict[Future, int] = {
+        futures: dict[Future, None] = {
             pool.submit(extract_shard, shard, str(parts), config, device, batch_size, clips_per_call,
-                        torch.get_num_threads()): len(shard.clips) for shard in shards(labels, workers, clips_per_call)}
+                        torch.get_num_threads()): None for shard in shards(labels, workers, clips_per_call)}
         while futures:
             finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
             for future in finished:
-                done += futures.pop(future)
+                futures.pop(future)
                 n_new, n_old, failed, specs = future.result()  # a worker's error is raised here
                 extracted, reused = extracted + n_new, reused + n_old
                 failures.update(failed)
+                done += n_new + len(failed)
                 if on_progress is not None:
                     on_progress(done, total, "")
     finally:
