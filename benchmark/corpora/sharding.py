@@ -162,7 +162,7 @@ def extract_sharded(labels: CorpusLabels, parts: Path, config: ExtractConfig, de
                 extracted, reused = extracted + n_new, reused + n_old
                 failures.update(failed)
                 done += n_new + len(failed)
-                if on_progress is not None:
+                if on_progress is not None and done:
                     on_progress(done, total, "")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
