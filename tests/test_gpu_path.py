@@ -73,7 +73,7 @@ def test_bf16_run_on_cpu_is_finite_and_recorded(synthetic, session_cache, tmp_pa
     out = tmp_path / "bf16"
     env = {**os.environ, "AVBENCH_CACHE": str(session_cache), "COLUMNS": "200"}
     result = subprocess.run([sys.executable, "-m", "avbench", "run", "--models", "ser", "--corruption", "modality",
-                             "--epochs", "1", "--bootstrap", "20", "--precision", "bf16", "--workers", "1",
+                             "--epochs", "1", "--bootstrap", "100", "--precision", "bf16", "--workers", "1",
                              "--out", str(out)], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     info = json.loads((out / "run.json").read_text())
