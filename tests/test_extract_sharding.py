@@ -47,8 +47,8 @@ def test_local_pool_through_the_cli_writes_the_single_process_store(models, crem
     labels = _three_clips(crema_root)
     result = CliRunner().invoke(app, ["extract", "--dataset", "crema-d", "--root", str(crema_root), "--out", str(out),
                                       "--audio-model", str(models["wavlm"]), "--video-weights", str(models["video"]),
-                                      "--device", "cpu", "--batch-size", "3", "--workers", "2", "--clips-per-call", "2", "--available",
-                                      "--skip-failed"])
+                                      "--device", "cpu", "--batch-size", "3", "--workers", "2", "--clips-per-call", "2",
+                                      "--available", "--skip-failed"])
     assert result.exit_code == 0, result.output
     store_ids = (out / "clips.csv").read_text()
     for clip in labels.clips["clip_id"]:
