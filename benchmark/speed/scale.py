@@ -11,7 +11,7 @@ Measured on this machine (``--device cpu`` or ``cuda``):
 * training steps/s and peak memory per model, at its ``paper`` configuration and a chosen batch size on
   ``synthetic-paper`` (the papers' feature sizes), through the real training loop (prefetch, modality dropout,
   autocast, the model's own ``train_step``). Each model runs in a fresh process, so its peak memory is its own
-  (CPU: growth of the peak resident set; CUDA: ``max_memory_allocated``).
+  (CPU: the process's peak resident set; CUDA: ``max_memory_allocated``).
 * evaluation clips × levels/s: the real evaluation path over the test split under the ten Markov levels.
 
 Projection: per-clip costs scale with the corpus's mean clip duration over the measured one (linear in length),
@@ -163,12 +163,13 @@ ENCODERS = tuple(e for c in CORPORA for e in c.encoders)
 
 
 # -- training and evaluation ---------------------------------------------------------------------------------------
-def _peak_memory_mib(device: str, baseline_kib: int) -> float:
+def _peak_memory_mib(device: str) -> float:
+    """CUDA: peak allocated tensor memory; CPU: the process's peak resident set (Python and torch included)."""
     import torch
 
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline_kib) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_model(name: str, device: str, precision: str, steps: int, batch_size: int) -> dict[str, float]:
@@ -187,7 +188,6 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     store = open_dataset(STORE)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     spec = TrainSpec(name, config="paper", precision=precision)
     torch.manual_seed(0)
     model = build_model(spec, store).to(device)
@@ -210,7 +210,7 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     step_s = (time.perf_counter() - start) / steps
-    peak = _peak_memory_mib(device, baseline)
+    peak = _peak_memory_mib(device)
     markov = get_corruption("markov")
     path = check_folding(model, store, 0, device).eval_path  # once, as an eval unit does, not timed
     evaluate = lambda: predict_under_corruption(model, store, markov, 0, device, eval_path=path,  # noqa: E731
