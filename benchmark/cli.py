@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
-
+from avbench import terminal
 from avbench.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -27,7 +25,6 @@ app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
 from avbench.leaderboards.commands import leaderboard as leaderboard_command  # noqa: E402
 from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
-from avbench.reports.commands import list_reports as report_rows  # noqa: E402
 from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
@@ -35,8 +32,8 @@ app.command("extract")(extract)
 app.command("leaderboard")(leaderboard_command)
 app.command("submit")(submit_command)
 app.command("report")(report_command)
-out = Console()
-err = Console(stderr=True)
+out = terminal.console()
+err = terminal.console(stderr=True)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -76,63 +73,40 @@ def model_names(spec: str) -> tuple[list[str], bool]:
     return chosen, True
 
 
-def print_rows(title: str, rows: list[Any]) -> None:
-    """A table of named tuples, one column per field."""
-    table = Table(title=title)
-    for col in rows[0]._fields:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*[str(v) for v in row])
-    out.print(table)
+ListFormat = typer.Option("table", "--format", help="table | json | csv (json carries every column)")
 
 
 # -- list --------------------------------------------------------------------------------------------------------
 @list_app.command("models")
-def list_models() -> None:
+def list_models(fmt: str = ListFormat) -> None:
     """Every model with its modalities, tasks, parameter counts (tiny and paper configs) and source paper."""
-    import torch
+    from avbench.listing import model_records, render
 
-    from avbench.models import REGISTRY, get
-
-    table = Table(title="avbench models")
-    for col in ("name", "modalities", "tasks", "params (tiny)", "params (paper)", "paper"):
-        table.add_column(col)
-    for name in REGISTRY.names():
-        cls = REGISTRY.get(name)
-        with torch.device("meta"):  # count parameters without allocating the paper-size weights
-            counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
-        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), *counts, cls.paper)
-    out.print(table)
+    render("avbench models", model_records(), fmt, out)
 
 
 @list_app.command("corruptions")
-def list_corruptions() -> None:
-    """Every corruption family with its levels and definition."""
-    from avbench.corruptions import describe
+def list_corruptions(fmt: str = ListFormat) -> None:
+    """Every corruption family with all its levels and its definition."""
+    from avbench.listing import corruption_records, render
 
-    print_rows("avbench corruptions", describe())
+    render("avbench corruptions", corruption_records(), fmt, out)
 
 
 @list_app.command("reports")
-def list_reports() -> None:
+def list_reports(fmt: str = ListFormat) -> None:
     """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
-    print_rows("avbench reports", report_rows())
+    from avbench.listing import render, report_records
+
+    render("avbench reports", report_records(), fmt, out)
 
 
 @list_app.command("datasets")
-def list_datasets() -> None:
+def list_datasets(fmt: str = ListFormat) -> None:
     """Embedded datasets, and the real corpora ``avbench extract`` turns into feature stores."""
-    from avbench.corpora import CORPORA
-    from avbench.datasets import EMBEDDED
+    from avbench.listing import dataset_records, render
 
-    table = Table(title="avbench datasets")
-    for col in ("name", "modalities", "description"):
-        table.add_column(col)
-    for name, variant in EMBEDDED.items():
-        table.add_row(name, "audio, video, text", f"embedded, generated on first use ({variant} dimensions)")
-    for name, corpus in CORPORA.items():
-        table.add_row(name, ", ".join(corpus.modalities), f"{corpus.description} (avbench extract --dataset {name})")
-    out.print(table)
+    render("avbench datasets", dataset_records(), fmt, out)
 
 
 # -- train / run ---------------------------------------------------------------------------------------------------
@@ -148,8 +122,6 @@ def train(
     device: str = typer.Option("cpu"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
-    from rich.progress import Progress
-
     from avbench.datasets import open_dataset
     from avbench.training import TrainSpec, load_or_train
     from avbench.units import set_threads
@@ -157,10 +129,9 @@ def train(
     set_threads()
     store = open_dataset(dataset)
     spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs)
-    with Progress(console=err) as progress:
-        bar = progress.add_task(f"train {spec.label}", total=None)
+    with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
         _, description, directory = load_or_train(
-            spec, store, device, on_epoch=lambda e, n: progress.update(bar, completed=e, total=n))
+            spec, store, device, on_epoch=lambda e, n: bar.update(completed=e, total=n))
     out.print(f"checkpoint: {directory}")
     out.print(f"best dev score: {description['best_dev']}  (epochs {description['epochs']}, "
               f"{description['parameters']:,} parameters)")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from avbench import terminal
 from avbench.atomic import write_json
 from avbench.checkpoints import config_hash
 from avbench.datasets import open_dataset
@@ -114,7 +114,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     from avbench.provenance import provenance
     from avbench.results import write_results
 
-    console = console or Console(stderr=True)
+    console = console or terminal.console(stderr=True)
     started = time.time()
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
     corruptions = [get_corruption(name) for name in spec.corruptions]
@@ -139,13 +139,10 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address)
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress, transient=False)
     futures: dict[Future, tuple[str, TrainSpec]] = {}
     weights: dict[str, dict[int, str]] = {}
     try:
-        with bar:
-            grid = bar.add_task(f"{len(train_specs)} trainings + evaluations", total=total)
+        with terminal.progress(console, f"{len(train_specs)} trainings + evaluations", total, progress) as bar:
             for ts in train_specs:
                 futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
             while futures:
@@ -153,8 +150,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                 for future in done:
                     kind, ts = futures.pop(future)
                     outcome = future.result()  # re-raise a unit's failure here
-                    bar.advance(grid)
-                    bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
+                    bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done")
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
 from avbench.corruptions import REGISTRY as CORRUPTIONS
+from avbench.terminal import add_plain_row, readable_table
 
 
 def _fmt(value: object) -> str:
@@ -23,12 +23,13 @@ def print_summary(run_dir: Path, console: Console) -> None:
         metric = group["metric"].iloc[0]
         categorical = corruption in CORRUPTIONS and CORRUPTIONS.get(corruption).categorical
         ranking = f"mean {metric} over its conditions" if categorical else f"area under the {metric} curve"
-        table = Table(title=f"{corruption} · {task} · ranked by {ranking}")
-        for col in ("rank", "model", "mean" if categorical else "AUC", "clean", "relative", "effective", "worst (level)", "Brier", "vs top"):
-            table.add_column(col, justify="right" if col not in ("model", "worst (level)") else "left")
+        score = "mean" if categorical else "AUC"
+        table = readable_table("rank", "model", score, "clean", "relative", "effective", "worst (level)", "Brier",
+                               "vs top", title=f"{corruption} · {task} · ranked by {ranking}",
+                               right=("rank", score, "clean", "relative", "effective", "Brier", "vs top"))
         for _, row in group.sort_values("rank").iterrows():
             sig = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} (p={_fmt(_num(row['p_holm']))})"
-            table.add_row(str(row["rank"]), str(row["model"]), _fmt(_num(row["auc"])), _fmt(_num(row["clean"])),
+            add_plain_row(table, str(row["rank"]), str(row["model"]), _fmt(_num(row["auc"])), _fmt(_num(row["clean"])),
                           _fmt(_num(row["relative_robustness"])), _fmt(_num(row["effective_robustness"])),
                           f"{_fmt(_num(row['worst']))} ({row['worst_level']})", _fmt(_num(row["brier"])), sig)
         console.print(table)

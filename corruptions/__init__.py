@@ -110,18 +110,15 @@ def parse_selection(spec: str, modality: str | None = None) -> list[Corruption]:
 
 
 class CorruptionInfo(NamedTuple):
-    """One row of ``avbench list corruptions``."""
+    """One row of ``avbench list corruptions``: every level, never a summary of them."""
 
     name: str
-    levels: str
+    levels: tuple[str, ...]
+    x: tuple[float, ...]
+    x_label: str
+    categorical: bool
     definition: str
     paper: str
-
-
-def _summarise_levels(corruption: Corruption) -> str:
-    labels = [level.label for level in corruption.levels]
-    shown = ", ".join(labels) if len(labels) <= 4 else f"{labels[0]}, {labels[1]}, …, {labels[-1]}"
-    return f"{len(labels)}: {shown} (x: {corruption.x_label})"
 
 
 def describe() -> list[CorruptionInfo]:
@@ -129,5 +126,7 @@ def describe() -> list[CorruptionInfo]:
     rows = []
     for name in names():
         corruption = get(name)
-        rows.append(CorruptionInfo(name, _summarise_levels(corruption), corruption.description, corruption.paper))
+        rows.append(CorruptionInfo(name, tuple(lv.label for lv in corruption.levels),
+                                   tuple(lv.x for lv in corruption.levels), corruption.x_label, corruption.categorical,
+                                   corruption.description, corruption.paper))
     return rows

@@ -68,8 +68,7 @@ def describe() -> list[ReportInfo]:
     for name in names():
         report = get(name)
         needs = report.required(Settings())
-        runs = "; ".join(_describe(n) for n in needs[:2]) + (f"; … ({len(needs)} runs)" if len(needs) > 2 else "")
-        rows.append(ReportInfo(name, report.kind, report.source, report.title, runs))
+        rows.append(ReportInfo(name, report.kind, report.source, report.title, "; ".join(map(_describe, needs))))
     return rows
 
 

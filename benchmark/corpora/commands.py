@@ -6,10 +6,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from avbench import corpora
+from avbench import corpora, terminal
 from avbench.corpora.summary import CorpusSummary, Stats, summarize
 
 datasets_app = typer.Typer(help="Real corpora: list them and describe a local checkout.", no_args_is_help=True)
@@ -80,7 +79,7 @@ def info(
     """Clip counts, raters per clip, label prevalence, multi-label counts and split sizes."""
     labels = corpora.load_labels(name, root, **_options(rating_modality=rating_modality, seed=seed,
                                                          balance=balance, fold=fold, test_set=test_set))
-    render_summary(summarize(labels), Console())
+    render_summary(summarize(labels), terminal.console())
 
 
 def extract(
@@ -116,13 +115,10 @@ def extract(
                                                             balance=balance, fold=fold, test_set=test_set))
     if limit is not None:
         labels.clips = labels.clips.head(limit)
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"extracting {dataset}", total=len(labels.clips))
+    console = terminal.console(stderr=True)
+    with terminal.progress(console, f"extracting {dataset}", len(labels.clips)) as bar:
         report = run_extraction(labels, out, config, device=device, batch_size=batch_size, skip_failed=skip_failed,
-                                on_progress=lambda done, total, clip: progress.update(task, completed=done))
+                                on_progress=lambda done, total, clip: bar.update(completed=done, description=clip))
     console.print(f"{report.extracted} clip(s) extracted, {report.reused} reused from an earlier run")
     if report.failures:
         table = Table("clip", "error", title=f"{len(report.failures)} clip(s) failed")
