@@ -7,6 +7,7 @@ import pandas as pd
 from rich.console import Console
 
 from avbench.corruptions import REGISTRY as CORRUPTIONS
+from avbench.corruptions import condition_name
 from avbench.terminal import add_plain_row, readable_table
 
 
@@ -31,7 +32,7 @@ def print_summary(run_dir: Path, console: Console) -> None:
             sig = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} (p={_fmt(_num(row['p_holm']))})"
             add_plain_row(table, str(row["rank"]), str(row["model"]), _fmt(_num(row["auc"])), _fmt(_num(row["clean"])),
                           _fmt(_num(row["relative_robustness"])), _fmt(_num(row["effective_robustness"])),
-                          f"{_fmt(_num(row['worst']))} ({row['worst_level']})", _fmt(_num(row["brier"])), sig)
+                          f"{_fmt(_num(row['worst']))} ({condition_name(corruption, str(row['worst_level']))})", _fmt(_num(row["brier"])), sig)
         console.print(table)
     console.print("* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, "
                   "p < 0.05)")

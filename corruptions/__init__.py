@@ -26,7 +26,7 @@ from avbench.registry import Registry
 from avbench.store import MODALITIES, ClipTiming
 
 __all__ = ["Corruption", "Level", "KeepMasks", "REGISTRY", "names", "get", "masks_for", "parse_selection",
-           "describe", "CorruptionInfo", "packet_loss_mask", "random_mask", "stable_rng"]
+           "describe", "CorruptionInfo", "condition_name", "packet_loss_mask", "random_mask", "stable_rng"]
 
 REGISTRY: Registry[Corruption] = Registry(
     "corruption", entry_point_group="avbench.corruptions",
@@ -57,6 +57,12 @@ def get(name: str) -> Corruption:
     if not isinstance(corruption, Corruption):
         raise UserError(f"corruption {name!r} is registered as {type(corruption).__name__}, not a Corruption")
     return corruption
+
+
+def condition_name(corruption: str, label: str) -> str:
+    """The reader's name of one condition (``modality``/``audio`` → "audio missing"); the label for anything
+    unregistered, such as a paper's ``clean``."""
+    return get(corruption).condition(label) if corruption in REGISTRY else label
 
 
 def masks_for(corruption: Corruption, level: Level, timing: ClipTiming, seed: int,

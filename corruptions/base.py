@@ -24,6 +24,7 @@ class Level:
     label: str
     params: dict[str, Any]
     x: float
+    title: str = ""  # what a reader calls the condition ("audio missing"), where the label alone is ambiguous
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Corruption:
         from avbench.errors import unknown
 
         raise unknown(f"level of {self.name}", label, [lv.label for lv in self.levels])
+
+    def condition(self, label: str) -> str:
+        """The reader's name of a level: its title where it has one (``audio`` → "audio missing"), else the label."""
+        return next((lv.title or lv.label for lv in self.levels if lv.label == label), label)
 
 
 def stable_rng(seed: int, corruption: str, level: str, clip_id: str) -> np.random.Generator:

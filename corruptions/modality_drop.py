@@ -32,7 +32,9 @@ MODALITY = Corruption(
     description="A whole modality is missing: all of its frames (or words) are dropped, the others are intact.",
     paper=f"{RAVER}, Table 3",
     x_label="missing modality (0 none, 1 audio, 2 video, 3 text)",
-    levels=tuple(Level(label=name, params={"missing": name}, x=float(i)) for i, name in enumerate(CHOICES)),
+    levels=tuple(Level(label=name, params={"missing": name}, x=float(i),
+                       title="nothing missing" if name == "none" else f"{name} missing")
+                 for i, name in enumerate(CHOICES)),
     fn=_drop_modality,
     categorical=True,
 )

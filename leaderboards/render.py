@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from avbench.corruptions import condition_name
 from avbench.leaderboards.board import ALPHA, CATEGORICAL, CLEAN_BOARD, Board, Row
 from avbench.leaderboards.schema import CLEAN, MetricValue
 from avbench.metrics import ATTRIBUTE_METRICS, BRIER, CCC_MEAN
@@ -48,6 +49,25 @@ def board_title(board: Board) -> str:
     return f"{board.dataset} · {board.task} · {what} (ranked by {ranked_by})"
 
 
+def _listing(values: Sequence[object]) -> str:
+    return ", ".join(map(str, values))
+
+
+def protocol_line(board: Board) -> str:
+    """One sentence per protocol on the board: dataset, split, clips, conditions, seeds and mask seed."""
+    protocols = {row.entry.protocol.name: row.entry.protocol for row in board.rows}
+    levels = [condition_name(board.corruption, label) for label, _ in board.levels]
+    conditions = f"; {board.corruption} levels {_listing(levels)}" if board.corruption != CLEAN_BOARD else ""
+    lines = []
+    for name, protocol in protocols.items():
+        clips = f" ({protocol.n_clips} clips)" if protocol.n_clips else ""
+        seeds = f"; seeds {_listing(protocol.seeds)}" if protocol.seeds else "; seeds as in the paper"
+        mask_seed = f"; mask seed {protocol.mask_seed}" if protocol.mask_seed is not None else ""
+        lines.append(f"Protocol {name}: {protocol.dataset}, {protocol.split} split{clips}{conditions}{seeds}"
+                     f"{mask_seed}.")
+    return " ".join(lines)
+
+
 def p_cell(p: float | None) -> Cell:
     """A p-value to four decimals, or '<0.0001' rather than a misleading 0.0000."""
     return Num(None) if p is None else "<0.0001" if p < 1e-4 else Num(p, digits=4)
@@ -63,7 +83,7 @@ def board_table(board: Board) -> Table:
         columns += ["AUC", "Rel. robustness", "Eff. robustness", "Worst (level)"]
     elif board.corruption in CATEGORICAL:
         level_columns = [label for label, x in board.levels if x != 0.0]
-        columns += [f"{board.corruption}={label}" for label in level_columns]
+        columns += [condition_name(board.corruption, label) for label in level_columns]
     details = extra_metrics(board) if board.corruption == CLEAN_BOARD else [BRIER] * (board.task == "emotion")
     details = [d for d in details if any(_clean_metric(r, d) is not None for r in board.rows)]
     columns += [NAMES.get(d, d.replace("f1_", "F1 ").replace("ccc_", "CCC ")) for d in details]
@@ -87,7 +107,7 @@ def board_table(board: Board) -> Table:
     for j in range(first_number, len(columns) - 3):
         if all(not isinstance(r[j], str) for r in rows):
             bold_best(rows, j, lower_is_better=columns[j] == "Brier")
-    notes = [f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
+    notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
              "correction across the rows. Test: paired bootstrap for verified entries of the same protocol, "
              "otherwise a normal approximation from the two 95 % intervals (unpaired, conservative)."]
     if any(r.entry.provenance == "reported" for r in board.rows):
