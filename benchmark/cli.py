@@ -179,7 +179,31 @@ def run(
                    ray_address=ray_address, epochs=epochs)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
-    out.print(f"results: {directory}")
+    out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
+              markup=False, highlight=False)
+
+
+# -- show / compare ------------------------------------------------------------------------------------------------
+@app.command()
+def show(
+    run_dir: Path = typer.Argument(..., help="a run directory (finished, or unfinished: what is done)"),
+    html: bool = typer.Option(False, "--html", help="also write RUN_DIR/report.html"),
+) -> None:
+    """Print a run's ranked tables again (an unfinished run: what is done so far)."""
+    from avbench.run_report import per_class_tables, write_report
+    from avbench.run_view import open_run
+    from avbench.summary_table import print_summary_frame
+
+    view = open_run(run_dir)
+    status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
+    out.print(f"run {run_dir} ({status}); dataset {view.dataset}; models {', '.join(view.labels)}; "
+              f"seeds {', '.join(map(str, view.seeds))}", markup=False, highlight=False)
+    if len(view.summary):
+        print_summary_frame(view.summary, out)
+        for table in per_class_tables(view):
+            out.print(terminal.rich_table(table))
+    if html:
+        out.print(f"report: {write_report(run_dir)}", markup=False, highlight=False)
 
 
 # -- speed ---------------------------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     from avbench.corruptions import get as get_corruption
     from avbench.provenance import provenance
     from avbench.results import write_results
+    from avbench.run_report import write_report
 
     console = console or terminal.console(stderr=True)
     started = time.time()
@@ -162,5 +163,6 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
     write_json(info_path, info)
+    write_report(out)
     return out
 

@@ -1,4 +1,8 @@
-"""The ranked table ``avbench run`` prints at the end: robustness area first, then clean score, worst level, Brier."""
+"""The ranked table ``avbench run`` prints at the end: robustness area first, then clean score, worst level, Brier.
+
+It is built once as an :class:`avbench.tables.Table` from ``summary.csv`` (or an unfinished run's summary), so the
+terminal, ``avbench show`` and the run's ``report.html`` show the same table.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,38 +12,50 @@ from rich.console import Console
 
 from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.corruptions import condition_name
-from avbench.terminal import add_plain_row, readable_table
+from avbench.tables import Cell, Num, Table
+from avbench.terminal import rich_table
+
+FOOTNOTE = "* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, p < 0.05)"
 
 
-def _fmt(value: object) -> str:
-    if value == "" or value is None or (isinstance(value, float) and pd.isna(value)):
-        return "–"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+def _value(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(number) else number
 
 
-def print_summary(run_dir: Path, console: Console) -> None:
-    """One table per task × corruption from ``summary.csv``; '*' marks a significant gap to the top model."""
-    summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False)
+def summary_tables(summary: pd.DataFrame) -> list[Table]:
+    """One ranked table per task × corruption; 'vs top' is the Holm-corrected test against rank 1."""
+    tables = []
     for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False):
         metric = group["metric"].iloc[0]
         categorical = corruption in CORRUPTIONS and CORRUPTIONS.get(corruption).categorical
         ranking = f"mean {metric} over its conditions" if categorical else f"area under the {metric} curve"
-        score = "mean" if categorical else "AUC"
-        table = readable_table("rank", "model", score, "clean", "relative", "effective", "worst (level)", "Brier",
-                               "vs top", title=f"{corruption} · {task} · ranked by {ranking}",
-                               right=("rank", score, "clean", "relative", "effective", "Brier", "vs top"))
+        columns = ["rank", "model", "mean" if categorical else "AUC", "clean", "relative", "effective",
+                   "worst (level)", "Brier", "vs top"]
+        rows: list[list[Cell]] = []
         for _, row in group.sort_values("rank").iterrows():
-            sig = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} (p={_fmt(_num(row['p_holm']))})"
-            add_plain_row(table, str(row["rank"]), str(row["model"]), _fmt(_num(row["auc"])), _fmt(_num(row["clean"])),
-                          _fmt(_num(row["relative_robustness"])), _fmt(_num(row["effective_robustness"])),
-                          f"{_fmt(_num(row['worst']))} ({condition_name(corruption, str(row['worst_level']))})", _fmt(_num(row["brier"])), sig)
-        console.print(table)
-    console.print("* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, "
-                  "p < 0.05)")
+            p = _value(row["p_holm"])
+            shown = "p –" if p is None else "p<0.001" if p < 0.001 else f"p={p:.3f}"
+            vs_top = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} ({shown})"
+            worst = _value(row["worst"])
+            rows.append([int(row["rank"]), str(row["model"]), Num(_value(row["auc"])), Num(_value(row["clean"])),
+                         Num(_value(row["relative_robustness"])), Num(_value(row["effective_robustness"])),
+                         f"{Num(worst).text()} ({condition_name(corruption, str(row['worst_level']))})",
+                         Num(_value(row["brier"])), vs_top])
+        tables.append(Table(f"{corruption} · {task} · ranked by {ranking}", columns, rows, [FOOTNOTE]))
+    return tables
 
 
-def _num(value: object) -> object:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return value
+def print_summary(run_dir: Path, console: Console) -> None:
+    """One table per task × corruption from ``summary.csv``; '*' marks a significant gap to the top model."""
+    print_summary_frame(pd.read_csv(run_dir / "summary.csv", keep_default_na=False), console)
+
+
+def print_summary_frame(summary: pd.DataFrame, console: Console) -> None:
+    """The tables of :func:`print_summary` from a summary already in memory (an unfinished run's, for instance)."""
+    for table in summary_tables(summary):
+        console.print(rich_table(table))
+    console.print(FOOTNOTE)

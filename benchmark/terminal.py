@@ -54,6 +54,19 @@ def add_plain_row(table: Table, *cells: str) -> None:
     table.add_row(*(Text(cell) for cell in cells))
 
 
+def rich_table(table: Any) -> Table:
+    """An :class:`avbench.tables.Table` for the terminal: numbers right-aligned, every cell whole (folded, not cut)."""
+    from avbench.tables import Num, cell_text
+
+    numeric = tuple(name for j, name in enumerate(table.columns)
+                    if table.rows and all(isinstance(r[j], (Num, int, float)) or r[j] in (None, "")
+                                          for r in table.rows))
+    out = readable_table(*table.columns, title=table.title or None, right=numeric)
+    for row in table.rows:
+        add_plain_row(out, *(cell_text(cell) for cell in row))
+    return out
+
+
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)

@@ -15,7 +15,7 @@ from avbench.corruptions import condition_name
 from avbench.leaderboards.board import CLEAN_BOARD, Board, Row
 from avbench.leaderboards.render import NAMES, board_table
 from avbench.leaderboards.schema import MetricValue
-from avbench.tables import Cell, Num, cell_text
+from avbench.tables import to_html
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
@@ -60,31 +60,14 @@ figcaption { font-size: 0.8em; color: #555; max-width: 60em; }
 """
 
 
-def _sort_key(cell: Cell) -> str:
-    if isinstance(cell, Num):
-        return "" if cell.value is None or not math.isfinite(cell.value) else repr(float(cell.value))
-    if isinstance(cell, (int, float)):
-        return repr(cell)
-    return "" if cell in (None, "–") else str(cell)
-
-
 def _table_html(board: Board, index: int) -> str:
     table = board_table(board)
-    head = "".join(f"<th scope=\"col\">{html.escape(c)}</th>" for c in table.columns)
-    body = []
-    for row in table.rows:
-        cells = []
-        for cell in row:
-            best = ' class="best"' if isinstance(cell, Num) and cell.bold else ""
-            cells.append(f"<td data-sort=\"{html.escape(_sort_key(cell))}\"{best}>{html.escape(cell_text(cell))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
     notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in table.notes)
     chart = curves_svg(board) or scores_svg(board)
     figure = (f"<figure class=\"scroll\">{chart}<figcaption>{html.escape(_caption(board))}</figcaption></figure>"
               if chart else "")
     return (f"<section id=\"board-{index}\"><h2>{html.escape(table.title)}</h2>"
-            f"<div class=\"scroll\"><table class=\"board\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
-            f"</tbody></table></div>{notes}{figure}</section>")
+            f"<div class=\"scroll\">{to_html(table)}</div>{notes}{figure}</section>")
 
 
 def _caption(board: Board) -> str:
