@@ -206,6 +206,29 @@ def show(
         out.print(f"report: {write_report(run_dir)}", markup=False, highlight=False)
 
 
+@app.command()
+def compare(
+    run_a: Path = typer.Argument(..., help="the reference run (A)"),
+    run_b: Path = typer.Argument(..., help="the run to compare with it (B); differences are B − A"),
+    models: Optional[str] = typer.Option(None, "--models", help="MODEL (in both runs) or A_MODEL,B_MODEL "
+                                         "(default: every model the runs share)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="where compare.csv and the plots go "
+                                           "(default RUN_B/compare-<name of RUN_A>)"),
+) -> None:
+    """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
+    from avbench.compare import compare_runs, level_table, summary_table, write_outputs
+
+    a, b, comparisons = compare_runs(run_a, run_b, models)
+    for comparison in comparisons:
+        for table in (level_table(comparison, a, b), summary_table(comparison)):
+            out.print(terminal.rich_table(table))
+            for note in table.notes:
+                out.print(note, markup=False, highlight=False)
+    target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"
+    for path in write_outputs(comparisons, target):
+        out.print(f"written: {path}", markup=False, highlight=False)
+
+
 # -- speed ---------------------------------------------------------------------------------------------------------
 @speed_app.command("masks")
 def speed_masks(n_seq: int = 10000, n_frames: int = 500) -> None:

@@ -2,18 +2,10 @@
 and shows a hostile entry name as text without running it."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from avbench.leaderboards.commands import render
 from avbench.leaderboards.schema import Entry, MetricValue, ModelInfo, Protocol, write_entry
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs the Debian packages chromium and chromium-driver")
 
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
@@ -22,22 +14,6 @@ def _entry(name: str, label: str, clean: float, loss: float) -> Entry:
     metrics = [MetricValue("random-audio", f"{p}pct", float(p), "macro_f1", clean - loss * p / 100,
                            clean - loss * p / 100 - 0.02, clean - loss * p / 100 + 0.02) for p in (0, 50, 100)]
     return Entry("verified", ModelInfo(name, label), Protocol("avbench-test", "synthetic", "emotion"), metrics)
-
-
-@pytest.fixture()
-def browser(tmp_path: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def _column(table, index: int) -> list[str]:

@@ -5,10 +5,13 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from rich.console import Console
 
@@ -99,3 +102,97 @@ def test_list_corruptions_json_has_every_level():
 def test_unknown_list_format_is_one_line_and_exit_2():
     result = avbench("list", "models", "--format", "xml")
     assert result.returncode == 2 and "--format" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- show, report.html, compare ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def second_run(piped_run, tmp_path_factory) -> Path:
+    """The same protocol with longer training: what a researcher compares after changing a model."""
+    out = tmp_path_factory.mktemp("second") / "run"
+    result = avbench("run", "--models", "late-fusion", *GRID[2:-1], "2", "--out", str(out), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_show_prints_the_tables_again_in_full(piped_run):
+    out, run = piped_run
+    shown = avbench("show", str(out))
+    assert shown.returncode == 0, shown.stderr
+    assert "finished" in shown.stdout and "…" not in shown.stdout
+    ranked = [line for line in run.stdout.splitlines() if "│" in line]
+    assert all(line in shown.stdout for line in ranked)  # the very rows `avbench run` printed
+    assert "per-emotion F1" in shown.stdout and "per-attribute CCC" in shown.stdout
+
+
+def test_show_an_unfinished_run_shows_what_is_done(piped_run, tmp_path):
+    out, _ = piped_run
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(out, unfinished)
+    info = json.loads((unfinished / "run.json").read_text())
+    spec = {"models": info["models"], "corruptions": list(info["corruptions"]), "seeds": info["seeds"],
+            "bootstrap": info["bootstrap"], "mask_seed": info["mask_seed"], "dataset": info["dataset"],
+            "dataset_seed": info["dataset_seed"], "overrides": {}}
+    (unfinished / "run.json").write_text(json.dumps({"status": "running", "spec": spec}))
+    for name in ("results.csv", "results.parquet", "summary.csv", "report.html"):
+        (unfinished / name).unlink()
+    (unfinished / "predictions" / LONG / "seed0" / "markov.npz").unlink()
+    shown = avbench("show", str(unfinished), "--html")
+    assert shown.returncode == 0, shown.stderr
+    assert "unfinished, 3 of 4 evaluations done" in shown.stdout
+    finished = avbench("show", str(out)).stdout
+    done = [line for line in finished.splitlines() if "│" in line and ("late-fusion" in line or "audio missing" in line)]
+    assert done and all(line in shown.stdout for line in done)  # the done part reads exactly as the finished run
+    assert "markov · attributes" not in shown.stdout
+    assert "unfinished: 3 of 4" in (unfinished / "report.html").read_text()
+
+
+def test_report_page_renders_offline_with_every_curve(piped_run, browser):
+    from selenium.webdriver.common.by import By
+
+    out, _ = piped_run
+    page = out / "report.html"
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    images = browser.find_elements(By.TAG_NAME, "img")
+    assert all(img.get_attribute("src").startswith("data:image/png;base64,") for img in images)
+    assert all(browser.execute_script("return arguments[0].naturalWidth", img) > 100 for img in images)
+    curves = browser.find_elements(By.CSS_SELECTOR, "div.ranked figure img")
+    assert len(curves) == 4  # markov and modality × emotion and attributes
+    assert len(images) == 5  # and the reliability diagram
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert LONG in body and "per-emotion F1" in body and "sadness" in body
+    assert json.loads((out / "run.json").read_text())["dataset_fingerprint"] in body
+
+
+def test_compare_two_runs_of_the_same_protocol(piped_run, second_run, tmp_path):
+    out, _ = piped_run
+    result = avbench("compare", str(out), str(second_run), "--models", "late-fusion", "--out", str(tmp_path / "cmp"))
+    assert result.returncode == 0, result.stderr
+    assert "B − A (95 % CI)" in result.stdout and "robustness summary" in result.stdout
+    assert "audio missing" in result.stdout and "…" not in result.stdout
+    frame = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert set(frame["corruption"]) == {"markov", "modality"} and set(frame["model_a"]) == {"late-fusion"}
+    assert (frame["ci_low"] <= frame["difference"] + 1e-12).all() and (frame["difference"] <= frame["ci_high"] + 1e-12).all()
+    assert (frame["p_holm"] >= frame["p"] - 1e-12).all() and frame["p_holm"].between(0, 1).all()
+    np.testing.assert_allclose(frame["difference"], frame["b"] - frame["a"])
+    assert (tmp_path / "cmp" / "late-fusion-vs-late-fusion-markov.png").stat().st_size > 1000
+    same = avbench("compare", str(out), str(out), "--models", "late-fusion", "--out", str(tmp_path / "self"))
+    self_frame = pd.read_csv(tmp_path / "self" / "compare.csv")
+    assert same.returncode == 0 and (self_frame["difference"] == 0).all() and (self_frame["p"] == 1).all()
+
+
+def test_compare_refuses_other_protocols_and_mismatched_models(piped_run, tmp_path):
+    out, _ = piped_run
+    other_masks = tmp_path / "masks1"
+    run = avbench("run", "--models", "late-fusion", "--corruption", "markov", *GRID[4:], "--out", str(other_masks),
+                  "--mask-seed", "1")
+    assert run.returncode == 0, run.stderr
+    refused = avbench("compare", str(out), str(other_masks))
+    assert refused.returncode == 2 and "other masks under markov" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    tasks = avbench("compare", str(out), str(out), "--models", f"late-fusion,{LONG}")
+    assert tasks.returncode == 2 and "different tasks" in tasks.stderr
+    missing = avbench("compare", str(out), str(tmp_path))
+    assert missing.returncode == 2 and "not a run directory" in missing.stderr
