@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from avbench.errors import UserError
+from avbench.errors import UserError, unknown
 from avbench.run_view import RunView, open_run
+from avbench.summary_table import as_number
 from avbench.tables import Cell, Num, Table
 
 CONFIDENCE = 0.95
@@ -53,11 +54,10 @@ def pairs(a: RunView, b: RunView, models: str | None) -> list[tuple[str, str]]:
     for (label_a, label_b) in chosen:
         for view, label in ((a, label_a), (b, label_b)):
             if label not in view.labels:
-                from avbench.errors import unknown
-
                 raise unknown(f"model of {view.directory}", label, view.labels)
         if a.task_of(label_a) != b.task_of(label_b):
-            raise UserError(f"{label_a} ({a.task_of(label_a)}) and {label_b} ({b.task_of(label_b)}) run different tasks")
+            raise UserError(f"{label_a} ({a.task_of(label_a)}) and {label_b} ({b.task_of(label_b)}) "
+                            "run different tasks")
     return chosen
 
 
@@ -139,7 +139,7 @@ def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption:
     summary: list[list[Cell]] = [[score, Num(float(score_a)), Num(float(score_b)), Num(d, lo, hi), _p(p)]]
     for key, title in (("clean", "clean"), ("relative_robustness", "relative robustness"),
                        ("effective_robustness", "effective robustness"), ("worst", "worst level")):
-        va, vb = _number(summary_a.get(key)), _number(summary_b.get(key))
+        va, vb = as_number(summary_a.get(key)), as_number(summary_b.get(key))
         summary.append([title, Num(va), Num(vb), Num(None if va is None or vb is None else vb - va), "–"])
     return Comparison(label_a, label_b, task, corruption, levels, summary)
 
@@ -148,14 +148,6 @@ def _summary_row(view: RunView, label: str, task: str, corruption: str) -> dict[
     rows = view.summary[(view.summary["model"] == label) & (view.summary["task"] == task)
                         & (view.summary["corruption"] == corruption)]
     return rows.iloc[0].to_dict() if len(rows) else {}
-
-
-def _number(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if np.isnan(number) else number
 
 
 def _p(p: float) -> Cell:

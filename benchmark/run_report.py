@@ -173,7 +173,8 @@ def report_html(view: RunView) -> str:
                        "metric against the level; the band is the 95 % interval.</figcaption></figure>"
                        if figure else "")
             ranked.append(f'<div class="ranked">{_table_block(table)}{picture}</div>')
-        parts.append(_section("Ranked tables and curves", "".join(ranked) + f'<p class="note">{html.escape(FOOTNOTE)}</p>'))
+        footnote = f'<p class="note">{html.escape(FOOTNOTE)}</p>'
+        parts.append(_section("Ranked tables and curves", "".join(ranked) + footnote))
         per_class = per_class_tables(view)
         if per_class:
             parts.append(_section("Per-class scores", "".join(_table_block(t) for t in per_class)))

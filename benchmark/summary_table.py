@@ -18,7 +18,8 @@ from avbench.terminal import rich_table
 FOOTNOTE = "* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, p < 0.05)"
 
 
-def _value(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """A summary.csv cell as a float, or None where it is blank or not a number."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -37,14 +38,14 @@ def summary_tables(summary: pd.DataFrame) -> list[Table]:
                    "worst (level)", "Brier", "vs top"]
         rows: list[list[Cell]] = []
         for _, row in group.sort_values("rank").iterrows():
-            p = _value(row["p_holm"])
+            p = as_number(row["p_holm"])
             shown = "p –" if p is None else "p<0.001" if p < 0.001 else f"p={p:.3f}"
             vs_top = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} ({shown})"
-            worst = _value(row["worst"])
-            rows.append([int(row["rank"]), str(row["model"]), Num(_value(row["auc"])), Num(_value(row["clean"])),
-                         Num(_value(row["relative_robustness"])), Num(_value(row["effective_robustness"])),
+            worst = as_number(row["worst"])
+            rows.append([int(row["rank"]), str(row["model"]), Num(as_number(row["auc"])), Num(as_number(row["clean"])),
+                         Num(as_number(row["relative_robustness"])), Num(as_number(row["effective_robustness"])),
                          f"{Num(worst).text()} ({condition_name(corruption, str(row['worst_level']))})",
-                         Num(_value(row["brier"])), vs_top])
+                         Num(as_number(row["brier"])), vs_top])
         tables.append(Table(f"{corruption} · {task} · ranked by {ranking}", columns, rows, [FOOTNOTE]))
     return tables
 

@@ -124,7 +124,8 @@ class LiveProgress:
 
 
 @contextmanager
-def progress(out: Console, name: str, total: int | None = None, enabled: bool = True) -> Iterator[PlainProgress | LiveProgress]:
+def progress(out: Console, name: str, total: int | None = None,
+             enabled: bool = True) -> Iterator[PlainProgress | LiveProgress]:
     """Report progress of ``total`` steps: a live bar on a terminal, periodic plain lines elsewhere."""
     if out.is_terminal or not enabled:
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
