@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from avbench.corruptions import condition_name
 from avbench.leaderboards.board import ALPHA, CATEGORICAL, CLEAN_BOARD, Board, Row
-from avbench.leaderboards.schema import CLEAN, MetricValue
+from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.metrics import ATTRIBUTE_METRICS, BRIER, CCC_MEAN
 from avbench.tables import Cell, Num, Table, bold_best
 
@@ -73,11 +73,16 @@ def p_cell(p: float | None) -> Cell:
     return Num(None) if p is None else "<0.0001" if p < 1e-4 else Num(p, digits=4)
 
 
+def mask_access(entry: Entry) -> str:
+    """"yes"/"no" as the entry records whether the model was told which frames were lost; "–" when unrecorded."""
+    return {True: "yes", False: "no"}.get(entry.model.sees_masks, "–")  # type: ignore[arg-type]
+
+
 def board_table(board: Board) -> Table:
     """The ranked table of one board, with the papers' number layout and a test against the top row."""
     digits = _digits(board)
     metric_name = NAMES.get(board.metric, board.metric)
-    columns = ["#", "Model", "Provenance", "Protocol", f"Clean {metric_name}"]
+    columns = ["#", "Model", "Provenance", "Sees masks", "Protocol", f"Clean {metric_name}"]
     level_columns: list[str] = []
     if board.sweep:
         columns += ["AUC", "Rel. robustness", "Eff. robustness", "Worst (level)"]
@@ -91,7 +96,7 @@ def board_table(board: Board) -> Table:
     rows: list[list[Cell]] = []
     for row in board.rows:
         cells: list[Cell] = [row.rank if row.rank is not None else "–", row.entry.model.name, row.entry.provenance,
-                             row.entry.protocol.name, _num(row.clean, digits)]
+                             mask_access(row.entry), row.entry.protocol.name, _num(row.clean, digits)]
         if board.sweep:
             low_high = row.score_ci or (None, None)
             worst = f"{row.worst.value:.{digits}f} ({row.worst.level})" if row.worst else "–"
@@ -103,13 +108,15 @@ def board_table(board: Board) -> Table:
         significant = "*" if row.significant else ""
         cells += [Num(row.difference, markers=significant, digits=digits), p_cell(row.p_holm), row.test]
         rows.append(cells)
-    first_number = 4
+    first_number = 5
     for j in range(first_number, len(columns) - 3):
         if all(not isinstance(r[j], str) for r in rows):
             bold_best(rows, j, lower_is_better=columns[j] == "Brier")
     notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
              "correction across the rows. Test: paired bootstrap for verified entries of the same protocol, "
              "otherwise a normal approximation from the two 95 % intervals (unpaired, conservative)."]
+    notes.append("Sees masks: whether the model was told which frames were lost (all models receive lost frames "
+                 "as zero frames); compare models with the same value, or a model with its -masked variant.")
     if any(r.entry.provenance == "reported" for r in board.rows):
         notes.append("reported = numbers copied from the paper (intervals and markers as printed); "
                      "verified = recomputed by avbench from submitted per-clip predictions.")
