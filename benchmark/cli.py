@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from avbench import terminal
+from avbench import terminal, validate
 from avbench.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -50,24 +50,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return result
 
 
-def parse_seeds(seeds: int, seed_list: Optional[str]) -> list[int]:
-    if seed_list:
-        try:
-            return [int(s) for s in seed_list.split(",") if s.strip()]
-        except ValueError:
-            raise UserError(f"--seed-list expects comma-separated integers, got {seed_list!r}") from None
-    if seeds < 1:
-        raise UserError("--seeds must be at least 1")
-    return list(range(seeds))
-
-
 def model_names(spec: str) -> tuple[list[str], bool]:
     """``all`` → every registered model (explicit=False: unusable ones are skipped with a warning)."""
     from avbench.models import model_class, names
 
     if spec.strip() == "all":
         return names(), False
-    chosen = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = validate.unique([s.strip() for s in spec.split(",") if s.strip()], "--models")
     for name in chosen:
         model_class(name)  # raises with suggestions when unknown
     return chosen, True
@@ -127,8 +116,16 @@ def train(
     from avbench.units import set_threads
 
     set_threads()
+    validate.at_least(seed, 0, "--seed")
+    validate.at_least(epochs, 1, "--epochs")
+    validate.device_name(device)
+    if task not in (None, "emotion", "attributes"):
+        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    overrides = parse_overrides(set_)
+    validate.model_settings([model], config, overrides)
+    validate.checkpoint_cache()
     store = open_dataset(dataset)
-    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs)
+    spec = TrainSpec(model, seed, config, task, overrides, epochs)
     with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
         _, description, directory = load_or_train(
             spec, store, device, on_epoch=lambda e, n: bar.update(completed=e, total=n))
@@ -163,28 +160,28 @@ def run(
     from avbench.corruptions import parse_selection
     from avbench.datasets import open_dataset
     from avbench.summary_table import print_summary
-    from avbench.runner import RunSpec, resolve_models
+    from avbench.runner import RunSpec, check_spec, resolve_models
     from avbench.runner import run as run_grid
 
     if task not in (None, "emotion", "attributes"):
         raise UserError(f"--task must be emotion or attributes, got {task!r}")
     if split not in ("test", "dev"):
         raise UserError(f"--split must be test or dev, got {split!r}")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise UserError(f"--device must be cpu or cuda, got {device!r}")
     names, explicit = model_names(models)
+    validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
     chosen = [c.name for c in parse_selection(corruption, modality)]
+    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task,
+                   seeds=validate.seed_values(seeds, seed_list), config=config, overrides=parse_overrides(set_),
+                   bootstrap=bootstrap, out=out_dir, executor=executor, workers=workers, device=device, resume=resume,
+                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, split=split)
+    check_spec(spec)  # every value checked before the dataset is opened or anything is written
     store = open_dataset(dataset)
-    names = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
+    spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
     from avbench.corpora.checks import recorded_problems
 
     for problem in recorded_problems(store):
         warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
                       f"(see `avbench datasets info {dataset}`)")
-    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=parse_seeds(seeds, seed_list),
-                   config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
-                   executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,
-                   ray_address=ray_address, epochs=epochs, split=split)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
