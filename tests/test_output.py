@@ -18,7 +18,7 @@ from rich.console import Console
 from avbench import terminal
 
 LONG = "align-multiscalew-ser"  # the longest registered name: the one an 80-column log used to cut
-GRID = ["--models", f"late-fusion,{LONG}", "--corruption", "markov,modality", "--bootstrap", "50", "--epochs", "1"]
+GRID = ["--models", f"late-fusion,{LONG}", "--corruption", "markov,modality", "--bootstrap", "100", "--epochs", "1"]
 
 
 def avbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
