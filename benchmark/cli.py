@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from avbench.errors import UserError
+from avbench.errors import UserError, unknown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
@@ -172,7 +172,7 @@ def run(
     corruption: str = typer.Option("markov", help="NAME[,NAME] | all"),
     modality: Optional[str] = typer.Option(None, help="target of `random`: audio | video | text | all"),
     dataset: str = typer.Option("synthetic"),
-    task: Optional[str] = typer.Option(None, help="emotion | attributes (default: each model's own)"),
+    task: Optional[str] = typer.Option(None, help="a registered task: emotion | attributes (default: each model's own)"),
     seeds: int = typer.Option(1, help="number of seeds 0..N-1"),
     seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,1,2"),
     config: str = typer.Option("tiny", help="tiny | paper"),
@@ -194,8 +194,10 @@ def run(
     from avbench.runner import RunSpec, resolve_models
     from avbench.runner import run as run_grid
 
-    if task not in (None, "emotion", "attributes"):
-        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    from avbench.tasks import names as task_names
+
+    if task is not None and task not in task_names():
+        raise unknown("--task", task, task_names())
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"--device must be cpu or cuda, got {device!r}")
     names, explicit = model_names(models)

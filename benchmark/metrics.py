@@ -13,7 +13,7 @@ per-class tp/fp/fn indicators, per-clip precision, per-clip squared error and pe
 bin. A score over any multiset of clips is then a weighted sum of those rows, so a bootstrap with B resamples is
 one ``(B, N) @ (N, k)`` product per statistic instead of B metric calls (see :mod:`avbench.stats`).
 
-The names returned here are the names written to every results file; use the constants, not string literals.
+The names returned here are declared in :mod:`avbench.metric_specs`; use its constants, not string literals.
 """
 from __future__ import annotations
 
@@ -25,33 +25,33 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from avbench.errors import UserError
+from avbench.metric_specs import (  # declared once, in the metric registry; re-exported for callers
+    BRIER,
+    CCC_MEAN,
+    ECE,
+    MACRO_F1,
+    MICRO_F1,
+    PER_CLASS_F1,
+    SAMPLE_PRECISION,
+    WEIGHTED_F1,
+    ccc_key,
+    f1_key,
+    lower_is_better,
+)
 
-MACRO_F1 = "macro_f1"
-MICRO_F1 = "micro_f1"
-WEIGHTED_F1 = "weighted_f1"
-SAMPLE_PRECISION = "sample_precision"
-BRIER = "brier"
-ECE = "ece"
-PER_CLASS_F1 = "per_class_f1"
-CCC_MEAN = "ccc_mean"
+__all__ = ["BRIER", "CCC_MEAN", "ECE", "MACRO_F1", "MICRO_F1", "PER_CLASS_F1", "SAMPLE_PRECISION", "WEIGHTED_F1",
+           "CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "ATTRIBUTE_NAMES", "ATTRIBUTE_METRICS", "ECE_BINS", "f1_key",
+           "ccc_key", "ClipStatistics", "clip_statistics", "classification_scores", "binary_targets",
+           "ReliabilityCurve", "reliability_curve", "weighted_ccc", "ccc", "attribute_inputs", "attribute_scores",
+           "flatten_scores"]
 
 CLASSIFICATION_METRICS: tuple[str, ...] = (MACRO_F1, MICRO_F1, WEIGHTED_F1, SAMPLE_PRECISION, BRIER, ECE)
 """Scalar classification scores, in the order they are reported; ``per_class_f1`` comes on top of these."""
-LOWER_IS_BETTER: frozenset[str] = frozenset({BRIER, ECE})
-"""Scores where smaller is better; every other score here is higher-is-better."""
+LOWER_IS_BETTER: frozenset[str] = lower_is_better()
+"""Scores where smaller is better (from the metric registry)."""
 ATTRIBUTE_NAMES: tuple[str, ...] = ("arousal", "valence", "dominance")
-ATTRIBUTE_METRICS: tuple[str, ...] = tuple(f"ccc_{name}" for name in ATTRIBUTE_NAMES) + (CCC_MEAN,)
+ATTRIBUTE_METRICS: tuple[str, ...] = tuple(ccc_key(name) for name in ATTRIBUTE_NAMES) + (CCC_MEAN,)
 ECE_BINS = 15
-
-
-def f1_key(emotion: str) -> str:
-    """Flat results-file name of one emotion's F1 (``f1_anger``)."""
-    return f"f1_{emotion}"
-
-
-def ccc_key(attribute: str) -> str:
-    """Flat results-file name of one attribute's CCC (``ccc_arousal``)."""
-    return f"ccc_{attribute}"
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -195,7 +195,7 @@ def _as_python(values: Mapping[str, np.ndarray]) -> dict[str, Any]:
 def classification_scores(y_true: ArrayLike, probs: ArrayLike, threshold: float | None = None) -> dict[str, Any]:
     """All classification scores of one model on one test set.
 
-    Returns ``macro_f1``, ``micro_f1``, ``weighted_f1`` (scikit-learn ``f1_score`` semantics, zero_division=0),
+    Returns macro-, micro- and weighted-F1 (scikit-learn ``f1_score`` semantics, zero_division=0),
     ``sample_precision`` (``precision_score(average='samples', zero_division=0)``: a clip with no predicted
     emotion scores 0), ``brier`` (RAVER Section IV-C2: mean over all N·C entries of (p − y)²), ``ece`` (expected
     calibration error treating each of the N·C (p, y) pairs as one binary prediction, 15 equal-width bins
@@ -289,7 +289,7 @@ def attribute_inputs(
 def attribute_scores(
     y_true: ArrayLike, y_pred: ArrayLike, names: Sequence[str] = ATTRIBUTE_NAMES
 ) -> dict[str, float]:
-    """``ccc_<name>`` per column plus ``ccc_mean``; column order follows ``names``."""
+    """``ccc_<name>`` per column plus their mean (:data:`CCC_MEAN`); column order follows ``names``."""
     values = ccc(*attribute_inputs(y_true, y_pred, names))
     scores = {ccc_key(name): float(value) for name, value in zip(names, values)}
     scores[CCC_MEAN] = float(np.mean(values))

@@ -19,15 +19,17 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from avbench import predictions
 from avbench.atomic import write_json
 from avbench.checkpoints import config_hash
 from avbench.datasets import open_dataset
 from avbench.errors import UserError
 from avbench.executors import make_executor
+from avbench.provenance import RUN_JSON, find_run_info, read_run_info
 from avbench.training import TrainSpec
-from avbench.units import UnitContext, mask_digests, prediction_is_valid, prediction_path, run_eval_unit, run_train_unit
+from avbench.units import UnitContext, run_eval_unit, run_train_unit
 
-__all__ = ["RunSpec", "run", "mask_digests", "resolve_models"]
+__all__ = ["RunSpec", "run", "resolve_models"]
 
 
 @dataclass
@@ -51,7 +53,6 @@ class RunSpec:
     dataset_seed: int = 0
     ray_address: str | None = None
     epochs: int | None = None
-    baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
@@ -63,14 +64,11 @@ class RunSpec:
 def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None,
                    explicit: bool) -> list[str]:
     """Keep the models that can take the dataset's modalities (and task); warn under ``all``, fail when named."""
-    from avbench.models import model_class
+    from avbench.models import model_class, unusable_reason
 
     usable = []
     for name in names:
-        cls = model_class(name)
-        missing = [m for m in cls.modalities if m not in store_modalities]
-        problem = (f"needs {', '.join(missing)}, which the dataset lacks" if missing
-                   else f"does not do task {task!r}" if task and task not in cls.tasks else "")
+        problem = unusable_reason(model_class(name), store_modalities, task)
         if not problem:
             usable.append(name)
         elif explicit:
@@ -89,11 +87,8 @@ def _default_out(spec: RunSpec) -> Path:
     runs = Path("runs")
     if spec.resume and runs.is_dir():
         for candidate in sorted(runs.glob(prefix + "-*"), reverse=True):
-            try:
-                info = json.loads((candidate / "run.json").read_text())
-            except (OSError, ValueError):
-                continue
-            if info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
+            info = find_run_info(candidate)
+            if info is not None and info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
                 return candidate
     return runs / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -120,11 +115,11 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     corruptions = [get_corruption(name) for name in spec.corruptions]
     out = Path(spec.out) if spec.out else _default_out(spec)
     _check_writable(out)
-    info_path = out / "run.json"
+    info_path = out / RUN_JSON
     if info_path.exists() and not spec.resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if info_path.exists():
-        previous = json.loads(info_path.read_text())
+        previous = read_run_info(out)
         if previous.get("spec_hash") != config_hash(spec.identity()):
             raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
     write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
@@ -135,7 +130,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device)
     pending_evals = {ts: [c.name for c in corruptions
-                          if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
+                          if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address)
@@ -162,7 +157,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
-    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
+    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
     write_json(info_path, info)

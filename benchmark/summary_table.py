@@ -1,4 +1,7 @@
-"""The ranked table ``avbench run`` prints at the end: robustness area first, then clean score, worst level, Brier."""
+"""The ranked table ``avbench run`` prints at the end: the ranking score first, then clean score, worst level, Brier.
+
+It shows ``summary.csv`` as the summariser (:mod:`avbench.summary`) wrote it, so the table, the file and the
+leaderboard rank a run the same way."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +10,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from avbench.corruptions import REGISTRY as CORRUPTIONS
+from avbench.metric_specs import display
+from avbench.summary import read_summary
 
 
 def _fmt(value: object) -> str:
@@ -18,20 +22,28 @@ def _fmt(value: object) -> str:
 
 def print_summary(run_dir: Path, console: Console) -> None:
     """One table per task × corruption from ``summary.csv``; '*' marks a significant gap to the top model."""
-    summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False)
+    summary = read_summary(run_dir)
     for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False):
-        metric = group["metric"].iloc[0]
-        categorical = corruption in CORRUPTIONS and CORRUPTIONS.get(corruption).categorical
-        ranking = f"mean {metric} over its conditions" if categorical else f"area under the {metric} curve"
+        metric = display(group["metric"].iloc[0])
+        shared = str(group["compared_over"].iloc[0])
+        categorical = bool(shared)
+        ranking = (f"mean {metric} over {shared.replace('+', ', ')} (the conditions that apply to every model)"
+                   if categorical else f"area under the {metric} curve")
         table = Table(title=f"{corruption} · {task} · ranked by {ranking}")
-        for col in ("rank", "model", "mean" if categorical else "AUC", "clean", "relative", "effective", "worst (level)", "Brier", "vs top"):
+        columns = ["rank", "model", *(("score", "own mean") if categorical else ("AUC",)), "clean", "relative",
+                   "effective", "worst (level)", "Brier", "vs top"]
+        for col in columns:
             table.add_column(col, justify="right" if col not in ("model", "worst (level)") else "left")
-        for _, row in group.sort_values("rank").iterrows():
+        for _, row in group.iterrows():
             sig = "" if row["rank"] == 1 else f"{row['sig'] or 'n.s.'} (p={_fmt(_num(row['p_holm']))})"
-            table.add_row(str(row["rank"]), str(row["model"]), _fmt(_num(row["auc"])), _fmt(_num(row["clean"])),
+            scores = [_fmt(_num(row["score"])), _fmt(_num(row["auc"]))] if categorical else [_fmt(_num(row["auc"]))]
+            table.add_row(str(row["rank"]), str(row["model"]), *scores, _fmt(_num(row["clean"])),
                           _fmt(_num(row["relative_robustness"])), _fmt(_num(row["effective_robustness"])),
                           f"{_fmt(_num(row['worst']))} ({row['worst_level']})", _fmt(_num(row["brier"])), sig)
         console.print(table)
+        if categorical:
+            console.print("own mean = mean over the conditions that apply to that model (the clean one and the loss "
+                          "of a modality it uses)")
     console.print("* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, "
                   "p < 0.05)")
 

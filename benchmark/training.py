@@ -22,6 +22,7 @@ from avbench.batching import Batch, Collator
 from avbench.cache import cache_dir
 from avbench.errors import UserError
 from avbench.store import FeatureStore
+from avbench.tasks import get as get_task
 
 EpochCallback = Callable[[int, int], None]
 
@@ -81,15 +82,6 @@ def class_balanced_weights(labels: np.ndarray, beta: float) -> torch.Tensor:
     return torch.tensor(weights / weights.sum() * n_classes, dtype=torch.float32)
 
 
-def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
-    if task == "attributes":
-        return CCCLoss()
-    if recipe_loss == "cbce":
-        train = store.split_indices("train")
-        return SoftCrossEntropy(class_balanced_weights(np.asarray(store.labels[train]), beta))
-    return SoftCrossEntropy()
-
-
 # -- helpers ---------------------------------------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
@@ -120,16 +112,16 @@ def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Ge
 
 
 def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (import kept lazy for CLI speed)
-    from avbench.models import FeatureDims, get, model_class
+    from avbench.models import FeatureDims, get, model_class, unusable_reason
 
     cls = model_class(spec.model)
-    missing = [m for m in cls.modalities if m not in store.modalities]
-    if missing:
-        raise UserError(f"model {spec.label!r} needs modalities {', '.join(missing)}, which {store.name!r} lacks")
+    problem = unusable_reason(cls, store.modalities)
+    if problem:
+        raise UserError(f"model {spec.label!r} {problem} ({store.name!r})")
     task = spec.task or cls.tasks[0]
-    n_out = len(store.emotions) if task == "emotion" else 3
     dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
-    return get(spec.model, config=spec.config, dims=dims, n_outputs=n_out, task=task, **spec.overrides)
+    return get(spec.model, config=spec.config, dims=dims, n_outputs=get_task(task).n_outputs(store), task=task,
+               **spec.overrides)
 
 
 def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> Path:
@@ -146,22 +138,18 @@ def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | Non
 @torch.no_grad()
 def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, batch_size: int = 64,
                   device: str = "cpu") -> np.ndarray:
-    """Model outputs (probabilities or z-normalised attributes) for the clips, in order."""
+    """Model predictions (the task's activation: probabilities, or z-normalised attributes) for the clips, in order."""
     model.eval()
     outs = [model.predict(collator(chunk).to(device)).cpu().numpy() for chunk in iterate(indices, batch_size, None)]
     return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
 
 
 def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device: str) -> float:
-    """Selection score on the development split: macro-F1 (emotion) or mean CCC (attributes)."""
-    from avbench.metrics import attribute_scores, classification_scores
-
+    """Selection score on the development split: the task's primary metric (:class:`avbench.tasks.Task`)."""
+    task = get_task(model.task)
     dev = store.split_indices("dev")
-    out = predict_split(model, collator, dev, device=device)
-    if model.task == "emotion":
-        return float(classification_scores(np.asarray(store.labels[dev]), out)["macro_f1"])
-    values = collator.denormalise_attributes(out)
-    return float(attribute_scores(np.asarray(store.attributes[dev]), values)["ccc_mean"])
+    out = task.to_label_scale(predict_split(model, collator, dev, device=device), collator)
+    return task.dev_score(task.targets(store, dev), out, task.names(store))
 
 
 def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None):
@@ -170,7 +158,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes[spec.config]
     epochs = spec.epochs or recipe.epochs
-    criterion = make_criterion(model.task, recipe.loss, store, recipe.cb_beta).to(device)
+    criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)
     optimizer = make_optimizer(model, recipe)
     collator = Collator(store, type(model).modalities)
     rng = np.random.default_rng(spec.seed)

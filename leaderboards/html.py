@@ -11,7 +11,8 @@ import math
 from collections.abc import Sequence
 
 from avbench.leaderboards.board import Board
-from avbench.leaderboards.render import NAMES, board_table
+from avbench.leaderboards.render import board_table
+from avbench.metric_specs import display
 from avbench.tables import Cell, Num, cell_text
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -111,7 +112,7 @@ def curves_svg(board: Board, width: int = 640, height: int = 320) -> str:
     parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 6}" text-anchor="middle">'
                  f'{html.escape(board.corruption)} level (x)</text>')
     parts.append(f'<text x="14" y="{top + plot_h / 2:.0f}" text-anchor="middle" '
-                 f'transform="rotate(-90 14 {top + plot_h / 2:.0f})">{html.escape(NAMES.get(board.metric, board.metric))}'
+                 f'transform="rotate(-90 14 {top + plot_h / 2:.0f})">{html.escape(display(board.metric))}'
                  '</text>')
     for k, (name, points) in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]

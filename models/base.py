@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from avbench.batching import Batch
+from avbench.tasks import get as get_task
 
 Frames = dict[str, torch.Tensor]
 
@@ -118,9 +119,8 @@ class EmotionModel(nn.Module):
         return float(loss.detach())
 
     def predict(self, batch: Batch) -> torch.Tensor:
-        """Probabilities (emotion task, softmax over emotions) or z-normalised attribute values."""
-        out = self(batch)
-        return torch.softmax(out, dim=-1) if self.task == "emotion" else out
+        """The task's predictions: probabilities (emotion: softmax over emotions) or z-normalised attributes."""
+        return get_task(self.task).activate(self(batch))
 
     # -- description ----------------------------------------------------------------------------------------------
     @classmethod

@@ -46,6 +46,7 @@ from avbench.models.chunking import (
     word_counts,
 )
 from avbench.models.layers import FrameFrontend
+from avbench.tasks import get as get_task
 
 STRATEGIES = ("vw", "fw", "multiscale")
 PAPER = "Lin, Goncalves & Busso, ICMI 2023 (doi:10.1145/3577190.3614110)"
@@ -124,7 +125,7 @@ class AttentionLayer(nn.Module):
 
 def output_heads(in_dim: int, hidden: int, n_outputs: int, task: str) -> nn.ModuleList:
     """Linear-ReLU-Linear heads: one scalar head per attribute, or one head over all emotion logits."""
-    sizes = [1] * n_outputs if task == "attributes" else [n_outputs]
+    sizes = [1] * n_outputs if get_task(task).scalar_outputs else [n_outputs]
     return nn.ModuleList(nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, k)) for k in sizes)
 
 
