@@ -4,7 +4,8 @@ Conventions (RAVER, Section IV-B/C; EMO-SUPERB):
 
 * labels are vote shares over C emotions; the binary target of emotion e is ``share_e > 1/C`` (already-binary
   labels pass through unchanged because 1 > 1/C >= 0 for C >= 2);
-* the predicted set is ``{e : p_e > threshold}`` with ``threshold = 1/C`` unless given;
+* the predicted set is ``{e : p_e > threshold}`` with ``threshold = 1/C`` unless given, or, with
+  ``threshold=TOP1``, the single most probable emotion (single-label decisions, the ``category`` task);
 * every score is computed over the whole test set at once, never averaged over batches (the EMO-SUPERB
   per-batch macro-F1 mistake).
 
@@ -40,7 +41,7 @@ from avbench.metric_specs import (  # declared once, in the metric registry; re-
 )
 
 __all__ = ["BRIER", "CCC_MEAN", "ECE", "MACRO_F1", "MICRO_F1", "PER_CLASS_F1", "SAMPLE_PRECISION", "WEIGHTED_F1",
-           "CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "ATTRIBUTE_NAMES", "ATTRIBUTE_METRICS", "ECE_BINS", "f1_key",
+           "CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "ATTRIBUTE_NAMES", "ATTRIBUTE_METRICS", "ECE_BINS", "TOP1", "f1_key",
            "ccc_key", "ClipStatistics", "clip_statistics", "classification_scores", "binary_targets",
            "ReliabilityCurve", "reliability_curve", "weighted_ccc", "ccc", "attribute_inputs", "attribute_scores",
            "flatten_scores"]
@@ -52,6 +53,7 @@ LOWER_IS_BETTER: frozenset[str] = lower_is_better()
 ATTRIBUTE_NAMES: tuple[str, ...] = ("arousal", "valence", "dominance")
 ATTRIBUTE_METRICS: tuple[str, ...] = tuple(ccc_key(name) for name in ATTRIBUTE_NAMES) + (CCC_MEAN,)
 ECE_BINS = 15
+TOP1 = "top1"  # threshold value meaning "predict the single most probable class"
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -87,6 +89,13 @@ def _classification_inputs(y_true: ArrayLike, probs: ArrayLike) -> tuple[np.ndar
     y = y.astype(np.float64)
     _unit_interval("labels", y)
     return y > 1.0 / n_classes, p
+
+
+def _decide(probs: np.ndarray, threshold: float | str | None) -> np.ndarray:
+    """The predicted set of every clip: classes above the threshold, or the most probable one for :data:`TOP1`."""
+    if threshold == TOP1:
+        return np.eye(probs.shape[1], dtype=bool)[probs.argmax(axis=1)]
+    return probs > _threshold(threshold, probs.shape[1])  # type: ignore[arg-type]
 
 
 def _threshold(threshold: float | None, n_classes: int) -> float:
@@ -165,12 +174,12 @@ class ClipStatistics:
 
 
 def clip_statistics(
-    y_true: ArrayLike, probs: ArrayLike, threshold: float | None = None, n_bins: int = ECE_BINS
+    y_true: ArrayLike, probs: ArrayLike, threshold: float | str | None = None, n_bins: int = ECE_BINS
 ) -> ClipStatistics:
     """Validate the inputs and build the per-clip statistics (see the module docstring)."""
     target, p = _classification_inputs(y_true, probs)
     n_clips, n_classes = p.shape
-    predicted = p > _threshold(threshold, n_classes)
+    predicted = _decide(p, threshold)
     tp = (predicted & target).astype(np.float64)
     fp = (predicted & ~target).astype(np.float64)
     fn = (~predicted & target).astype(np.float64)
@@ -192,7 +201,8 @@ def _as_python(values: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return {key: float(value) if np.ndim(value) == 0 else np.asarray(value) for key, value in values.items()}
 
 
-def classification_scores(y_true: ArrayLike, probs: ArrayLike, threshold: float | None = None) -> dict[str, Any]:
+def classification_scores(y_true: ArrayLike, probs: ArrayLike, threshold: float | str | None = None
+                          ) -> dict[str, Any]:
     """All classification scores of one model on one test set.
 
     Returns macro-, micro- and weighted-F1 (scikit-learn ``f1_score`` semantics, zero_division=0),

@@ -68,7 +68,7 @@ def _counts(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_distribution(
-    y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, seed: int = 0, threshold: float | None = None
+    y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, seed: int = 0, threshold: float | str | None = None
 ) -> dict[str, np.ndarray]:
     """Every classification score on each of B clip resamples: (B,) arrays, (B, C) for ``per_class_f1``."""
     statistics = clip_statistics(y_true, probs, threshold)
@@ -105,7 +105,7 @@ def intervals(
 
 def bootstrap_ci(
     y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
 ) -> dict[str, Interval]:
     """Percentile bootstrap interval of every classification score: key → (point, low, high).
 
@@ -175,7 +175,7 @@ def seed_clip_bootstrap(per_seed: np.ndarray, seed: int) -> np.ndarray:
 
 def paired_bootstrap(
     y_true: ArrayLike, probs_a: ArrayLike, probs_b: ArrayLike, metric: str = MACRO_F1, n_resamples: int = 1000,
-    confidence: float = 0.95, seed: int = 0, threshold: float | None = None,
+    confidence: float = 0.95, seed: int = 0, threshold: float | str | None = None,
 ) -> tuple[float, float, float, float]:
     """Score of model A minus model B on the same clips, resampled jointly: (diff, low, high, p_value).
 

@@ -268,11 +268,13 @@ def _categorical(curves: Sequence[Curve], summaries: list[Summary], corruption: 
 
 
 def _effective(curves: Sequence[Curve], summaries: list[Summary], baseline: str | None) -> None:
-    """Effective robustness against the baseline's curve of the same protocol, over the same levels."""
+    """Effective robustness against the baseline's curve of the same protocol, over the same levels (none when
+    the only shared condition is the clean one: there is no loss to compare)."""
     bases = [(c, s) for c, s in zip(curves, summaries) if c.model == baseline and s.score is not None
              and s.clean is not None]
     for curve, summary in zip(curves, summaries):
-        if summary.score is None or summary.clean is None or curve.model == baseline:
+        if summary.score is None or summary.clean is None or curve.model == baseline \
+                or len(summary.compared_over) == 1:
             continue
         for base, base_summary in bases:
             same_levels = [p.level for p in curve.points] == [p.level for p in base.points]

@@ -10,9 +10,9 @@ measured against, and what valid predictions look like. Nothing else in avbench 
   outputs, scored by macro-F1 (RAVER).
 * ``attributes`` — regression of arousal, valence and dominance, trained with 1 − CCC, scored by mean CCC
   (the audio-text paper).
-
-A further task is one subclass and one registry line (or an ``avbench.tasks`` entry point); see
-``tests/test_tasks.py``, which adds a single-label task that way.
+* ``category`` — single-label: the plurality emotion of the votes, cross-entropy on it, the most probable emotion
+  as the decision, macro-F1. It runs on every model with an emotion head and was one subclass and one registry
+  line: that is what adding a task takes (or an ``avbench.tasks`` entry point).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from avbench.metric_specs import CCC_MEAN, MACRO_F1
+from avbench.metrics import TOP1
 from avbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Task:
 
     name: str = ""
     primary: str = ""  # metric that ranks models and selects the checkpoint (a name in avbench.metric_specs)
+    head: str = ""  # the model output a task needs: a task name models list in their ``tasks``
     baseline: str = ""  # registered model that effective robustness is measured against
     default_outputs: int = 0  # outputs of a model built without a dataset (the embedded dataset's count)
     scalar_outputs: bool = False  # True: each output is its own value (one head each); False: one distribution
@@ -91,9 +93,11 @@ class EmotionTask(Task):
 
     name = "emotion"
     primary = MACRO_F1
+    head = "emotion"
     baseline = "late-fusion"
     default_outputs = 6
     description = "multi-label emotions from vote shares; softmax outputs; soft-label CE; macro-F1"
+    decision: float | str | None = None  # classification threshold: None = 1/C (multi-label)
 
     def names(self, store: FeatureStore) -> list[str]:
         return list(store.emotions)
@@ -117,15 +121,16 @@ class EmotionTask(Task):
     def point_scores(self, targets: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> dict[str, float]:
         from avbench.metrics import classification_scores, flatten_scores
 
-        return flatten_scores(classification_scores(targets, predictions), names)
+        return flatten_scores(classification_scores(targets, predictions, self.decision), names)
 
     def condition_scores(self, targets: np.ndarray, predictions: np.ndarray, names: Sequence[str], n_resamples: int,
                          seed: int) -> tuple[dict[str, Triple], np.ndarray]:
         from avbench.metrics import classification_scores, flatten_scores
         from avbench.stats import bootstrap_distribution, intervals
 
-        point = classification_scores(targets, predictions)
-        distribution = bootstrap_distribution(targets, predictions, n_resamples=n_resamples, seed=seed)
+        point = classification_scores(targets, predictions, self.decision)
+        distribution = bootstrap_distribution(targets, predictions, n_resamples=n_resamples, seed=seed,
+                                              threshold=self.decision)
         return _triples(flatten_scores(intervals(point, distribution), names)), distribution[self.primary]
 
     def output_problem(self, predictions: np.ndarray) -> str:
@@ -140,6 +145,7 @@ class AttributeTask(Task):
 
     name = "attributes"
     primary = CCC_MEAN
+    head = "attributes"
     baseline = "mdre-gru"
     default_outputs = 3
     scalar_outputs = True
@@ -176,14 +182,28 @@ class AttributeTask(Task):
         return _triples(intervals(point, distribution)), distribution[self.primary]
 
 
+class CategoryTask(EmotionTask):
+    """Single-label emotion recognition: the plurality emotion, decided by the most probable class."""
+
+    name = "category"
+    description = "single-label: the plurality emotion; softmax outputs; cross-entropy; argmax decision; macro-F1"
+    decision = TOP1
+
+    def targets(self, store: FeatureStore, indices: np.ndarray) -> np.ndarray:
+        shares = np.asarray(store.labels[indices], np.float32)
+        return np.eye(shares.shape[1], dtype=np.float32)[shares.argmax(axis=1)]
+
+    def criterion(self, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
+        from avbench.training import PluralityCrossEntropy
+
+        return PluralityCrossEntropy()
+
+
 def _triples(flat: dict[str, Any]) -> dict[str, Triple]:
     return {key: (float(v), float(lo), float(hi)) for key, (v, lo, hi) in flat.items()}
 
 
-EMOTION = EmotionTask()
-ATTRIBUTES = AttributeTask()
-
-REGISTRY: Registry[Task] = Registry("task", entry_point_group="avbench.tasks",
-                                    entries={"emotion": EMOTION, "attributes": ATTRIBUTES}, base=Task)
+REGISTRY: Registry[Task] = Registry("task", entry_point_group="avbench.tasks", base=Task, entries={
+    "emotion": EmotionTask(), "attributes": AttributeTask(), "category": CategoryTask()})
 get = REGISTRY.get
 names = REGISTRY.names

@@ -62,6 +62,13 @@ class SoftCrossEntropy(nn.Module):
         return -(target * log_p).sum(-1).mean()
 
 
+class PluralityCrossEntropy(nn.Module):
+    """Cross-entropy against the plurality emotion of the vote shares (single-label training, ``category``)."""
+
+    def forward(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, batch.labels.argmax(dim=-1))
+
+
 class CCCLoss(nn.Module):
     """Mean over the attributes of (1 − CCC), with population statistics (audio-text paper eq. 3)."""
 

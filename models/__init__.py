@@ -49,7 +49,7 @@ def unusable_reason(cls: type[EmotionModel], modalities: Collection[str], task: 
     missing = [m for m in cls.modalities if m not in modalities]
     if missing:
         return f"needs {', '.join(missing)}, which the dataset lacks"
-    if task and task not in cls.tasks:
+    if task and get_task(task).head not in cls.tasks:
         return f"does not do task {task!r}"
     return ""
 
@@ -77,7 +77,7 @@ def get(name: str, config: str = "tiny", dims: FeatureDims | None = None, n_outp
     if config not in cls.configs:
         raise UserError(f"model {name!r} has no config {config!r}; choose from {', '.join(cls.configs)}")
     task = task or cls.tasks[0]
-    if task not in cls.tasks:
+    if get_task(task).head not in cls.tasks:
         raise UserError(f"model {name!r} does not do task {task!r}; it does {', '.join(cls.tasks)}")
     n_outputs = n_outputs or get_task(task).default_outputs
     params = cls.config_for(config, **overrides)
