@@ -26,19 +26,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from avbench.errors import UserError
-from avbench.metric_specs import (  # declared once, in the metric registry; re-exported for callers
-    BRIER,
-    CCC_MEAN,
-    ECE,
-    MACRO_F1,
-    MICRO_F1,
-    PER_CLASS_F1,
-    SAMPLE_PRECISION,
-    WEIGHTED_F1,
-    ccc_key,
-    f1_key,
-    lower_is_better,
-)
+# the names are declared once, in the metric registry, and re-exported here for callers
+from avbench.metric_specs import BRIER, CCC_MEAN, ECE, MACRO_F1, MICRO_F1, PER_CLASS_F1, SAMPLE_PRECISION, WEIGHTED_F1
+from avbench.metric_specs import ccc_key, f1_key, lower_is_better
 
 __all__ = ["BRIER", "CCC_MEAN", "ECE", "MACRO_F1", "MICRO_F1", "PER_CLASS_F1", "SAMPLE_PRECISION", "WEIGHTED_F1",
            "CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "ATTRIBUTE_NAMES", "ATTRIBUTE_METRICS", "ECE_BINS", "TOP1", "f1_key",
