@@ -11,7 +11,7 @@ from typing import Any
 from avbench.errors import UserError
 from avbench.registry import Registry
 from avbench.tasks import get as get_task
-from avbench.models.base import EmotionModel, FeatureDims, Recipe
+from avbench.models.base import EmotionModel, FeatureDims, Recipe, missing_modalities
 
 __all__ = ["EmotionModel", "FeatureDims", "Recipe", "REGISTRY", "names", "model_class", "get", "default_dims",
            "unusable_reason", "model_modalities"]
@@ -46,7 +46,7 @@ model_class = REGISTRY.get  # a registry name or a ``package.module:Class`` refe
 def unusable_reason(cls: type[EmotionModel], modalities: Collection[str], task: str | None = None) -> str:
     """Why ``cls`` cannot run on a dataset with ``modalities`` (and ``task``): '' when it can. The one
     model–modality check, used by the runner's model selection and by training."""
-    missing = [m for m in cls.modalities if m not in modalities]
+    missing = missing_modalities(cls.modalities, modalities)
     if missing:
         return f"needs {', '.join(missing)}, which the dataset lacks"
     if task and get_task(task).head not in cls.tasks:

@@ -13,6 +13,7 @@ Models must give finite outputs for any mask, including a modality that is 100 %
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -20,9 +21,24 @@ import torch
 from torch import nn
 
 from avbench.batching import Batch
+from avbench.errors import UserError
 from avbench.tasks import get as get_task
 
 Frames = dict[str, torch.Tensor]
+
+
+def missing_modalities(needed: Sequence[str], available: Collection[str]) -> list[str]:
+    """The modalities a model needs that a dataset (or feature dims) does not have: the one model–modality check,
+    behind the runner's model selection, training and every model's constructor."""
+    return [m for m in needed if m not in available]
+
+
+def require_modalities(name: str, needed: Sequence[str], available: Collection[str]) -> None:
+    """Refuse to build model ``name`` on inputs that lack one of its modalities (one clear line)."""
+    missing = missing_modalities(needed, available)
+    if missing:
+        raise UserError(f"model {name!r} needs modality {', '.join(missing)}; the dataset has "
+                        f"{', '.join(available) or 'none'}")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from torch import nn
 
 from avbench.batching import Batch
 from avbench.errors import UserError, unknown
-from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
+from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe, require_modalities
 from avbench.models.chunking import (
     TPP_SEGMENTS,
     ChunkBounds,
@@ -73,13 +73,6 @@ TINY_RECIPE = PAPER_RECIPE.updated(
 
 def _configs(strategy: str) -> dict[str, dict[str, Any]]:
     return {"tiny": {**_TINY_CONFIG, "strategy": strategy}, "paper": {**_PAPER_CONFIG, "strategy": strategy}}
-
-
-def require_modalities(name: str, modalities: list[str] | tuple[str, ...], dims: FeatureDims) -> None:
-    missing = [m for m in modalities if m not in dims.shapes]
-    if missing:
-        raise UserError(f"model {name!r} needs modality {', '.join(missing)}; the dataset has "
-                        f"{', '.join(dims.shapes) or 'none'}")
 
 
 def audio_rate(batch: Batch) -> float:
@@ -157,7 +150,7 @@ class WordChunkTransformer(EmotionModel):
         self.scales = tuple(float(s) for s in scales)
         self.uses_text = "text" in self.modalities
         streams = ["audio", "text"] if self.uses_text else ["audio"]
-        require_modalities(self.name, streams, dims)
+        require_modalities(self.name, streams, dims.shapes)
         in_dims = {m: TPP_SEGMENTS * dims.dim(m) if m == "audio" else dims.dim(m) for m in streams}
 
         def layers(n: int) -> nn.ModuleDict:

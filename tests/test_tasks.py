@@ -42,7 +42,7 @@ def test_category_runs_scores_and_ranks_through_the_cli(tmp_path: Path, session_
     assert result.returncode == 0, result.stderr
     summary = pd.read_csv(tmp_path / "run" / "summary.csv", keep_default_na=False)
     assert set(summary["task"]) == {"category"} and sorted(summary["rank"]) == [1, 2]
-    assert set(summary["compared_over"]) == {"none"}  # FER uses no audio: only the clean condition is shared
+    assert set(summary["compared_over"]) == {"none+video"}  # FER uses no audio: audio loss is not shared
     data = predictions.load(predictions.path(tmp_path / "run", "fer", 0, "modality"))
     assert str(data["task"]) == "category" and np.all(data["targets"].sum(-1) == 1)
     bad = subprocess.run([*cmd[:-2], "--task", "categroy", "--out", str(tmp_path / "bad")], env=env,
