@@ -63,6 +63,12 @@ class Batch:
                 inputs[m] = x * keep.view(*keep.shape, *([1] * (x.dim() - 2))).to(x.dtype)
         return replace(self, inputs=inputs, masks=new_masks)
 
+    def blinded(self) -> "Batch":
+        """A copy whose keep-masks say only where each clip ends: what a mask-blind model is shown."""
+        masks = {m: torch.arange(k.shape[1], device=k.device)[None, :] < self.lengths[m][:, None].to(k.device)
+                 for m, k in self.masks.items()}
+        return replace(self, masks=masks)
+
 
 def _pad(arrays: Sequence[np.ndarray], tail: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)

@@ -89,19 +89,20 @@ def print_rows(title: str, rows: list[Any]) -> None:
 # -- list --------------------------------------------------------------------------------------------------------
 @list_app.command("models")
 def list_models() -> None:
-    """Every model with its modalities, tasks, parameter counts (tiny and paper configs) and source paper."""
+    """Every model with its modalities, tasks, mask access, parameter counts (tiny and paper configs) and paper."""
     import torch
 
     from avbench.models import REGISTRY, get
 
     table = Table(title="avbench models")
-    for col in ("name", "modalities", "tasks", "params (tiny)", "params (paper)", "paper"):
+    for col in ("name", "modalities", "tasks", "sees masks", "params (tiny)", "params (paper)", "paper"):
         table.add_column(col)
     for name in REGISTRY.names():
         cls = REGISTRY.get(name)
         with torch.device("meta"):  # count parameters without allocating the paper-size weights
             counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
-        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), *counts, cls.paper)
+        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), "yes" if cls.sees_masks else "no",
+                      *counts, cls.paper)
     out.print(table)
 
 
@@ -186,6 +187,7 @@ def run(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="skip units whose outputs are present"),
     mask_seed: int = typer.Option(0, help="seed of the corruption masks (the protocol)"),
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
+    split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
     from avbench.corruptions import parse_selection
@@ -198,16 +200,23 @@ def run(
 
     if task is not None and task not in task_names():
         raise unknown("--task", task, task_names())
+    if split not in ("test", "dev"):
+        raise UserError(f"--split must be test or dev, got {split!r}")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"--device must be cpu or cuda, got {device!r}")
     names, explicit = model_names(models)
     chosen = [c.name for c in parse_selection(corruption, modality)]
     store = open_dataset(dataset)
-    names = resolve_models(names, store.modalities, task, explicit)
+    names = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
+    from avbench.corpora.checks import recorded_problems
+
+    for problem in recorded_problems(store):
+        warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
+                      f"(see `avbench datasets info {dataset}`)")
     spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=parse_seeds(seeds, seed_list),
                    config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
                    executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,
-                   ray_address=ray_address, epochs=epochs)
+                   ray_address=ray_address, epochs=epochs, split=split)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory}")
@@ -228,6 +237,15 @@ def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     from avbench.speed.bootstrap import measure, report
 
     report(measure(n_clips=n_clips, n_resamples=n_resamples))
+
+
+@speed_app.command("faces")
+def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's mean)")) -> None:
+    """Video features per clip: one frame per MTCNN call vs batched frames vs the larger smallest face (CPU)."""
+    from avbench.speed.faces import measure, report
+
+    results = measure(seconds=seconds)
+    report(results, round(30 * seconds))
 
 
 @speed_app.command("run")

@@ -2,7 +2,7 @@
 
 ``predictions/<label>/seed<k>/<corruption>.npz`` holds, for every level of the corruption, the per-clip outputs
 on the label scale (probabilities, or de-normalised attribute values) with the clip ids, targets, output names,
-the task and a digest of the masks: enough to recompute every metric without running a model, and to check a
+the task, a digest of the masks and the evaluation record (path, contract outcome, mask access): enough to recompute every metric without running a model, and to check a
 submitted run against the protocol. Files are plain arrays (``allow_pickle=False`` on every read) and are
 written atomically. The runner, the scorer, ``avbench submit`` and the reports all go through this module.
 """
@@ -15,7 +15,8 @@ import numpy as np
 from avbench.atomic import write_with
 from avbench.errors import UserError
 
-KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests")
+KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests", "eval_path", "contract",
+        "sees_masks")  # the last three: how the file was made (avbench.contract's record)
 Predictions = dict[str, np.ndarray]
 
 
@@ -27,7 +28,8 @@ def path(run_dir: str | Path, label: str, seed: int, corruption: str) -> Path:
 
 def make(clip_ids: np.ndarray, levels: list[str], x: list[float], outputs: np.ndarray, targets: np.ndarray,
          task: str, names: list[str], mask_digests: list[str]) -> Predictions:
-    """The arrays of one predictions file, with the dtypes every reader expects."""
+    """The arrays of one predictions file, with the dtypes every reader expects, except the evaluation record
+    (:meth:`avbench.contract.Contract.record`), which the caller adds."""
     return {
         "clip_ids": np.asarray(clip_ids, dtype=str),
         "levels": np.array(levels, dtype=str),

@@ -45,12 +45,13 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
                started: float, weights: dict[str, dict[int, str]]) -> dict[str, Any]:
     """``weights`` maps model label → seed → sha256 of its checkpoint weights."""
     from avbench.models import model_class
+    from avbench.training import model_task
 
     tasks = {}
     hashes = {}
     for label, name in zip(labels, spec.models):
         cls = model_class(name)
-        tasks[label] = spec.task or cls.tasks[0]
+        tasks[label] = model_task(cls, store, spec.task)
         hashes[label] = config_hash({"model": name, "config": cls.config_for(spec.config, **spec.overrides),
                                      "recipe": repr(cls.recipes[spec.config])})
     return {

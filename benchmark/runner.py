@@ -53,22 +53,30 @@ class RunSpec:
     dataset_seed: int = 0
     ray_address: str | None = None
     epochs: int | None = None
+    split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
-                "dataset_seed", "epochs")
+                "dataset_seed", "epochs", "split")
         return {k: getattr(self, k) for k in keys}
 
 
-def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None,
-                   explicit: bool) -> list[str]:
-    """Keep the models that can take the dataset's modalities (and task); warn under ``all``, fail when named."""
+def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None, explicit: bool,
+                   store_tasks: tuple[str, ...] = ("emotion", "attributes")) -> list[str]:
+    """Keep the models that can take the dataset's modalities and one of its labelled tasks (``task`` when given);
+    warn under ``all``, fail when named."""
     from avbench.models import model_class, unusable_reason
+    from avbench.tasks import get as get_task
 
     usable = []
     for name in names:
-        problem = unusable_reason(model_class(name), store_modalities, task)
+        cls = model_class(name)
+        problem = unusable_reason(cls, store_modalities, task)
+        if not problem and task and get_task(task).head not in store_tasks:
+            problem = f"cannot be scored on task {task!r}: the dataset has no {get_task(task).head} labels"
+        elif not problem and not any(t in store_tasks for t in cls.tasks):
+            problem = f"does {' and '.join(cls.tasks)}, for which the dataset has no labels"
         if not problem:
             usable.append(name)
         elif explicit:
@@ -76,8 +84,29 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
         else:
             warnings.warn(f"skipping model {name!r}: it {problem}")
     if not usable:
-        raise UserError("no requested model can run on this dataset")
+        raise UserError("no requested model can run on this dataset "
+                        f"(it has {', '.join(store_modalities) or 'no modalities'} and labels for "
+                        f"{', '.join(store_tasks) or 'no task'})")
     return usable
+
+
+def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
+    """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.contract`);
+    warns once for every model whose frontend failed the folding check."""
+    from avbench.contract import Contract, merge_records, read_record
+
+    records = {}
+    for label in labels:
+        found = []
+        for seed in seeds:
+            for corruption in corruptions:
+                where = f"{label} seed {seed} {corruption.name}"
+                found.append(read_record(predictions.load(predictions.path(out, label, seed, corruption.name), where),
+                                         where))
+        records[label] = merge_records(found)
+        if records[label]["contract"] == "failed":
+            warnings.warn(Contract("failed", records[label]["contract_max_diff"]).describe(label))
+    return records
 
 
 def _default_out(spec: RunSpec) -> Path:
@@ -101,6 +130,18 @@ def _check_writable(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+
+
+def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
+    """A unit's outcome; its user error re-raised naming the unit, so a grid of many models says which failed."""
+    from avbench.models import model_class
+    from avbench.training import model_task
+
+    try:
+        return future.result()
+    except UserError as exc:
+        task = model_task(model_class(ts.model), store, ts.task)
+        raise UserError(f"{kind} of {ts.label} (seed {ts.seed}, task {task}) failed: {exc}") from None
 
 
 def run(spec: RunSpec, progress: bool = True, console: Console | None = None) -> Path:
@@ -128,7 +169,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs)
                    for m in spec.models for seed in spec.seeds]
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
-                      mask_seed=spec.mask_seed, device=spec.device)
+                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions
                           if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
@@ -147,19 +188,24 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
                     kind, ts = futures.pop(future)
-                    outcome = future.result()  # re-raise a unit's failure here
+                    outcome = _unit_result(future, kind, ts, store)
                     bar.advance(grid)
                     bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
+    except BaseException as exc:
+        write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
+    evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
     write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
     info = provenance(spec, store, labels, corruptions, started, weights)
-    info.update({"status": "complete", "spec_hash": config_hash(spec.identity())})
+    info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
+                 "split": spec.split})
     write_json(info_path, info)
     return out
 

@@ -100,6 +100,17 @@ class FeatureStore:
         return str(self.meta["fingerprint"])
 
     @property
+    def labelled_tasks(self) -> tuple[str, ...]:
+        """Tasks this store can train and score: emotion when clips carry vote shares, attributes when every clip
+        has all three values (a real corpus without dimensional ratings stores NaN, which no CCC can use)."""
+        tasks = []
+        if len(self) and bool((np.asarray(self.labels).sum(axis=1) > 0).any()):
+            tasks.append("emotion")
+        if len(self) and bool(np.isfinite(np.asarray(self.attributes)).all()):
+            tasks.append("attributes")
+        return tuple(tasks)
+
+    @property
     def norm(self) -> dict[str, dict[str, list[float]]]:
         """Train-split mean/std per feature channel for each modality (and for the attributes)."""
         return dict(self.meta.get("norm", {}))

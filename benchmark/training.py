@@ -21,6 +21,7 @@ from avbench import checkpoints
 from avbench.batching import Batch, Collator
 from avbench.cache import cache_dir
 from avbench.errors import UserError
+from avbench.models.base import visible
 from avbench.store import FeatureStore
 from avbench.tasks import get as get_task
 
@@ -81,9 +82,12 @@ class CCCLoss(nn.Module):
         return (1 - ccc).mean()
 
 
-def class_balanced_weights(labels: np.ndarray, beta: float) -> torch.Tensor:
-    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C."""
+def class_balanced_weights(labels: np.ndarray, beta: float | None = None) -> torch.Tensor:
+    """Cui et al. weights (1−β)/(1−β^{n_i}), n_i = train clips whose share > 1/C, normalised to sum to C;
+    ``beta=None`` is (N−1)/N over the N training clips (Chou et al., EMO-SUPERB)."""
     n_classes = labels.shape[1]
+    if beta is None:
+        beta = (len(labels) - 1) / max(len(labels), 1)
     counts = np.maximum((labels > 1.0 / n_classes).sum(axis=0), 1)
     weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
     return torch.tensor(weights / weights.sum() * n_classes, dtype=torch.float32)
@@ -118,6 +122,13 @@ def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Ge
     return batch.with_masks({drop: torch.zeros_like(batch.masks[drop])})
 
 
+def model_task(cls: Any, store: FeatureStore, task: str | None) -> str:
+    """The task a model trains on: the one asked for, else its first task the store has labels for."""
+    if task:
+        return task
+    return next((t for t in cls.tasks if t in store.labelled_tasks), cls.tasks[0])
+
+
 def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (import kept lazy for CLI speed)
     from avbench.models import FeatureDims, get, model_class, unusable_reason
 
@@ -125,7 +136,7 @@ def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (impor
     problem = unusable_reason(cls, store.modalities)
     if problem:
         raise UserError(f"model {spec.label!r} {problem} ({store.name!r})")
-    task = spec.task or cls.tasks[0]
+    task = model_task(cls, store, spec.task)
     dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
     return get(spec.model, config=spec.config, dims=dims, n_outputs=get_task(task).n_outputs(store), task=task,
                **spec.overrides)
@@ -147,7 +158,8 @@ def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, bat
                   device: str = "cpu") -> np.ndarray:
     """Model predictions (the task's activation: probabilities, or z-normalised attributes) for the clips, in order."""
     model.eval()
-    outs = [model.predict(collator(chunk).to(device)).cpu().numpy() for chunk in iterate(indices, batch_size, None)]
+    outs = [model.predict(visible(model, collator(chunk).to(device))).cpu().numpy()
+            for chunk in iterate(indices, batch_size, None)]
     return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
 
 
@@ -175,7 +187,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         model.train()
         losses = []
         for chunk in iterate(train_idx, recipe.batch_size, rng):
-            batch = modality_dropout(collator(chunk), recipe.modality_dropout, rng).to(device)
+            batch = visible(model, modality_dropout(collator(chunk), recipe.modality_dropout, rng).to(device))
             losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
         if not np.isfinite(loss):

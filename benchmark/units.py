@@ -22,6 +22,7 @@ import torch
 
 from avbench import predictions
 from avbench.batching import Collator
+from avbench.contract import check_folding, folded_outputs, honest_outputs
 from avbench.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.training import TrainSpec, load_or_train
@@ -36,6 +37,7 @@ class UnitContext:
     run_dir: str
     mask_seed: int = 0
     device: str = "cpu"
+    split: str = "test"  # the split evaluated (dev only to choose a configuration)
     checkpoint_root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -59,24 +61,26 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-_MASKS: dict[tuple[str, str, str, int], list[list[dict[str, np.ndarray]]]] = {}
+_MASKS: dict[tuple[str, str, str, int, str], list[list[dict[str, np.ndarray]]]] = {}
 _MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
 
 
-def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int) -> list[list[dict[str, np.ndarray]]]:
-    """Keep-masks of every test clip (all modalities) at every level: ``[level][clip][modality]``.
+def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
+                     split: str = "test") -> list[list[dict[str, np.ndarray]]]:
+    """Keep-masks of every clip of the test (or another) split, all modalities, at every level:
+    ``[level][clip][modality]``.
 
     Masks depend only on the clip, the level and the seed, never on the model, so a process computes them once per
     corruption and every model it evaluates (and every protocol check) reuses them.
     """
     from avbench.corruptions import masks_for
 
-    key = (str(store.path), store.fingerprint, corruption.name, mask_seed)
+    key = (str(store.path), store.fingerprint, corruption.name, mask_seed, split)
     if key not in _MASKS:
         while len(_MASKS) >= _MASKS_KEPT:
             _MASKS.pop(next(iter(_MASKS)))
         modalities = tuple(sorted(store.modalities))
-        timings = [store.timing(int(i)) for i in store.split_indices("test")]
+        timings = [store.timing(int(i)) for i in store.split_indices(split)]
         _MASKS[key] = [[masks_for(corruption, level, t, mask_seed, modalities) for t in timings]
                        for level in corruption.levels]
     return _MASKS[key]
@@ -112,25 +116,31 @@ def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, t
 
 @torch.no_grad()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
-                             device: str = "cpu", batch_size: int = 64) -> predictions.Predictions:
-    """Outputs of ``model`` on the test split at every level of ``corruption``.
+                             device: str = "cpu", batch_size: int = 64, eval_path: str | None = None,
+                             split: str = "test") -> predictions.Predictions:
+    """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``.
 
-    The mask-independent frontend runs once per batch of clips; each level then only applies its masks and runs
-    the rest of the model, which is what keeps an extra level close to one forward pass.
+    ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
+    and runs the rest of the model, which is what keeps an extra level close to one forward pass. ``honest``: the
+    whole model runs on the zero-filled inputs of every level (for models whose frontend failed
+    :func:`avbench.contract.check_folding`). ``None`` runs that check first and takes the path it allows.
     """
+    if eval_path is None:
+        eval_path = check_folding(model, store, mask_seed, device).eval_path
     model.eval()
     task = get_task(model.task)
     collator = Collator(store, type(model).modalities)
-    test = store.split_indices("test")
-    all_masks = test_split_masks(store, corruption, mask_seed)
+    test = store.split_indices(split)
+    all_masks = test_split_masks(store, corruption, mask_seed, split)
     outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
     for start in range(0, len(test), batch_size):
         clean = collator(test[start : start + batch_size]).to(device)
-        frames = model.frontend(clean.inputs)
+        frames = model.frontend(clean.inputs) if eval_path == "folded" else None
         for li, level_masks in enumerate(all_masks):
             masks = level_masks[start : start + batch_size]
             batch = clean.with_masks({m: t.to(device) for m, t in _mask_tensors(masks, clean.lengths).items()})
-            out = task.activate(model.fuse(model.apply_masks(frames, batch), batch))
+            out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
+            out = task.activate(out)
             outputs[li].append(out.float().cpu().numpy())
     stacked = np.stack([np.concatenate(o) for o in outputs]).astype(np.float32)
     return predictions.make(
@@ -150,5 +160,9 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
     model, _, _ = load_or_train(spec, store, ctx.device, root=root)
-    predictions.save(path, predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device))
+    contract = check_folding(model, store, ctx.mask_seed, ctx.device)
+    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
+                                      eval_path=contract.eval_path, split=ctx.split)
+    arrays.update(contract.record(type(model).sees_masks))
+    predictions.save(path, arrays)
     return {"path": str(path), "skipped": False}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from avbench.leaderboards.board import ALPHA, CLEAN_BOARD, Board, Row
-from avbench.leaderboards.schema import CLEAN, MetricValue
+from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.metric_specs import BRIER, display, higher_is_better, is_family_member, spec
 from avbench.tables import Cell, Num, Table, bold_best
 
@@ -53,10 +53,15 @@ def p_cell(p: float | None) -> Cell:
     return Num(None) if p is None else "<0.0001" if p < 1e-4 else Num(p, digits=4)
 
 
+def mask_access(entry: Entry) -> str:
+    """"yes"/"no" as the entry records whether the model was told which frames were lost; "–" when unrecorded."""
+    return {True: "yes", False: "no"}.get(entry.model.sees_masks, "–")  # type: ignore[arg-type]
+
+
 def board_table(board: Board) -> Table:
     """The ranked table of one board, with the papers' number layout and a test against the top row."""
     digits = _digits(board)
-    columns = ["#", "Model", "Provenance", "Protocol", f"Clean {display(board.metric)}"]
+    columns = ["#", "Model", "Provenance", "Sees masks", "Protocol", f"Clean {display(board.metric)}"]
     level_columns: list[str] = []
     categorical = not board.sweep and board.corruption != CLEAN_BOARD
     if board.sweep:
@@ -72,7 +77,7 @@ def board_table(board: Board) -> Table:
     rows: list[list[Cell]] = []
     for row in board.rows:
         cells: list[Cell] = [row.rank if row.rank is not None else "–", row.entry.model.name, row.entry.provenance,
-                             row.entry.protocol.name, _num(row.clean, digits)]
+                             mask_access(row.entry), row.entry.protocol.name, _num(row.clean, digits)]
         if board.sweep:
             low_high = row.score_ci or (None, None)
             worst = f"{row.worst.value:.{digits}f} ({row.worst.level})" if row.worst else "–"
@@ -88,7 +93,7 @@ def board_table(board: Board) -> Table:
         significant = "*" if row.significant else ""
         cells += [Num(row.difference, markers=significant, digits=digits), p_cell(row.p_holm), row.test]
         rows.append(cells)
-    first_number = 4
+    first_number = 5
     lower = {j for j, d in enumerate(columns) if d in {display(m) for m in details if not higher_is_better(m)}}
     for j in range(first_number, len(columns) - 3):
         if all(not isinstance(r[j], str) for r in rows):
@@ -100,6 +105,8 @@ def board_table(board: Board) -> Table:
         notes.append("Mean = mean over the conditions that apply to every ranked model (the ranking score); own mean = "
                      "mean over the conditions that apply to that model (the clean one and the loss of a modality it "
                      "uses; losing a modality it never reads changes nothing).")
+    notes.append("Sees masks: whether the model was told which frames were lost (all models receive lost frames "
+                 "as zero frames); compare models with the same value, or a model with its -masked variant.")
     if any(r.entry.provenance == "reported" for r in board.rows):
         notes.append("reported = numbers copied from the paper (intervals and markers as printed); "
                      "verified = recomputed by avbench from submitted per-clip predictions.")

@@ -51,6 +51,10 @@ class ModelInfo:
     code: str | None = None
     config_hash: str | None = None
     checkpoint_hash: str | None = None
+    # how the numbers were made (verified entries; None = not recorded): was the model told which frames were lost,
+    # and was its frontend folded or the whole model run per level (avbench.contract)
+    sees_masks: bool | None = None
+    eval_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,9 @@ def entry_from_dict(data: Any, where: str = "entry") -> Entry:
     model = ModelInfo(**_fields(ModelInfo, d.get("model"), f"{where}.model"))
     if not isinstance(model.name, str) or not model.name:
         raise UserError(f"{where}.model: 'name' must be a non-empty string")
+    if model.sees_masks not in (None, True, False) or model.eval_path not in (None, "folded", "honest"):
+        raise UserError(f"{where}.model: sees_masks must be true, false or null and eval_path 'folded', 'honest' "
+                        "or null")
     protocol = Protocol(**_fields(Protocol, d.get("protocol"), f"{where}.protocol"))
     for key in ("name", "dataset", "split"):
         if not isinstance(getattr(protocol, key), str) or not getattr(protocol, key):

@@ -185,6 +185,7 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
             citation=given.get("citation", ""), code=given.get("code"),
             config_hash=(info.get("config_hashes") or {}).get(label),
             checkpoint_hash=(info.get("checkpoint_hashes") or {}).get(label),
+            sees_masks=sub.evaluation[label]["sees_masks"], eval_path=sub.evaluation[label]["eval_path"],
         )
         protocol = Protocol(
             name=protocol_name(sub), dataset=sub.store.name, task=sub.tasks[label], split="test",

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from avbench import predictions
+from avbench.contract import folded_despite_failure, merge_records, read_record
 from avbench.corruptions import Corruption, get as get_corruption
 from avbench.datasets import EMBEDDED, open_dataset
 from avbench.errors import UserError
@@ -41,6 +42,7 @@ class Submission:
     digests: dict[str, list[str]]  # corruption -> per-level mask digest
     clip_ids_sha256: str
     predictions_sha256: dict[str, str]  # label -> digest of all its prediction files
+    evaluation: dict[str, dict[str, Any]]  # label -> mask access and evaluation path (avbench.contract)
 
 
 def _read_run_json(run_dir: Path) -> dict[str, Any]:
@@ -110,6 +112,23 @@ def _inside(path: Path, root: Path) -> Path:
     return resolved
 
 
+def _evaluation(data: dict[str, np.ndarray], where: str, declared: Any) -> dict[str, Any]:
+    """The file's record of how it was made; refused when it was folded although the contract check failed, or
+    when it disagrees with what run.json recorded for the model (one of the two was edited)."""
+    try:
+        record = read_record(data, where)
+    except ValueError as exc:
+        raise UserError(f"{exc}; re-run it with this avbench version") from None
+    if folded_despite_failure(record):
+        raise UserError(f"{where}: predictions were made through the folded frontend although the model failed the "
+                        "per-frame contract check (lost frames leak into kept ones); evaluate it by the honest path")
+    if not isinstance(declared, dict) or declared.get("eval_path") != record["eval_path"] \
+            or declared.get("sees_masks") != record["sees_masks"]:
+        raise UserError(f"{where}: evaluation path {record['eval_path']!r} / mask access {record['sees_masks']} "
+                        f"disagree with run.json's record {declared!r}")
+    return record
+
+
 def _sha256_files(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for path in paths:
@@ -134,6 +153,9 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     mask_seed = info["mask_seed"]
     if not isinstance(mask_seed, int) or isinstance(mask_seed, bool):
         raise UserError(f"run.json: mask_seed must be an integer, got {mask_seed!r}")
+    if info.get("split", "test") != "test":
+        raise UserError(f"run.json: the run evaluated the {info.get('split')!r} split; leaderboards rank test-split "
+                        "runs only")
     store = open_store(info, store_path)
     corruptions = _declared_corruptions(info)
     test = store.split_indices("test")
@@ -141,6 +163,8 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     digests = {c.name: mask_digests(store, c, mask_seed) for c in corruptions}  # masks cached per process
     predictions_dir = root / "predictions"
     files: dict[str, list[Path]] = {}
+    records: dict[str, list[dict[str, Any]]] = {}
+    declared = info.get("evaluation") if isinstance(info.get("evaluation"), dict) else {}
     for label in labels:
         task = get_task(tasks[label])
         targets, names = task.targets(store, test), task.names(store)
@@ -150,13 +174,16 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
                 where = f"{label} seed {seed} {corruption.name}"
                 if not path.is_file():
                     raise UserError(f"incomplete submission: {where} has no predictions file ({path.name} missing)")
-                predictions.validate(predictions.load(path, where), where, task.name,
-                                     [lv.label for lv in corruption.levels], [lv.x for lv in corruption.levels],
-                                     test_ids, targets, names, digests[corruption.name])
+                data = predictions.load(path, where)
+                predictions.validate(data, where, task.name, [lv.label for lv in corruption.levels],
+                                     [lv.x for lv in corruption.levels], test_ids, targets, names,
+                                     digests[corruption.name])
+                records.setdefault(label, []).append(_evaluation(data, where, declared.get(label)))
                 files.setdefault(label, []).append(path)
     return Submission(
         run_dir=root, info=info, store=store, labels=labels, tasks={label: tasks[label] for label in labels},
         seeds=seeds, corruptions=corruptions, digests=digests,
         clip_ids_sha256=hashlib.sha256("\n".join(test_ids.tolist()).encode()).hexdigest(),
         predictions_sha256={label: _sha256_files(paths) for label, paths in files.items()},
+        evaluation={label: merge_records(found) for label, found in records.items()},
     )

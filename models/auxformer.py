@@ -41,8 +41,14 @@ class AuxFormer(FrameModel):
     wav2vec2-large-robust; video is projected from its own width (the source's EMOCA features were already 50-d);
     batch padding is excluded from attention and the causal mask and "last time step" use each clip's own lengths
     (the source reads the last *padded* step); a query with no allowed key gets a zero update; lost frames are
-    attended as zero frames unless ``mask_lost=True``. The source trains on argmax labels; here the harness's
-    criterion (soft labels) is used.
+    attended as zero frames (mask-blind: ``sees_masks = False``). The source trains on argmax labels; here the
+    harness's criterion (soft labels) is used.
+
+    Where the zeros are: the source's modality dropout zeroes the *waveform* before its frozen wav2vec2, so a
+    dropped modality reaches the fusion as the encoder's output for silence (not zeros), and nothing is ever
+    dropped at test time. avbench works on stored features, so here training drops and test-time losses alike are
+    zero-filled *features* (0 = the training mean after z-normalisation), as for every other model. A model
+    trained on the encoder's silence embedding may therefore handle a lost modality differently in the source.
     """
 
     name = "auxformer"
@@ -63,9 +69,9 @@ class AuxFormer(FrameModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 50, heads: int = 10,
                  layers: int = 5, aux_hidden: tuple[int, int] = (512, 256), attn_dropout: float = 0.1,
                  relu_dropout: float = 0.1, res_dropout: float = 0.1, embed_dropout: float = 0.25,
-                 out_dropout: float = 0.2, causal: bool = True, mask_lost: bool = False,
+                 out_dropout: float = 0.2, causal: bool = True,
                  frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+        super().__init__(dims, n_outputs, task, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=False)
         self.pair = CrossmodalPair(d, heads, layers, layers, 0.0, attn_dropout, relu_dropout, res_dropout,
                                    embed_dropout, mem_positions=False, gated_mem=True, causal=causal)

@@ -9,6 +9,15 @@ levels is made cheap by splitting ``forward`` in two:
 * :meth:`EmotionModel.fuse` — everything after it. Masked frames are replaced by the frontend of a zero frame,
   exactly what zero-filling the input would have produced.
 
+The split is a promise the harness checks rather than believes: before a model's first evaluation
+:mod:`avbench.contract` compares the folded path with the whole model on zero-filled inputs, and evaluates a model
+whose frontend mixes frames (a temporal convolution, say) by the honest path instead. A model that knows it is not
+per-frame sets ``foldable = False`` and skips the probe.
+
+Mask access is declared, not inferred: a lost frame always arrives as a zero(-filled) frame, and only a model with
+``sees_masks = True`` is also told *which* frames were lost. For the others the harness (:func:`visible`) replaces
+the keep-masks by masks that mark only batch padding, so the declaration is what happens.
+
 Models must give finite outputs for any mask, including a modality that is 100 % missing.
 """
 from __future__ import annotations
@@ -53,7 +62,9 @@ class Recipe:
     batch_size: int = 32
     epochs: int = 20
     loss: str = "ce"  # ce (soft-label CE) | cbce (class-balanced CE, Cui et al.) | ccc (mean of 1-CCC)
-    cb_beta: float = 0.9999
+    # β of the class-balanced weights; None = (N−1)/N with N the training clips, as Chou et al. (RAVER's [62]) and
+    # EMO-SUPERB set it (Cui et al.'s "effective number" with the whole training set as the sample volume)
+    cb_beta: float | None = None
     modality_dropout: tuple[float, float] = (0.0, 0.0)  # P(zero audio), P(zero video) per batch
     grad_clip: float | None = None
     source: str = ""  # where the recipe comes from
@@ -85,6 +96,10 @@ class EmotionModel(nn.Module):
     paper: ClassVar[str] = ""
     configs: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "paper": {}}
     recipes: ClassVar[dict[str, Recipe]] = {"tiny": Recipe(), "paper": Recipe()}
+    # True: ``fuse`` receives the keep-masks (which frames were lost); False: only zero-filled frames and lengths
+    sees_masks: ClassVar[bool] = False
+    # False: the frontend is not per-frame, so the harness never folds it (always the honest path, no probe)
+    foldable: ClassVar[bool] = True
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion") -> None:
         super().__init__()
@@ -116,7 +131,7 @@ class EmotionModel(nn.Module):
         return out
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.fuse(self.apply_masks(self.frontend(batch.inputs), batch), batch)
+        return self.fuse(self.apply_masks(self.frontend(batch.inputs), batch), visible(self, batch))
 
     # -- training hooks -------------------------------------------------------------------------------------------
     def loss(self, batch: Batch, criterion: "nn.Module") -> torch.Tensor:
@@ -147,3 +162,10 @@ class EmotionModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def visible(model: EmotionModel, batch: Batch) -> Batch:
+    """``batch`` as ``model`` may see it: unchanged for a mask-aware model; for a mask-blind one the keep-masks only
+    mark batch padding (lost frames are already zero in the inputs, or replaced by :meth:`~EmotionModel.apply_masks`
+    before ``fuse``)."""
+    return batch if type(model).sees_masks else batch.blinded()

@@ -5,11 +5,13 @@ GloVe (with the same learnable layer weighted sum of the audio layers), and they
 attributes with the CCC loss (or give emotion logits). Yoon's 35 prosodic features have no counterpart in the
 feature store and are left out, so the audio vector is the GRU's final state alone.
 
-Each GRU reads only the *received* frames (words) of a clip: lost ones are removed, keeping order, so a loss is
-a gap the GRU steps over rather than zeros it reads. A modality with nothing received encodes to the zero vector,
-and MDREA's attention over zero received words attends to nothing (a zero context) instead of dividing by zero.
-This differs on purpose from the word-chunk models, which average lost frames in as zeros like their authors.
-The tiny config also averages the received audio frames 5 at a time, so its GRU runs at 10 Hz.
+Mask access follows Yoon's code and the audio-text setup: ``mdre-gru`` and ``mdrea-gru`` are mask-blind
+(``sees_masks = False``), so each GRU steps through every frame (word) of a clip and reads a lost one as the zero
+frame it was filled with, as the word-chunk models do. ``mdre-gru-masked`` is the variant that is told the masks:
+its GRUs read only the *received* frames, in order, so a loss is a gap they step over; a modality with nothing
+received encodes to the zero vector. In both, MDREA's attention over zero valid words attends to nothing (a zero
+context) instead of dividing by zero. The tiny config averages the audio frames the GRU reads 5 at a time, so it
+runs at 10 Hz.
 """
 from __future__ import annotations
 
@@ -51,8 +53,8 @@ def received_first(x: torch.Tensor, keep: torch.Tensor, pool: int = 1) -> tuple[
 
 
 class ReceivedGRU(nn.Module):
-    """One-layer GRU over the received steps of each sequence (input and output dropout as in Yoon's wrapper),
-    optionally averaged ``pool`` received steps at a time."""
+    """One-layer GRU over the steps ``keep`` marks (every step for a mask-blind model, the received ones for a
+    mask-aware one; input and output dropout as in Yoon's wrapper), optionally averaged ``pool`` steps at a time."""
 
     def __init__(self, in_dim: int, hidden: int, dropout: float, pool: int = 1) -> None:
         super().__init__()
@@ -117,6 +119,15 @@ class MDREGRU(EmotionModel):
     def combine(self, audio: torch.Tensor, text_states: torch.Tensor, text_valid: torch.Tensor,
                 text: torch.Tensor) -> torch.Tensor:
         return self.output(torch.cat([self.audio_projection(audio), self.text_projection(text)], dim=-1))
+
+
+class MDREGRUMasked(MDREGRU):
+    """MDRE-GRU told which frames and words were lost: its GRUs skip them (not in Yoon's code; separates the effect
+    of mask access from the architecture's)."""
+
+    name: ClassVar[str] = "mdre-gru-masked"
+    sees_masks: ClassVar[bool] = True
+    paper: ClassVar[str] = "avbench variant of mdre-gru with mask access"
 
 
 class MDREAGRU(MDREGRU):

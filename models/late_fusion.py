@@ -1,4 +1,4 @@
-"""The declared baseline for effective robustness: mean pooling per modality and an MLP."""
+"""The declared baseline for effective robustness: mean pooling per modality and an MLP, and its mask-aware twin."""
 from __future__ import annotations
 
 import torch
@@ -10,9 +10,13 @@ from avbench.models.layers import FrameFrontend, FrameModel, masked_mean, mlp
 
 class LateFusion(FrameModel):
     """EMO-SUPERB-style probe on both modalities: (audio: learnable layer sum) → Linear to ``d`` per frame → mean
-    over the *received* frames of each modality (zeros when none) → concatenation → Linear-ReLU-Dropout-Linear.
-    Nothing in it is designed for missing data, which is what makes it the reference against which the other
-    models' effective robustness is measured."""
+    over each modality's frames → concatenation → Linear-ReLU-Dropout-Linear.
+
+    Mask-blind (``sees_masks = False``): a lost frame enters the mean as the zero-filled frame the probe's source
+    would be fed, and nothing tells the model which frames were lost. Nothing in it is designed for missing data,
+    which is what makes it the reference against which the other models' effective robustness is measured: a
+    model's gain over it is then architecture, not knowledge of the masks. ``late-fusion-masked`` is the same
+    network averaging only the received frames, so the two effects can be told apart."""
 
     name = "late-fusion"
     modalities = ("audio", "video")
@@ -28,11 +32,20 @@ class LateFusion(FrameModel):
     }
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 256, hidden: int = 256,
-                 dropout: float = 0.1, mask_lost: bool = True) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 dropout: float = 0.1) -> None:
+        super().__init__(dims, n_outputs, task)
         self.front = FrameFrontend(dims, {m: d for m in self.modalities}, bias=True)
         self.head = mlp((2 * d, hidden, n_outputs), dropout)
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
         pooled = [masked_mean(frames[m], self.keep(batch, m)) for m in self.modalities]
         return self.head(torch.cat(pooled, dim=-1))
+
+
+class LateFusionMasked(LateFusion):
+    """Late fusion that sees the keep-masks: the mean runs over the *received* frames of each modality only (zeros
+    when none). Not a declared baseline; it measures what mask access alone buys the probe."""
+
+    name = "late-fusion-masked"
+    sees_masks = True
+    paper = "avbench variant of late-fusion (EMO-SUPERB probe) with mask access"

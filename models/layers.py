@@ -282,19 +282,22 @@ class FrameFrontend(nn.Module):
 
 
 class FrameModel(EmotionModel):
-    """Base of the audio-visual models: ``self.front`` is the frontend, ``mask_lost`` the mask policy and
-    ``frame_pool`` an optional temporal average pooling (one window size per modality, in ``modalities`` order).
+    """Base of the audio-visual models: ``self.front`` is the frontend, the class attribute ``sees_masks`` the mask
+    policy and ``frame_pool`` an optional temporal average pooling (one window size per modality, in
+    ``modalities`` order).
 
-    ``mask_lost=True``: attention and pooling see only received frames (RAVER's design). ``mask_lost=False``:
-    lost frames stay in as the zero-filled frames the authors' code feeds its models, and only batch padding is
-    excluded; this is each baseline's default, so that it behaves as in its source. ``frame_pool`` exists for the
+    ``sees_masks = True``: attention and pooling see only received frames (RAVER's design, ``late-fusion-masked``).
+    ``sees_masks = False``: lost frames stay in as the zero-filled frames the authors' code feeds its models, and
+    only batch padding is excluded; this is each baseline's declaration, so that it behaves as in its source. The
+    policy is a class attribute rather than a ``--set`` option so that a leaderboard row always names one policy
+    (a mask-aware variant is a separately registered model). ``frame_pool`` exists for the
     tiny configs, whose models attend over raw frames and must train in seconds on a CPU: it is applied in
     :meth:`sequences` (inside ``fuse``), after the frontend, so the frontend stays per-frame.
     """
 
     front: FrameFrontend
 
-    def __init__(self, dims: FeatureDims, n_outputs: int, task: str, mask_lost: bool,
+    def __init__(self, dims: FeatureDims, n_outputs: int, task: str,
                  frame_pool: Sequence[int] | None = None) -> None:
         super().__init__(dims, n_outputs, task)
         require_modalities(self.name, self.modalities, dims.shapes)
@@ -302,15 +305,15 @@ class FrameModel(EmotionModel):
         if len(pool) != len(self.modalities) or any(int(p) != p or p < 1 for p in pool):
             raise UserError(f"frame_pool of {self.name!r} needs one positive integer per modality "
                             f"({', '.join(self.modalities)}), got {frame_pool!r}")
-        self.mask_lost = mask_lost
         self.frame_pool = dict(zip(self.modalities, (int(p) for p in pool)))
 
     def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
         return self.front(inputs)
 
     def keep(self, batch: Batch, modality: str) -> torch.Tensor:
-        """(B, T) frames the model may look at under its mask policy."""
-        if self.mask_lost:
+        """(B, T) frames the model may look at under its mask policy (also inside its own training augmentations,
+        which the harness's :func:`~avbench.models.base.visible` does not see)."""
+        if self.sees_masks:
             return batch.masks[modality]
         return valid_mask(batch.lengths[modality], batch.masks[modality].shape[1])
 

@@ -70,8 +70,8 @@ class MulT(FrameModel):
     embedding). Deviations: audio is the learnable layer sum of the SSL layers instead of one fixed feature
     layer; batch padding is excluded from attention (the source pads MOSI/MOSEI to a fixed length) and the future
     mask and "last time step" use each clip's own lengths, so outputs do not depend on batch composition; a
-    query with no allowed key gets a zero update (never NaN); lost frames are attended as zero frames unless
-    ``mask_lost=True``.
+    query with no allowed key gets a zero update (never NaN); lost frames are attended as zero frames, as in the
+    source (mask-blind: ``sees_masks = False``).
     """
 
     name = "mult"
@@ -93,8 +93,8 @@ class MulT(FrameModel):
                  layers: int = 5, attn_dropout: float = 0.1, cross_attn_dropout: float = 0.0,
                  relu_dropout: float = 0.1, res_dropout: float = 0.1,
                  embed_dropout: float = 0.25, out_dropout: float = 0.0, causal: bool = True,
-                 mask_lost: bool = False, frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+                 frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=False)
         self.pair = CrossmodalPair(d, heads, layers, max(layers, 3), cross_attn_dropout, attn_dropout, relu_dropout,
                                    res_dropout, embed_dropout, mem_positions=True, gated_mem=False, causal=causal)

@@ -50,6 +50,7 @@ class RAVER(FrameModel):
     """
 
     name = "raver"
+    sees_masks = True  # the summarizers cross-attend to received frames only (paper §III-B)
     modalities = ("audio", "video")
     tasks = ("emotion", "attributes")
     paper = "Goncalves et al., Contextual Attention for Robust Audio-Visual Emotion Recognition, IEEE OJSP 2025"
@@ -72,8 +73,8 @@ class RAVER(FrameModel):
                  summarizer_dropout: float = 0.1, fusion_layers: int = 3, fusion_heads: int = 8,
                  embed_dropout: float = 0.25, attn_dropout: float = 0.1, relu_dropout: float = 0.1,
                  res_dropout: float = 0.1, head: tuple[int, ...] = (2048, 1024, 256),
-                 mask_lost: bool = True, frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+                 frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, frame_pool)
         self.front = FrameFrontend(dims, {"audio": None if dims.dim("audio") == d else d, "video": d}, bias=True)
         self.summarizers = nn.ModuleDict({m: ContextSummarizer(d, n_ctx, summarizer_layers, summarizer_heads,
                                                                summarizer_dropout) for m in self.modalities})

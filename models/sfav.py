@@ -59,8 +59,8 @@ class SFAV(FrameModel):
     Deviations: inputs are our features (learnable layer sum of the SSL audio layers instead of 10 MFCCs; the
     video features instead of EfficientFace's 1024-d frame embeddings, so no face CNN is trained); clips shorter
     than the 13 steps the valid audio convolutions need are zero-padded to 13 (the source crops/pads every clip to
-    3.6 s); every mean, attention key and query set excludes batch padding (and lost frames when
-    ``mask_lost=True``), and weights are zero on excluded steps; BatchNorm statistics in training include padded
+    3.6 s); every mean, attention key and query set excludes batch padding (lost frames stay in as
+    zero frames: mask-blind, as the source), and weights are zero on excluded steps; BatchNorm statistics in training include padded
     steps. The recipe's step schedule (×0.1 at epochs 40, 55, 65, 70) and SGD dampening 0.9 are not reproduced.
     """
 
@@ -83,8 +83,8 @@ class SFAV(FrameModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *,
                  audio_channels: tuple[int, int, int, int] = (64, 128, 256, 128),
                  video_channels: tuple[int, int, int, int] = (64, 64, 128, 128), heads: int = 1,
-                 mask_lost: bool = False, frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+                 frame_pool: tuple[int, int] | None = None) -> None:
+        super().__init__(dims, n_outputs, task, frame_pool)
         a, v = audio_channels, video_channels
         self.front = FrameFrontend(dims, {"audio": None, "video": None}, bias=False)
         self.audio_stage1 = nn.Sequential(audio_block(dims.dim("audio"), a[0]), audio_block(a[0], a[1]))

@@ -19,7 +19,7 @@ class TLSTM(FrameModel):
     residual and LayerNorm); an LSTM shared by both fused sequences runs over each clip's unpadded steps; its
     final hidden states are concatenated and a linear layer gives the outputs. The source predicts continuous
     per-frame values; here one utterance-level output is read from the LSTM's last state. Lost frames stay in as
-    zero frames unless ``mask_lost=True`` (then attention ignores them; the LSTM still steps through them).
+    zero frames (mask-blind: ``sees_masks = False``).
     """
 
     name = "tlstm"
@@ -38,9 +38,9 @@ class TLSTM(FrameModel):
     }
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d: int = 256, heads: int = 4,
-                 layers: int = 2, lstm_hidden: int = 256, dropout: float = 0.1, mask_lost: bool = False,
+                 layers: int = 2, lstm_hidden: int = 256, dropout: float = 0.1,
                  frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+        super().__init__(dims, n_outputs, task, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d, "video": d}, bias=True)
         self.encoders = nn.ModuleDict({m: nn.ModuleList(TransformerLayer(d, heads, dropout) for _ in range(layers))
                                        for m in self.modalities})

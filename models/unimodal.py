@@ -17,16 +17,16 @@ _TINY = Recipe(optimizer="adamw", lr=1e-3, batch_size=32, epochs=10, loss="cbce"
 class Unimodal(FrameModel):
     """MSP-Podcast challenge baseline head on one modality: (audio: learnable layer sum) → attentive statistics
     pooling → Linear-LayerNorm-ReLU-Dropout(0.5) → output. The baseline fine-tunes WavLM with 4-step gradient
-    accumulation; here the features are frozen and no accumulation is done. Pooling sees lost frames as zero
-    frames unless ``mask_lost=True``; it returns zeros when it sees nothing."""
+    accumulation; here the features are frozen and no accumulation is done. Mask-blind: pooling sees lost frames as
+    zero frames, as the challenge baseline would be fed; it returns zeros when it sees nothing."""
 
     tasks = ("emotion", "attributes")
     configs = {"tiny": dict(hidden=32), "paper": dict(hidden=1024)}
     recipes = {"paper": _PAPER, "tiny": _TINY}
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, hidden: int = 1024,
-                 dropout: float = 0.5, mask_lost: bool = False) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost)
+                 dropout: float = 0.5) -> None:
+        super().__init__(dims, n_outputs, task)
         (self.modality,) = self.modalities
         dim = dims.dim(self.modality)
         self.front = FrameFrontend(dims, {self.modality: None}, bias=False)
@@ -47,7 +47,11 @@ class SER(Unimodal):
 
 
 class FER(Unimodal):
-    """Face-only reference (RAVER Table 3): the same head on the per-frame face features."""
+    """Face-only reference (RAVER Table 3): the same head on the per-frame face features.
+
+    Its architecture is the MSP-Podcast challenge head of :class:`SER` applied to faces, not the facial model of
+    the cited paper (RAVER's reference [65]); the citation names where the unimodal-reference protocol comes from.
+    """
 
     name = "fer"
     modalities = ("video",)

@@ -140,8 +140,8 @@ class VAVL(FrameModel):
     distance i − j (sooftware builds them from a shifted absolute table). Audio is the learnable layer sum of the
     SSL layers (the source: last layer of a 12-layer wav2vec2-large-robust), and its reconstruction target is the
     time-mean of that sum, detached (the source's target comes from the frozen encoder). Padding is excluded from
-    attention, convolutions and means (the source has no padding mask); lost frames stay in as zero frames unless
-    ``mask_lost=True``. With ``mask_lost`` the masked mean returns zeros for a clip with nothing received.
+    attention, convolutions and means (the source has no padding mask); lost frames stay in as zero frames, as in
+    the source (mask-blind: ``sees_masks = False``).
     """
 
     name = "vavl"
@@ -161,9 +161,9 @@ class VAVL(FrameModel):
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion", *, d_proj: int = 50, d: int = 512,
                  hidden: int = 256, heads: int = 8, blocks: int = 3, shared_blocks: int = 2, kernel: int = 31,
-                 dropout: float = 0.1, out_dropout: float = 0.2, mask_lost: bool = False,
+                 dropout: float = 0.1, out_dropout: float = 0.2,
                  frame_pool: tuple[int, int] | None = None) -> None:
-        super().__init__(dims, n_outputs, task, mask_lost, frame_pool)
+        super().__init__(dims, n_outputs, task, frame_pool)
         self.front = FrameFrontend(dims, {"audio": d_proj, "video": d_proj}, bias=False)
         self.encoders = nn.ModuleDict({m: Conformer(d_proj, d, blocks, heads, kernel, dropout)
                                        for m in self.modalities})

@@ -13,11 +13,16 @@ Decisions (the paper and ``authors-code-facts.md`` §2.1 leave them open or the 
   initialised uniform), which can still settle on the last layer. It keeps the comparison with the other models
   about fusion and robustness rather than about a fixed layer choice, and the embedded synthetic corpus, like real
   SSL features, carries its evidence in the upper-middle layers. The MDRE baselines share this frontend;
-* co-attention is the standard MulT cross-modal layer: queries from the modality being updated, keys and values
-  from the other one, residual on the updated modality. The authors' code takes the query from the *other*
-  modality and adds the result position by position to its own sequence, which only lines up because both
-  streams are padded to 128; with Align-FW's C = max(2, words) chunks against L words, or a clip without words,
-  the positions no longer correspond. Both co-attention directions read the previous layer's outputs;
+* co-attention follows the paper (§3.3, "the query of the cross-modal attention model comes from another
+  modality") and the authors' code: a stream is updated by attention whose *queries come from the other stream*
+  and whose keys and values are its own tokens (own padding mask), added position by position to its own
+  sequence. The authors pad both streams to 128 so positions always exist on both sides; here the other stream's
+  tokens are cut or zero-padded to the own stream's length (a position past the other stream's end queries with
+  a zero vector) and the update is zeroed on own padding. The read-out ``<SUM>`` tokens sit at position 0 of both
+  streams, so the ``<SUM>`` of audio absorbs audio chunks as the text ``<SUM>`` asks for them, which is what
+  Fig. 4's word-drop robustness probes. The standard MulT direction (queries from the stream being updated, keys
+  and values from the other) is kept as ``query_from="own"``, registered as the ``*-ownquery`` models with their
+  own leaderboard rows. Both directions read the previous layer's outputs;
 * lost frames and dropped words stay in the sequences as zeros (the authors zero them and pass no mask): the
   transformer's key padding masks cover only padding, and the ``<SUM>`` token is always a valid key;
 * sequences hold at most ``max_len`` tokens including ``<SUM>`` (128 in the paper); longer clips keep their first
@@ -52,9 +57,10 @@ STRATEGIES = ("vw", "fw", "multiscale")
 PAPER = "Lin, Goncalves & Busso, ICMI 2023 (doi:10.1145/3577190.3614110)"
 DEFAULT_AUDIO_RATE = 50.0
 
+QUERY_FROM = ("other", "own")  # co-attention queries: from the other stream (paper, default) or the own (MulT)
 _PAPER_CONFIG: dict[str, Any] = {
     "d_model": 256, "heads": 4, "ffn": 512, "self_layers": 3, "co_layers": 2, "dropout": 0.3, "pe_dropout": 0.1,
-    "max_len": 128, "chunk_seconds": 1.0, "scales": (0.2, 0.4, 0.6, 0.8, 1.0),
+    "max_len": 128, "chunk_seconds": 1.0, "scales": (0.2, 0.4, 0.6, 0.8, 1.0), "query_from": "other",
 }
 # tiny: a smaller network (d 32, 1 self + 1 co layer, FFN 64, lighter dropout) so that it trains in seconds on CPU;
 # the chunking itself (1 s chunks, scale set, TPP) is unchanged
@@ -71,8 +77,9 @@ TINY_RECIPE = PAPER_RECIPE.updated(
 )
 
 
-def _configs(strategy: str) -> dict[str, dict[str, Any]]:
-    return {"tiny": {**_TINY_CONFIG, "strategy": strategy}, "paper": {**_PAPER_CONFIG, "strategy": strategy}}
+def _configs(strategy: str, query_from: str = "other") -> dict[str, dict[str, Any]]:
+    return {"tiny": {**_TINY_CONFIG, "strategy": strategy, "query_from": query_from},
+            "paper": {**_PAPER_CONFIG, "strategy": strategy, "query_from": query_from}}
 
 
 def audio_rate(batch: Batch) -> float:
@@ -110,8 +117,11 @@ class AttentionLayer(nn.Module):
         self.norm_feed_forward = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, context_padding: torch.Tensor) -> torch.Tensor:
-        attended, _ = self.attention(x, context, context, key_padding_mask=context_padding, need_weights=False)
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_padding: torch.Tensor,
+                query: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention of ``query`` (default ``x``; same length as ``x``) over ``context``, residual on ``x``."""
+        attended, _ = self.attention(x if query is None else query, context, context, key_padding_mask=context_padding,
+                                     need_weights=False)
         x = self.norm_attention(x + self.dropout(attended))
         return self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
 
@@ -134,10 +144,14 @@ class WordChunkTransformer(EmotionModel):
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "attributes", *, strategy: str,
                  d_model: int, heads: int, ffn: int, self_layers: int, co_layers: int, dropout: float,
-                 pe_dropout: float, max_len: int, chunk_seconds: float, scales: tuple[float, ...]) -> None:
+                 pe_dropout: float, max_len: int, chunk_seconds: float, scales: tuple[float, ...],
+                 query_from: str = "other") -> None:
         super().__init__(dims, n_outputs, task)
         if strategy not in STRATEGIES:
             raise unknown("chunk strategy", strategy, STRATEGIES)
+        if query_from not in QUERY_FROM:
+            raise unknown("co-attention query source", query_from, QUERY_FROM)
+        self.query_from = query_from
         if d_model % heads:
             raise UserError(f"d_model ({d_model}) must be divisible by heads ({heads})")
         if max_len < 2:
@@ -199,11 +213,26 @@ class WordChunkTransformer(EmotionModel):
         padding = {m: s[1] for m, s in streams.items()}
         for depth in range(len(self.self_layers["audio"])):
             x = {m: self.self_layers[m][depth](x[m], x[m], padding[m]) for m in x}
-        other = {"audio": "text", "text": "audio"} if self.uses_text else {"audio": "audio"}
         for depth in range(len(self.co_layers["audio"])):
-            x = {m: self.co_layers[m][depth](x[m], x[other[m]], padding[other[m]]) for m in x}
+            x = {m: self.co_attend(m, depth, x, padding) for m in x}
         summary = torch.cat([x[m][:, 0] for m in x], dim=-1)
         return torch.cat([head(summary) for head in self.heads], dim=-1)
+
+
+    def co_attend(self, modality: str, depth: int, x: dict[str, torch.Tensor],
+                  padding: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One co-attention layer of ``modality`` (self-attention in the audio-only variants)."""
+        layer = self.co_layers[modality][depth]
+        if not self.uses_text:
+            return layer(x[modality], x[modality], padding[modality])
+        other = "text" if modality == "audio" else "audio"
+        if self.query_from == "own":
+            return layer(x[modality], x[other], padding[other])
+        own = x[modality]
+        query = x[other][:, : own.shape[1]]
+        query = nn.functional.pad(query, (0, 0, 0, own.shape[1] - query.shape[1]))
+        updated = layer(own, own, padding[modality], query=query)
+        return torch.where(padding[modality][..., None], own, updated)
 
 
 class WordChunkSER(WordChunkTransformer):
@@ -253,3 +282,24 @@ class AlignMultiScaleWSER(WordChunkSER):
 
     name = "align-multiscalew-ser"
     configs = _configs("multiscale")
+
+
+class AlignVWOwnQuery(AlignVW):
+    """Align-VW with MulT-direction co-attention (queries from the stream being updated), not the paper's."""
+
+    name = "align-vw-ownquery"
+    configs = _configs("vw", query_from="own")
+
+
+class AlignFWOwnQuery(AlignFW):
+    """Align-FW with MulT-direction co-attention (queries from the stream being updated), not the paper's."""
+
+    name = "align-fw-ownquery"
+    configs = _configs("fw", query_from="own")
+
+
+class AlignMultiScaleWOwnQuery(AlignMultiScaleW):
+    """Align-MultiScaleW with MulT-direction co-attention (queries from the stream being updated), not the paper's."""
+
+    name = "align-multiscalew-ownquery"
+    configs = _configs("multiscale", query_from="own")

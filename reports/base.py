@@ -33,6 +33,7 @@ class Need:
     overrides: tuple[tuple[str, Any], ...] = ()
     dataset: str = "synthetic"
     config: str = "tiny"
+    split: str = "test"  # "dev" for a report that chooses a configuration, as the papers do
 
     @property
     def labels(self) -> list[str]:
@@ -44,8 +45,8 @@ class Need:
     @property
     def directory(self) -> str:
         """A stable run-directory name, so ``report all`` finds what it ran before and resumes it."""
-        key = json.dumps([self.models, self.corruptions, self.seeds, self.overrides, self.dataset, self.config],
-                         default=str)
+        key = json.dumps([self.models, self.corruptions, self.seeds, self.overrides, self.dataset, self.config]
+                         + ([self.split] if self.split != "test" else []), default=str)
         dataset = Path(self.dataset).name if "/" in self.dataset else self.dataset
         return f"{dataset}-{'+'.join(self.corruptions)}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
@@ -58,6 +59,8 @@ class Need:
             args += ["--set", f"{key}={value}"]
         if epochs is not None:
             args += ["--epochs", str(epochs)]
+        if self.split != "test":
+            args += ["--split", self.split]
         args += ["--out", str(results / self.directory)]
         return shlex.join(args)
 
@@ -66,7 +69,7 @@ class Need:
 
         return RunSpec(models=list(self.models), corruptions=list(self.corruptions), dataset=self.dataset,
                        seeds=list(self.seeds), config=self.config, overrides=dict(self.overrides),
-                       bootstrap=bootstrap, out=results / self.directory, epochs=epochs)
+                       bootstrap=bootstrap, out=results / self.directory, epochs=epochs, split=self.split)
 
 
 @dataclass(frozen=True)

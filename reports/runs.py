@@ -31,6 +31,7 @@ class RunInfo:
     labels: tuple[str, ...]
     corruptions: tuple[str, ...]
     seeds: tuple[int, ...]
+    split: str = "test"
 
 
 def _read(path: Path) -> RunInfo | None:
@@ -38,7 +39,7 @@ def _read(path: Path) -> RunInfo | None:
     if info is None or info.get("status") != "complete":
         return None
     return RunInfo(path, str(info.get("dataset")), str(info.get("config")), tuple(info.get("models", ())),
-                   tuple(info.get("corruptions", {})), tuple(info.get("seeds", ())))
+                   tuple(info.get("corruptions", {})), tuple(info.get("seeds", ())), str(info.get("split", "test")))
 
 
 def discover(results: Path) -> list[RunInfo]:
@@ -69,7 +70,8 @@ def locate(runs: Sequence[RunInfo], need: Need) -> tuple[dict[tuple[str, str], P
     for label in need.labels:
         for corruption in need.corruptions:
             run = next((r for r in runs if r.dataset == dataset and r.config == need.config and label in r.labels
-                        and corruption in r.corruptions and set(need.seeds) <= set(r.seeds)), None)
+                        and corruption in r.corruptions and set(need.seeds) <= set(r.seeds)
+                        and r.split == need.split), None)
             if run is None:
                 missing.append((label, corruption))
             else:

@@ -25,6 +25,7 @@ def avbench(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         (["run", "--modality", "video"], "random"),
         (["run", "--seed-list", "0,x"], "--seed-list"),
         (["run", "--task", "valence"], "--task"),
+        (["run", "--split", "train"], "--split must be test or dev"),
         (["train", "--model", "raver", "--set", "nonsense"], "key=value"),
         (["train", "--model", "nosuch.module:Model"], "cannot import"),
         (["list", "nothing"], "No such command"),
@@ -86,5 +87,5 @@ def test_all_skips_models_without_their_modalities_with_a_warning(tmp_path):
     with pytest.warns(UserWarning) as record:
         usable = resolve_models(names(), {"audio": {}, "text": {}}, None, explicit=False)
     skipped = {str(w.message).split("'")[1] for w in record}
-    assert skipped == {"raver", "auxformer", "vavl", "mult", "sfav", "tlstm", "fer", "late-fusion"}
+    assert skipped == {"raver", "auxformer", "vavl", "mult", "sfav", "tlstm", "fer", "late-fusion", "late-fusion-masked"}
     assert "raver" not in usable and {"align-vw", "ser", "mdre-gru"} <= set(usable)

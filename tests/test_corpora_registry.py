@@ -1,6 +1,8 @@
 """Corpus registry, speaker-independent splits and the ``datasets`` CLI."""
 from __future__ import annotations
 
+import shutil
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +92,27 @@ def test_datasets_info_bad_input_raises_user_error(tmp_path):
     result = CliRunner().invoke(_app(), ["datasets", "info", "msp-podcast", "--root", str(tmp_path),
                                          "--rating-modality", "audio"])
     assert isinstance(result.exception, UserError) and "does not apply to msp-podcast" in str(result.exception)
+
+
+def test_datasets_info_takes_the_corpus_like_extract_and_counts_media(tmp_path):
+    root = tmp_path / "crema"
+    shutil.copytree(FIXTURES / "crema-d", root)
+    (root / "AudioWAV").mkdir()
+    with wave.open(str(root / "AudioWAV" / "1001_DFA_ANG_XX.wav"), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(16000)
+        fh.writeframes(bytes(3200))
+    env = {"COLUMNS": "250"}
+    by_option = CliRunner().invoke(_app(), ["datasets", "info", "--dataset", "crema-d", "--root", str(root)], env=env)
+    positional = CliRunner().invoke(_app(), ["datasets", "info", "crema-d", "--root", str(root)], env=env)
+    assert by_option.exit_code == 0 and by_option.output == positional.output
+    media = by_option.output[by_option.output.index("media in the checkout"):]
+    audio = next(line for line in media.splitlines() if line.strip("│ ").startswith("audio"))
+    assert "1/13" in audio and "AudioWAV/<clip>.wav" in audio and f"media in the checkout {root}" in media
+    video = next(line for line in media.splitlines() if line.strip("│ ").startswith("video"))
+    assert "0/13" in video and "VideoFlash/<clip>.flv" in video
+    both = CliRunner().invoke(_app(), ["datasets", "info", "crema-d", "--dataset", "msp-improv", "--root", str(root)])
+    assert isinstance(both.exception, UserError) and "give the corpus once" in str(both.exception)
+    missing = CliRunner().invoke(_app(), ["datasets", "info", "--dataset", "crema-d"])
+    assert isinstance(missing.exception, UserError) and "--root" in str(missing.exception)

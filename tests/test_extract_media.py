@@ -171,3 +171,15 @@ def test_pickle_payload_is_really_refused(tmp_path):
         pickle.dump({"weight": _Evil()}, fh, protocol=2)
     with pytest.raises(UserError):
         load_state_dict(path)
+
+
+def test_pickled_whole_model_gets_one_clean_line(tmp_path):
+    from torchvision.models import mobilenet_v2
+
+    path = tmp_path / "whole.pt"
+    torch.save(mobilenet_v2(weights=None), path)
+    with pytest.raises(UserError) as caught:
+        load_state_dict(path)
+    message = str(caught.value)
+    assert "\x1b" not in message and "\n" not in message and message.endswith("convert it to safetensors")
+    assert "pickled torchvision.models.mobilenetv2.MobileNetV2 object" in message and "state_dict()" in message

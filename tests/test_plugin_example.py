@@ -73,6 +73,7 @@ def test_plugin_registers_runs_and_is_submitted(session_cache: Path, synthetic, 
     (entry,) = load_entries(entries)
     assert (entry.model.label, entry.provenance, entry.protocol.dataset) == ("example-gated-mean", "verified",
                                                                             "synthetic")
+    assert (entry.model.sees_masks, entry.model.eval_path) == (True, "folded")  # declared; per-frame frontend
     assert written.name.startswith("example-gated-mean--synthetic--avbench-")
     board = render("md", dataset="synthetic", entries=entries)
     assert "| 1 | example-gated-mean | verified |" in board

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +44,7 @@ def produced(synthetic, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
         models = {TrainSpec(m, overrides=spec.overrides).label: (model_class(m).tasks[0], QUALITY[m])
                   for m in spec.models}
         return make_run(Path(spec.out), synthetic, models, spec.corruptions, spec.seeds, spec.bootstrap,
-                        real_digests=False)
+                        real_digests=False, split=spec.split)
 
     results = tmp_path_factory.mktemp("results")
     patch = pytest.MonkeyPatch()
@@ -74,6 +75,8 @@ def test_report_all_runs_each_missing_run_once_and_writes_every_format(produced)
     # tables 2-4 share a run, table 1 and fig. 4 share one, fig. 2 needs one run per context length
     assert len(calls) == 1 + 1 + 1 + 5 + 1 + 1
     assert sorted({c.overrides.get("n_ctx") for c in calls if c.overrides}) == [16, 32, 64, 128, 256]
+    # only the context-length sweep chooses a configuration, and it does so on the development split (§IV-F)
+    assert {c.split for c in calls if c.overrides} == {"dev"} and {c.split for c in calls if not c.overrides} == {"test"}
     out = results / "reports"
     for name in REPORTS:
         suffixes = (".png", ".pdf", ".csv", ".md") if "fig" in name else (".md", ".tex", ".csv")
@@ -109,6 +112,7 @@ def test_figures_write_the_plotted_numbers(produced) -> None:
     fig2 = pd.read_csv(results / "reports" / "raver-fig2.csv")
     assert fig2["n_ctx"].tolist() == [16, 32, 64, 128, 256]
     run = next(p.parent for p in results.glob("*/run.json") if "raver[n_ctx=64]" in p.read_text())
+    assert json.loads((run / "run.json").read_text())["split"] == "dev"
     frame = pd.read_csv(run / "results.csv", dtype={"seed": str})
     levels = frame[(frame.model == "raver[n_ctx=64]") & (frame.seed == "mean") & (frame.metric == "macro_f1")]
     assert fig2.loc[2, "macro_f1"] == pytest.approx(levels["value"].mean())

@@ -19,17 +19,20 @@ import pytest
 
 from avbench import predictions
 from avbench.atomic import write_json
+from avbench.contract import Contract
 from avbench.corruptions import get as get_corruption
 from avbench.errors import UserError
 from avbench.leaderboards.board import build_board
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
+from avbench.models import model_class
 from avbench.results import write_results
 from avbench.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.units import mask_digests
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
+PASSED = Contract("passed", 0.0)
 
 
 def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
@@ -41,6 +44,11 @@ def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
     if key not in _DIGESTS:
         _DIGESTS[key] = mask_digests(store, get_corruption(corruption), 0)
     return _DIGESTS[key]
+
+
+def _sees_masks(label: str) -> bool:
+    """The registry's declaration for ``label`` (``raver[n_ctx=16]`` is a raver)."""
+    return model_class(label.split("[")[0]).sees_masks
 
 
 def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float, seed: int) -> np.ndarray:
@@ -57,9 +65,9 @@ def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float,
 
 
 def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
-             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True) -> Path:
+             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True, split: str = "test") -> Path:
     """A complete run directory: ``models`` maps label → (task, quality)."""
-    test = store.split_indices("test")
+    test = store.split_indices(split)
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
     for index, (label, (task, quality)) in enumerate(models.items()):
         targets, names = get_task(task).targets(store, test), get_task(task).names(store)
@@ -67,9 +75,10 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
             for name in corruptions:
                 levels = get_corruption(name).levels
                 xs = np.array([lv.x for lv in levels], dtype=np.float64)
-                arrays = predictions.make(clip_ids, [lv.label for lv in levels], list(xs),
-                                          fake_outputs(task, targets, xs, quality, 1000 * index + seed), targets, task,
-                                          names, _digests(store, name, real_digests))
+                arrays = {**predictions.make(clip_ids, [lv.label for lv in levels], list(xs),
+                                             fake_outputs(task, targets, xs, quality, 1000 * index + seed), targets,
+                                             task, names, _digests(store, name, real_digests)),
+                          **PASSED.record(_sees_masks(label))}
                 predictions.save(predictions.path(run_dir, label, seed, name), arrays)
     corruption_objects = [get_corruption(c) for c in corruptions]
     write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0)
@@ -81,6 +90,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruption_objects}, "seeds": list(seeds),
         "mask_seed": 0, "bootstrap": bootstrap, "overrides": {}, "emotions": store.emotions,
         "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
+        "split": split, "evaluation": {label: {"eval_path": "folded", "contract": "passed", "contract_max_diff": 0.0,
+                               "sees_masks": _sees_masks(label)} for label in models},
     })
     return run_dir
 
@@ -231,6 +242,11 @@ REJECTIONS = {
     "unfinished": (lambda run: _edit_run_json(run, status="running"), "not complete"),
     "unknown dataset": (lambda run: _edit_run_json(run, dataset="crema-d"), "pass --store"),
     "claims": (lambda run: (run / "results.csv").unlink(), "results.csv is missing"),
+    "dev split": (lambda run: _edit_run_json(run, split="dev"), "test-split runs only"),
+    "no evaluation record": (lambda run: _rewrite(run, eval_path=np.array("")), "evaluation path"),
+    "leaky folded file": (lambda run: _rewrite(run, contract=np.array("failed")), "failed the per-frame contract"),
+    "record mismatch": (lambda run: _edit_run_json(run, evaluation={"raver": {"eval_path": "honest",
+                                                                              "sees_masks": True}}), "disagree"),
 }
 
 

@@ -46,6 +46,16 @@ def test_class_balanced_weights_favour_rare_classes():
     assert w[0] < w[1] < w[2]
 
 
+def test_class_balanced_beta_defaults_to_the_training_set_size():
+    """No recipe states its own β: the default is (N−1)/N over the N training clips (Chou et al., EMO-SUPERB)."""
+    from avbench.models import REGISTRY
+
+    labels = np.array([[1, 0, 0]] * 8 + [[0, 1, 0]] * 2 + [[0, 0, 1]] * 1, dtype=float)
+    torch.testing.assert_close(class_balanced_weights(labels), class_balanced_weights(labels, beta=10 / 11))
+    assert all(recipe.cb_beta is None for name in REGISTRY.names()
+               for recipe in REGISTRY.get(name).recipes.values())
+
+
 def test_synthetic_is_learnable_and_degrades_with_masking(synthetic, tmp_path):
     """A simple model beats chance clearly on clean data, and its score falls as random masking rises."""
     from avbench.corruptions import get

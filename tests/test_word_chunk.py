@@ -24,7 +24,8 @@ from avbench.store import StoreWriter
 
 torch.set_num_threads(1)
 
-WORD_CHUNK = ["align-vw", "align-fw", "align-multiscalew", "align-vw-ser", "align-fw-ser", "align-multiscalew-ser"]
+WORD_CHUNK = ["align-vw", "align-fw", "align-multiscalew", "align-vw-ser", "align-fw-ser", "align-multiscalew-ser",
+              "align-vw-ownquery", "align-fw-ownquery", "align-multiscalew-ownquery"]
 AUDIO_TEXT = [*WORD_CHUNK, "mdre-gru", "mdrea-gru"]  # every model of the audio-text family
 RATE = 50.0
 
@@ -229,6 +230,24 @@ def test_registry_names_resolve_to_the_word_chunk_classes() -> None:
         assert cls.recipes["paper"].batch_size == 128
 
 
+@pytest.mark.parametrize("name", ["align-vw", "align-fw", "align-multiscalew"])
+def test_co_attention_queries_come_from_the_other_modality_by_default(name: str) -> None:
+    """Paper §3.3: in a co-attention layer the audio stream's keys and values are its own tokens and its queries are
+    the text tokens, so the audio ``<SUM>`` output depends on the text only through the text ``<SUM>`` (position
+    0); with MulT's direction (the ``-ownquery`` variant) every text token reaches it."""
+    torch.manual_seed(0)
+    streams = {"audio": torch.randn(2, 6, 32), "text": torch.randn(2, 4, 32)}
+    padding = {"audio": torch.zeros(2, 6, dtype=torch.bool), "text": torch.tensor([[False] * 4, [False] * 3 + [True]])}
+    changed = {**streams, "text": torch.cat([streams["text"][:, :1], torch.randn(2, 3, 32)], dim=1)}
+    for variant, text_reaches_audio_sum in ((name, False), (f"{name}-ownquery", True)):
+        model = models.get(variant).eval()
+        assert model.query_from == ("own" if text_reaches_audio_sum else "other")
+        with torch.no_grad():
+            before = model.co_attend("audio", 0, streams, padding)[:, 0]
+            after = model.co_attend("audio", 0, changed, padding)[:, 0]
+        assert torch.allclose(before, after, atol=1e-6) != text_reaches_audio_sum, variant
+
+
 def test_multiscale_crops_change_between_training_calls_but_not_in_eval() -> None:
     torch.manual_seed(0)
     model = models.get("align-multiscalew")
@@ -313,6 +332,8 @@ def test_ser_variant_reads_word_times_from_a_batch_without_text(tmp_path) -> Non
 def test_bad_configuration_is_a_user_error() -> None:
     with pytest.raises(UserError, match="chunk strategy"):
         models.get("align-fw", strategy="words")
+    with pytest.raises(UserError, match="query source"):
+        models.get("align-fw", query_from="both")
     with pytest.raises(UserError, match="divisible"):
         models.get("align-fw", heads=5)
     with pytest.raises(UserError, match="multi-scale"):

@@ -1,8 +1,9 @@
 """CLI for real corpora: ``avbench datasets info`` and ``avbench extract`` (mounted by avbench.cli)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -10,7 +11,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from avbench import corpora
-from avbench.corpora.summary import CorpusSummary, Stats, summarize
+from avbench.corpora.checks import problems
+from avbench.corpora.labels import CorpusLabels
+from avbench.corpora.summary import CorpusSummary, Stats, StoreDescription, describe_store, summarize
+from avbench.errors import UserError
+from avbench.store import SPLITS, FeatureStore
+
+if TYPE_CHECKING:  # extraction pulls in torch: imported when a command needs it
+    from avbench.corpora.extract import ExtractReport, Selection
+
+FIRST_FAILURES = 5  # failed clip ids shown on screen; the full list is in <out>.failed.csv
 
 datasets_app = typer.Typer(help="Real corpora: list them and describe a local checkout.", no_args_is_help=True)
 
@@ -70,24 +80,152 @@ def render_summary(summary: CorpusSummary, console: Console) -> None:
         console.print(summary.attribution, style="dim")
 
 
+class ClipProgress:
+    """Progress over the clips extracted now (reused ones take no time, so they would distort the ETA).
+
+    On a terminal a live bar, started only once the encoders have loaded (no 0/N bar while they load); to a file
+    or pipe plain lines, the first clip's at once and then one every ``interval`` seconds, so a log shows how far
+    an hours-long extraction is while it runs.
+    """
+
+    def __init__(self, console: Console, description: str, interval: float = 30.0) -> None:
+        self.console, self.description, self.interval = console, description, interval
+        self.bar: Progress | None = None
+        self.started = self.last = 0.0
+
+    def __enter__(self) -> ClipProgress:
+        self.console.print("loading encoders ...", highlight=False)
+        return self
+
+    def start(self, selection: Selection, to_extract: int, reused: int) -> None:
+        for note in selection.notes:
+            self.console.print(note, highlight=False)
+        for warning in selection.warnings:
+            self.console.print(f"warning: {warning}", style="bold yellow", highlight=False)
+        self.console.print(f"{to_extract} clip(s) to extract, {reused} done by an earlier run", highlight=False)
+        self.started = self.last = time.monotonic()
+        if self.console.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TextColumn("ETA"), TimeRemainingColumn())
+            self.bar = Progress(*columns, console=self.console)
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=to_extract)
+
+    def advance(self, done: int, total: int, clip_id: str) -> None:
+        now = time.monotonic()
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+        elif done in (1, total) or now - self.last >= self.interval:
+            self.last = now
+            per_clip = (now - self.started) / done
+            self.console.print(f"{self.description}: {done}/{total} clips, {per_clip:.1f} s per clip, "
+                               f"ETA {_duration(per_clip * (total - done))}", highlight=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _store_or_corpus(name: str | None, dataset: str | None) -> tuple[str, Path | None]:
+    """``datasets info`` takes the corpus like ``extract`` (``--dataset``) or positionally; a store path also works."""
+    if name and dataset and name != dataset:
+        raise UserError(f"give the corpus once: positional {name!r} and --dataset {dataset!r} differ")
+    chosen = dataset or name
+    if not chosen:
+        raise UserError("name a corpus (--dataset crema-d, see `avbench list datasets`) or a feature store directory")
+    path = Path(chosen).expanduser()
+    if (path / "meta.json").is_file() or (chosen not in corpora.names() and ("/" in chosen or path.exists())):
+        return chosen, path  # a store (FeatureStore says what is wrong when it is not one)
+    return chosen, None
+
+
 @datasets_app.command("info")
 def info(
-    name: str = typer.Argument(..., help="corpus name (see `avbench list datasets`)"),
-    root: Root = ...,
+    name: Optional[str] = typer.Argument(None, help="corpus name, or a feature store directory to describe"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="corpus name (as for extract) or store directory"),
+    root: Optional[Path] = typer.Option(None, "--root", help="local checkout of the corpus"),
+    modalities: Optional[str] = typer.Option(None, "--modalities", help="modalities whose media to count "
+                                             "(default: the corpus's)"),
     rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
     test_set: TestSet = None,
 ) -> None:
-    """Clip counts, raters per clip, label prevalence, multi-label counts and split sizes."""
-    labels = corpora.load_labels(name, root, **_options(rating_modality=rating_modality, seed=seed,
-                                                         balance=balance, fold=fold, test_set=test_set))
-    render_summary(summarize(labels), Console())
+    """A corpus checkout (clips, raters, prevalence, splits, media found per modality) or an extracted store."""
+    chosen, store = _store_or_corpus(name, dataset)
+    console = Console()
+    if store is not None:
+        render_store(describe_store(FeatureStore(store)), console)
+        return
+    if root is None:
+        raise UserError(f"{chosen}: pass --root with the local checkout of the corpus")
+    labels = corpora.load_labels(chosen, root, **_options(rating_modality=rating_modality, seed=seed,
+                                                           balance=balance, fold=fold, test_set=test_set))
+    render_summary(summarize(labels), console)
+    render_media(labels, _modalities(modalities) or corpora.get(chosen).modalities, root, console)
+
+
+def render_media(labels: CorpusLabels, modalities: tuple[str, ...], root: Path, console: Console) -> None:
+    """Per modality: clips whose files the checkout has, per split, and where (under ``root``) the loader looked."""
+    from avbench.corpora.extract import has_inputs
+
+    table = Table("modality", "clips with media", *SPLITS, title=f"media in the checkout {root}")
+    table.add_column("looked for (under the root)", overflow="fold")  # cut short, it would hide the layout
+    clips = labels.clips
+    for modality in modalities:
+        found = has_inputs(clips, modality)
+        per_split = [f"{int((found & (clips['split'] == s)).sum())}/{int((clips['split'] == s).sum())}"
+                     for s in SPLITS]
+        where = labels.media.get(modality, "?").replace(f"{Path(root).expanduser()}/", "")
+        table.add_row(modality, f"{int(found.sum())}/{len(clips)}", *per_split, where)
+    console.print(table)
+
+
+def render_store(description: StoreDescription, console: Console) -> None:
+    overview = Table(title=f"feature store {description.path}", show_header=False)
+    overview.add_row("corpus", description.name)
+    overview.add_row("clips", ", ".join(f"{s} {n}" for s, n in description.splits.items()))
+    overview.add_row("split", description.split)
+    overview.add_row("tasks with labels", ", ".join(description.tasks) or "none")
+    for reason, count in description.failures.items():
+        overview.add_row("failed", f"{count} ({reason})")
+    if description.failure_list:
+        overview.add_row("failed clips", description.failure_list)
+    console.print(overview)
+    table = Table("modality", "shape", "dtype", "rate", "frames", title="modalities")
+    table.add_column("encoder sha256", overflow="fold")
+    for modality, row in description.modalities.items():
+        table.add_row(modality, *row)
+    console.print(table)
+    _print_problems(description.problems, console)
+
+
+def _print_problems(problems: list[str], console: Console) -> None:
+    if problems:
+        console.print("warning: degenerate features (a model trained on them learns nothing from those frames):",
+                      style="bold yellow")
+        for line in problems:
+            console.print(f"  {line}", style="yellow", highlight=False)
+    else:
+        console.print("features: no all-zero, constant, NaN or float16-underflowing frames")
+
+
+def _modalities(text: str | None) -> tuple[str, ...] | None:
+    return tuple(m.strip() for m in text.split(",") if m.strip()) if text else None
 
 
 def extract(
     dataset: CorpusName = ...,
     root: Root = ...,
     out: Path = typer.Option(..., "--out", help="feature store directory to create"),
-    modalities: str | None = typer.Option(None, "--modalities", help="comma list (default: the corpus's)"),
+    modalities: str | None = typer.Option(None, "--modalities", help="comma list of what to extract (default: the "
+                                          "corpus's); e.g. audio for a checkout without videos"),
     audio_model: str | None = typer.Option(None, "--audio-model", help="hub id or local directory"),
     audio_layers: str | None = typer.Option(None, "--audio-layers", help="all | last hidden state(s)"),
     video_weights: Path | None = typer.Option(None, "--video-weights",
@@ -97,8 +235,11 @@ def extract(
     dtype: str = typer.Option("float16", "--dtype", help="float16 | float32 storage"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda[:n]"),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="video frames per detector/encoder batch"),
+    available: bool = typer.Option(False, "--available", help="only the clips whose media the checkout has "
+                                   "(a partial checkout)"),
     limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N clips (smoke runs)"),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
+    force: bool = typer.Option(False, "--force", help="redo an extraction the store at --out already holds"),
     rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
     test_set: TestSet = None,
 ) -> None:
@@ -107,30 +248,37 @@ def extract(
 
     corpus = corpora.get(dataset)
     config = ExtractConfig.for_corpus(
-        corpus,
-        tuple(m.strip() for m in modalities.split(",") if m.strip()) if modalities else None,
-        audio_model=audio_model, audio_layers=audio_layers,
+        corpus, _modalities(modalities), audio_model=audio_model, audio_layers=audio_layers,
         video_weights=str(video_weights) if video_weights else None, text_model=text_model, fps=fps, dtype=dtype,
     )
     labels = corpora.load_labels(dataset, root, **_options(rating_modality=rating_modality, seed=seed,
                                                             balance=balance, fold=fold, test_set=test_set))
-    if limit is not None:
-        labels.clips = labels.clips.head(limit)
     console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"extracting {dataset}", total=len(labels.clips))
+    with ClipProgress(console, f"extracting {dataset}") as progress:
         report = run_extraction(labels, out, config, device=device, batch_size=batch_size, skip_failed=skip_failed,
-                                on_progress=lambda done, total, clip: progress.update(task, completed=done))
-    console.print(f"{report.extracted} clip(s) extracted, {report.reused} reused from an earlier run")
+                                available=available, limit=limit, force=force, on_start=progress.start,
+                                on_progress=progress.advance)
+    if report.up_to_date:
+        console.print(f"{report.store} already holds these {report.reused} clip(s) extracted with these settings: "
+                      "nothing to do (--force redoes it)")
+    else:
+        console.print(f"{report.extracted} clip(s) extracted, {report.reused} reused from an earlier run")
     if report.failures:
-        table = Table("clip", "error", title=f"{len(report.failures)} clip(s) failed")
-        for clip, error in report.failures.items():
-            table.add_row(clip, error)
-        console.print(table)
+        _print_failures(report, console)
     if report.store is None:
         console.print("store not written: fix the clips above and rerun (finished clips are kept), "
                       "or pass --skip-failed to write it without them", style="red")
         raise typer.Exit(1)
-    console.print(f"feature store written to {report.store}")
+    _print_problems(problems(report.checks), console)
+    console.print(f"feature store written to {report.store}" if not report.up_to_date else f"store: {report.store}")
+
+
+def _print_failures(report: ExtractReport, console: Console) -> None:
+    """Counts by reason and the first few clips; the full list is in the failures file, not on the screen."""
+    table = Table("clips", "reason", title=f"{len(report.failures)} clip(s) failed")
+    for reason, count in report.failure_reasons().items():
+        table.add_row(str(count), reason)
+    console.print(table)
+    first = list(report.failures)[:FIRST_FAILURES]
+    console.print(f"first: {', '.join(first)}{', ...' if len(report.failures) > len(first) else ''}; "
+                  f"full list: {report.failure_file}", highlight=False)

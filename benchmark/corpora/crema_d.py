@@ -14,7 +14,9 @@ second field of the file name. Speakers are actors (first field); splits are spe
 from __future__ import annotations
 
 import logging
+import os
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,9 @@ ATTRIBUTION = (
     "(http://opendatacommons.org/licenses/odbl/1.0/); contents under the DbCL 1.0. "
     "Cao et al., IEEE Trans. Affective Computing 5(4):377-390, 2014, doi:10.1109/TAFFC.2014.2336244."
 )
+AUDIO_LAYOUT = (("AudioWAV", ".wav"),)
+# upstream ships FLV; many mirrors and users hold MP4 copies, beside the FLVs or in their own folder
+VIDEO_LAYOUT = (("VideoFlash", ".flv"), ("VideoFlash", ".mp4"), ("VideoMP4", ".mp4"))
 WAV_HEADER_BYTES = 44  # AudioWAV files are 16 kHz, 16-bit mono PCM with a canonical header (LFS sizes)
 WAV_BYTES_PER_SECOND = 32_000
 
@@ -138,6 +143,23 @@ def _durations(root: Path) -> dict[str, float]:
     return durations
 
 
+def _layout_text(root: Path, layout: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{root}/{folder}/<clip>{suffix}" for folder, suffix in layout)
+
+
+def _media_finder(root: Path, layout: tuple[tuple[str, str], ...]) -> Callable[[str], str | None]:
+    """clip id -> the first file of ``layout`` the checkout has (folders are listed once, not probed per clip)."""
+    listed = {folder: set(os.listdir(root / folder)) if (root / folder).is_dir() else set() for folder, _ in layout}
+
+    def find(clip: str) -> str | None:
+        for folder, suffix in layout:
+            if clip + suffix in listed[folder]:
+                return str(root / folder / (clip + suffix))
+        return None
+
+    return find
+
+
 def _demographics(root: Path) -> pd.DataFrame:
     table = pd.read_csv(_require(root / "VideoDemographics.csv"))
     if not {"ActorID", "Age", "Sex"} <= set(table.columns):
@@ -185,18 +207,18 @@ def load(
     if unknown_actors:
         raise UserError(f"{NAME}: actor(s) {', '.join(unknown_actors[:5])} missing from VideoDemographics.csv")
 
+    audio_file, video_file = _media_finder(root, AUDIO_LAYOUT), _media_finder(root, VIDEO_LAYOUT)
     rows = []
     for clip in kept:
         actor, sentence, acted, level = clip.split("_")
         if sentence not in SENTENCES:
             raise UserError(f"{NAME}: unknown sentence code {sentence!r} in clip name {clip!r}")
         text = SENTENCES[sentence]
-        wav, flv = root / "AudioWAV" / f"{clip}.wav", root / "VideoFlash" / f"{clip}.flv"
         rows.append({
             "clip_id": clip, "speaker": actor, "split": "", "duration": durations.get(clip, np.nan),
             "labels": shares(counts[clip]), "votes": counts[clip], "n_raters": float(counts[clip].sum()),
             "attributes": empty_attributes(), "text": text, "words": text.split(), "word_times": None,
-            "audio_path": str(wav) if wav.is_file() else None, "video_path": str(flv) if flv.is_file() else None,
+            "audio_path": audio_file(clip), "video_path": video_file(clip),
             "sentence": sentence, "acted_emotion": ACTED_EMOTIONS.get(acted, acted), "level": level,
             "sex": str(demographics.at[actor, "Sex"]), "age": float(demographics.at[actor, "Age"]),
         })
@@ -209,6 +231,7 @@ def load(
         name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded, attribution=ATTRIBUTION,
         options={"rating_modality": rating_modality, "seed": seed, "balance": balance,
                  "votes": "raw" if use_raw else "tabulated", "fractions": list(fractions)},
+        media={"audio": _layout_text(root, AUDIO_LAYOUT), "video": _layout_text(root, VIDEO_LAYOUT)},
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from avbench.corpora.media import SAMPLE_RATE, ClipError
-from avbench.corpora.weights import load_pretrained
+from avbench.corpora.weights import content_digest, load_pretrained
 from avbench.errors import UserError
 
 AUDIO_LAYERS = ("all", "last")
@@ -34,9 +34,11 @@ class AudioEncoder:
             raise UserError(f"--audio-layers must be one of {', '.join(AUDIO_LAYERS)}, got {layers!r}")
         self.spec, self.layers, self.device = spec, layers, device
         self.model = load_pretrained(spec, "audio", "--audio-model", AutoModel).to(device).eval()
-        self.processor = load_pretrained(spec, "audio feature extractor", "--audio-model", AutoFeatureExtractor)
+        self.processor = load_pretrained(spec, "audio feature extractor", "--audio-model", AutoFeatureExtractor,
+                                         needs=("preprocessor_config.json",))
         config = self.model.config
         self.shape = ((config.num_hidden_layers + 1) if layers == "all" else 1, config.hidden_size)
+        self.digest = content_digest({"model": self.model}, {"processor": self.processor.to_dict(), "layers": layers})
 
     @torch.no_grad()
     def __call__(self, wav: np.ndarray) -> np.ndarray:
@@ -59,11 +61,14 @@ class TextEncoder:
 
         self.spec, self.device = spec, device
         self.model = load_pretrained(spec, "text", "--text-model", AutoModel).to(device).eval()
-        self.tokenizer = load_pretrained(spec, "text tokenizer", "--text-model", AutoTokenizer)
+        self.tokenizer = load_pretrained(spec, "text tokenizer", "--text-model", AutoTokenizer,
+                                         needs=("tokenizer.json", "tokenizer_config.json"))
         if not getattr(self.tokenizer, "is_fast", False):
             raise UserError(f"--text-model {spec}: needs a fast tokenizer (tokenizer.json) to map tokens to words")
         self.shape = (self.model.config.hidden_size,)
         self.max_tokens = int(getattr(self.model.config, "max_position_embeddings", 512))
+        self.digest = content_digest({"model": self.model}, {"tokenizer": self.tokenizer.backend_tokenizer.to_str(),
+                                                            "special": self.tokenizer.special_tokens_map})
 
     @torch.no_grad()
     def __call__(self, words: Sequence[str]) -> np.ndarray:

@@ -44,6 +44,7 @@ class CorpusLabels:
     excluded: dict[str, str] = field(default_factory=dict)  # clip id -> why it is not in ``clips``
     attribution: str | None = None  # licence notice that must travel with anything derived
     options: dict[str, Any] = field(default_factory=dict)  # the loader options that produced this table
+    media: dict[str, str] = field(default_factory=dict)  # modality -> where the loader looks for a clip's inputs
 
     def __len__(self) -> int:
         return len(self.clips)

@@ -130,7 +130,8 @@ def load(root: str | Path, fold: int = 1) -> CorpusLabels:
     clips = clip_table(rows)
     if clips.empty:
         raise UserError(f"{NAME}: no usable clip in {root}")
-    return CorpusLabels(name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded, options={"fold": fold})
+    return CorpusLabels(name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded, options={"fold": fold},
+                        media={"audio": f"{root}/**/<clip>.wav", "video": f"{root}/**/<clip>.avi"})
 
 
 CORPUS = Corpus(

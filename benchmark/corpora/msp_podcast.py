@@ -138,7 +138,9 @@ def load(root: str | Path, test_set: str = "Test1") -> CorpusLabels:
     if clips.empty:
         raise UserError(f"{NAME}: no clip in Train/Development/{test_set} in {root}")
     return CorpusLabels(name=NAME, emotions=list(EMOTIONS), clips=clips, excluded=excluded,
-                        options={"test_set": test_set})
+                        options={"test_set": test_set},
+                        media={"audio": f"{root}/Audios/<FileName>",
+                               "text": f"{root}/ForceAligned/<clip>.TextGrid"})
 
 
 CORPUS = Corpus(

@@ -1,4 +1,5 @@
-"""The numbers ``avbench datasets info`` prints, computed from a loaded corpus (kept apart from rendering)."""
+"""The numbers ``avbench datasets info`` prints, computed from a loaded corpus or an extracted store (kept apart
+from rendering)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -6,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from avbench.corpora.checks import problems, store_checks
 from avbench.corpora.labels import CorpusLabels
-from avbench.store import ATTRIBUTES, SPLITS
+from avbench.store import ATTRIBUTES, SPLITS, FeatureStore
 
 
 @dataclass(frozen=True)
@@ -64,4 +66,39 @@ def summarize(corpus: CorpusLabels) -> CorpusSummary:
         attributes={k: v for k, v in attribute_stats.items() if v is not None},
         options=dict(corpus.options),
         attribution=corpus.attribution,
+    )
+
+
+@dataclass(frozen=True)
+class StoreDescription:
+    """What ``avbench datasets info STORE`` prints about an extracted feature store."""
+
+    path: str
+    name: str
+    splits: dict[str, int]  # split -> clips
+    split: str  # the corpus's own split, or how it was re-dealt for a partial checkout
+    tasks: tuple[str, ...]  # tasks the store has labels for
+    modalities: dict[str, tuple[str, str, str, str, str]]  # modality -> shape, dtype, rate, frames, encoder sha256
+    failures: dict[str, int]  # reason -> clips left out because extraction failed
+    failure_list: str | None  # the file listing every failed clip
+    problems: list[str]  # degenerate-feature findings
+
+
+def describe_store(store: FeatureStore) -> StoreDescription:
+    extraction = store.meta.get("extraction", {})
+    digests = extraction.get("settings", {}).get("encoders", {})
+    failed = store.meta.get("failed_clips") or {}
+    list_name = failed.get("list") if isinstance(failed, dict) else None
+    return StoreDescription(
+        path=str(store.path),
+        name=store.name,
+        splits={s: int(len(store.split_indices(s))) for s in SPLITS},
+        split=str(store.meta.get("split", "corpus" if "corpus" in store.meta else "generated")),
+        tasks=store.labelled_tasks,
+        modalities={m: ("x".join(map(str, spec["shape"])), str(spec.get("dtype", "")), f"{spec.get('rate', 0):g}/s",
+                        str(spec.get("total", "")), digests.get(m, "not recorded"))
+                    for m, spec in store.modalities.items()},
+        failures=dict(failed.get("by_reason", {})) if isinstance(failed, dict) else {},
+        failure_list=str(store.path.with_name(list_name)) if list_name else None,
+        problems=problems(store_checks(store)),
     )

@@ -4,8 +4,9 @@ It uses only avbench's public model contract (``EmotionModel``, ``Recipe``, ``Fe
 
 * ``frontend`` is per frame and ignores masks (mean over the SSL layers, then a linear projection), so avbench
   computes it once per clip and reuses it at every corruption level;
-* ``fuse`` sees the keep-masks and averages only the received frames of each modality; it also tells the head
-  what share of each modality arrived, so the head can learn to trust the modality that is still there;
+* it declares ``sees_masks = True``, so ``fuse`` is given the keep-masks: it averages only the received frames of
+  each modality and tells the head what share of each modality arrived, so the head can learn to trust the
+  modality that is still there (a model that leaves ``sees_masks`` False is shown only zero-filled frames);
 * it stays finite when a modality is 100 % missing (the mean's denominator is clamped, coverage is then 0).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ class GatedMeanFusion(EmotionModel):
     """Masked mean pooling per modality + received-share features → MLP."""
 
     name = "example-gated-mean"
+    sees_masks = True
     modalities = ("audio", "video")
     tasks = ("emotion", "attributes")
     paper = "avbench example plugin (not from a paper)"
