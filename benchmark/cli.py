@@ -222,6 +222,19 @@ def run(
     out.print(f"results: {directory}")
 
 
+# -- datasets realism ----------------------------------------------------------------------------------------------
+@datasets_app.command("realism")
+def datasets_realism(
+    dataset: str = typer.Argument("synthetic", help="embedded dataset name or feature store path"),
+    limit: int = typer.Option(2000, "--limit", min=1, help="at most this many clips per split"),
+) -> None:
+    """Autocorrelation, temporal evidence, burst cost, labels and modality strength beside real-data values."""
+    from avbench.datasets import open_dataset
+    from avbench.realism import measure, render
+
+    render(measure(open_dataset(dataset), limit=limit), out)
+
+
 # -- speed ---------------------------------------------------------------------------------------------------------
 @speed_app.command("masks")
 def speed_masks(n_seq: int = 10000, n_frames: int = 500) -> None:
@@ -250,7 +263,7 @@ def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's
 
 @speed_app.command("run")
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
-    """Cold/warm main job vs the 5-min/30-s targets, cost per extra level, and memory as the data grows."""
+    """Cold/warm main job vs the 150-s/20-s targets, cost per extra level, and memory as the data grows."""
     from avbench.speed.main_job import measure
 
     measure(models)
