@@ -5,6 +5,7 @@ which is what makes resuming safe.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from avbench.errors import UserError
 
 
 @contextmanager
@@ -75,3 +78,29 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextmanager
+def run_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an advisory lock on a run directory (``.lock`` inside it) while writing there.
+
+    A second writer fails at once with one line instead of racing the first one (last writer wins otherwise).
+    The kernel drops the lock when its holder dies, SIGKILL included, so a killed run never blocks its resume.
+    """
+    target = Path(directory)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        handle = open(target / ".lock", "a+")
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {target}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(f"{target} is being written by another avbench run; wait for it or choose another --out") \
+            from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from avbench import validate
 from avbench.errors import UserError, unknown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -53,24 +54,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return result
 
 
-def parse_seeds(seeds: int, seed_list: Optional[str]) -> list[int]:
-    if seed_list:
-        try:
-            return [int(s) for s in seed_list.split(",") if s.strip()]
-        except ValueError:
-            raise UserError(f"--seed-list expects comma-separated integers, got {seed_list!r}") from None
-    if seeds < 1:
-        raise UserError("--seeds must be at least 1")
-    return list(range(seeds))
-
-
 def model_names(spec: str) -> tuple[list[str], bool]:
     """``all`` → every registered model (explicit=False: unusable ones are skipped with a warning)."""
     from avbench.models import model_class, names
 
     if spec.strip() == "all":
         return names(), False
-    chosen = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = validate.unique([s.strip() for s in spec.split(",") if s.strip()], "--models")
     for name in chosen:
         model_class(name)  # raises with suggestions when unknown
     return chosen, True
@@ -156,8 +146,16 @@ def train(
     from avbench.units import set_threads
 
     set_threads()
+    validate.at_least(seed, 0, "--seed")
+    validate.at_least(epochs, 1, "--epochs")
+    validate.device_name(device)
+    if task not in (None, "emotion", "attributes"):
+        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    overrides = parse_overrides(set_)
+    validate.model_settings([model], config, overrides)
+    validate.checkpoint_cache()
     store = open_dataset(dataset)
-    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs)
+    spec = TrainSpec(model, seed, config, task, overrides, epochs)
     with Progress(console=err) as progress:
         bar = progress.add_task(f"train {spec.label}", total=None)
         _, description, directory = load_or_train(
@@ -193,7 +191,7 @@ def run(
     from avbench.corruptions import parse_selection
     from avbench.datasets import open_dataset
     from avbench.summary_table import print_summary
-    from avbench.runner import RunSpec, resolve_models
+    from avbench.runner import RunSpec, check_spec, resolve_models
     from avbench.runner import run as run_grid
 
     from avbench.tasks import names as task_names
@@ -202,21 +200,21 @@ def run(
         raise unknown("--task", task, task_names())
     if split not in ("test", "dev"):
         raise UserError(f"--split must be test or dev, got {split!r}")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise UserError(f"--device must be cpu or cuda, got {device!r}")
     names, explicit = model_names(models)
+    validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
     chosen = [c.name for c in parse_selection(corruption, modality)]
+    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task,
+                   seeds=validate.seed_values(seeds, seed_list), config=config, overrides=parse_overrides(set_),
+                   bootstrap=bootstrap, out=out_dir, executor=executor, workers=workers, device=device, resume=resume,
+                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, split=split)
+    check_spec(spec)  # every value checked before the dataset is opened or anything is written
     store = open_dataset(dataset)
-    names = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
+    spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
     from avbench.corpora.checks import recorded_problems
 
     for problem in recorded_problems(store):
         warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
                       f"(see `avbench datasets info {dataset}`)")
-    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task, seeds=parse_seeds(seeds, seed_list),
-                   config=config, overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir,
-                   executor=executor, workers=workers, device=device, resume=resume, mask_seed=mask_seed,
-                   ray_address=ray_address, epochs=epochs, split=split)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -91,4 +93,20 @@ def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: st
         return SubmititExecutor(run_dir / ".submitit", n, slurm_cluster)
     if n == 1:
         return InlineExecutor()
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
+
+
+def watch_parent(parent: int, interval: float = 1.0) -> None:
+    """Pool-worker initializer: exit as soon as the run that started this worker is gone.
+
+    A SIGKILLed parent cannot tell its workers to stop; without this they finish their unit and then wait forever,
+    each holding its model and data in memory.
+    """
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="avbench-parent-watch", daemon=True).start()

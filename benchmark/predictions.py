@@ -8,15 +8,20 @@ written atomically. The runner, the scorer, ``avbench submit`` and the reports a
 """
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from avbench import validate as validators
 from avbench.atomic import write_with
 from avbench.errors import UserError
 
 KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests", "eval_path", "contract",
         "sees_masks")  # the last three: how the file was made (avbench.contract's record)
+WEIGHTS_KEY = "weights_sha256"  # sha256 of the checkpoint file that made the predictions, binding them to it
+ALLOWED = (*KEYS, "contract_max_diff", WEIGHTS_KEY)  # anything else in a file is a rejection reason
 Predictions = dict[str, np.ndarray]
 
 
@@ -52,21 +57,22 @@ def save(target: Path, arrays: Predictions) -> None:
 
 
 def load(source: Path, where: str | None = None) -> Predictions:
-    """Every array of a predictions file, read without pickle; a missing, unreadable or incomplete file is a
-    :class:`UserError` naming ``where`` (default: the path)."""
+    """Every array of a predictions file, read without pickle; a missing, unreadable, oversized or incomplete file,
+    or one holding arrays other than :data:`ALLOWED`, is a :class:`UserError` naming ``where`` (default: the path)."""
     where = where or str(source)
     if not source.is_file():
         raise UserError(f"{where}: no predictions file ({source} missing)")
+    validators.npz_members(source, ALLOWED, where)  # from the zip directory, before anything is decompressed
     try:
         with np.load(source, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except ValueError as exc:  # object arrays need pickle: refused
         raise UserError(f"{where}: {source.name} cannot be read without pickle ({exc})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise UserError(f"{where}: {source.name} is not a readable .npz file ({exc})") from None
     missing = [k for k in KEYS if k not in arrays]
     if missing:
-        raise UserError(f"{where}: predictions file lacks array(s) {', '.join(missing)}")
+        raise UserError(f"incomplete submission: {where} lacks array(s) {', '.join(missing)}")
     return arrays
 
 

@@ -41,6 +41,16 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def model_code_hash(name: str) -> str:
+    """Digest of the source file that defines model ``name``: a model's identity beyond its settings."""
+    import inspect
+
+    from avbench.models import model_class
+
+    source = inspect.getsourcefile(model_class(name))
+    return hashlib.sha256(Path(source).read_bytes() if source else name.encode()).hexdigest()[:16]
+
+
 def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: list[Any],
                started: float, weights: dict[str, dict[int, str]]) -> dict[str, Any]:
     """``weights`` maps model label → seed → sha256 of its checkpoint weights."""
@@ -64,6 +74,9 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
         "models": labels,
         "model_tasks": tasks,
         "config_hashes": hashes,
+        "code_hashes": {label: model_code_hash(name) for label, name in zip(labels, spec.models)},
+        "task": spec.task,
+        "epochs": spec.epochs,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruptions},
         "checkpoint_hashes": {label: hashlib.sha256("".join(by_seed[s] for s in sorted(by_seed)).encode()).hexdigest()
                               for label, by_seed in weights.items()},

@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 
 from avbench.atomic import atomic_dir
+from avbench import validate
 from avbench.errors import UserError
+from avbench.validate import StoreError
 
 FORMAT_VERSION = 1
 MODALITIES = ("audio", "video", "text")
@@ -53,17 +55,21 @@ class FeatureStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        meta_file = self.path / "meta.json"
-        if not meta_file.is_file():
-            raise UserError(f"no feature store at {self.path} (meta.json missing)")
-        self.meta: dict[str, Any] = json.loads(meta_file.read_text())
+        if not (self.path / "meta.json").is_file():
+            raise StoreError(self.path, "no feature store here (meta.json missing)")
+        self.meta: dict[str, Any] = validate.store_meta(self.path)
         if self.meta.get("format_version") != FORMAT_VERSION:
-            raise UserError(f"{self.path}: unsupported store format {self.meta.get('format_version')!r}")
-        self.clips = pd.read_csv(self.path / "clips.csv", dtype={"clip_id": str, "speaker": str, "split": str})
-        self.labels: np.ndarray = np.load(self.path / "labels.npy", mmap_mode="r")
-        self.votes: np.ndarray = np.load(self.path / "votes.npy", mmap_mode="r")
-        self.attributes: np.ndarray = np.load(self.path / "attributes.npy", mmap_mode="r")
-        self.word_times_all: np.ndarray = np.load(self.path / "word_times.npy")
+            raise StoreError(self.path, f"unsupported store format {self.meta.get('format_version')!r}")
+        validate.store_file_sizes(self.path, self.meta)
+        self.clips = validate.store_clips(self.path, self.meta)
+        n, n_classes = len(self.clips), len(self.meta["emotions"])
+        self.labels: np.ndarray = validate.store_array(self.path, "labels.npy", n, n_classes)
+        self.votes: np.ndarray = validate.store_array(self.path, "votes.npy", n, n_classes, kind="fiu")
+        self.attributes: np.ndarray = validate.store_array(self.path, "attributes.npy", n, 3)
+        self.word_times_all: np.ndarray = np.asarray(validate.store_array(self.path, "word_times.npy", None, 2))
+        end = self.clips["text_offset"] + self.clips["n_text"]
+        if len(end) and int(end.max()) > len(self.word_times_all):
+            raise StoreError(self.path, "clips.csv: text offsets run past the rows of word_times.npy")
         words_file = self.path / "words.txt"
         self.words_all = words_file.read_text(encoding="utf-8").split("\n")[:-1] if words_file.exists() else []
         self._frames: dict[str, np.memmap] = {}
@@ -294,6 +300,8 @@ class StoreWriter:
             "modalities": modalities,
             "norm": norm,
             "fingerprint": self._hash.hexdigest()[:16],
+            "hash_order": list(self.specs),
+            "files": {f.name: _sha256(f) for f in data_files(self._dir)},
             **self.extra_meta,
         }
         (self._dir / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -307,3 +315,86 @@ class StoreWriter:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
         except RuntimeError:
             pass
+
+
+# -- fingerprints computed from content ----------------------------------------------------------------------------
+SIDECAR_DIR = "verified-stores"
+
+
+def data_files(path: Path) -> list[Path]:
+    """The files whose content a store's fingerprint covers: everything but ``meta.json`` and hidden files."""
+    return sorted(f for f in path.iterdir() if f.is_file() and f.name != "meta.json" and not f.name.startswith("."))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint(store: FeatureStore, order: Sequence[str]) -> str:
+    """The writer's fingerprint: every clip's frames (modalities in ``order``), then the tables' bytes."""
+    h = hashlib.sha256()
+    for index in range(len(store)):
+        for modality in order:
+            h.update(np.ascontiguousarray(store.frames(modality, index)).tobytes())
+    for blob in ("clips.csv", "labels.npy", "votes.npy", "attributes.npy", "word_times.npy"):
+        h.update((store.path / blob).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def content_fingerprint(store: FeatureStore) -> str:
+    """Recompute the fingerprint from the files. Stores written before ``hash_order`` was recorded are tried in
+    every modality order (at most six), the canonical one first."""
+    from itertools import permutations
+
+    recorded = store.meta.get("hash_order")
+    if isinstance(recorded, list) and sorted(recorded) == sorted(store.modalities):
+        return _fingerprint(store, recorded)
+    canonical = tuple(m for m in MODALITIES if m in store.modalities)
+    found = ""
+    for order in [canonical, *(p for p in permutations(canonical) if p != canonical)]:
+        found = _fingerprint(store, order)
+        if found == store.fingerprint:
+            break
+    return found
+
+
+def _file_states(path: Path) -> dict[str, list[int]]:
+    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in [path / "meta.json", *data_files(path)]}
+
+
+def verify_fingerprint(store: FeatureStore) -> None:
+    """Check that the store's content still has the fingerprint its ``meta.json`` records.
+
+    The result is remembered in a sidecar (in the avbench cache) keyed by every file's size and modification time,
+    so the hash is recomputed only when a file changed. A mismatch raises :class:`StoreError` naming the file.
+    """
+    from avbench.atomic import write_json
+    from avbench.cache import cache_dir
+
+    states = _file_states(store.path)
+    sidecar = cache_dir() / SIDECAR_DIR / (hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16] + ".json")
+    try:
+        remembered = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        remembered = {}
+    if remembered.get("fingerprint") == store.fingerprint and remembered.get("files") == states:
+        return
+    recorded_files = store.meta.get("files") if isinstance(store.meta.get("files"), dict) else {}
+    for name, digest in sorted(recorded_files.items()):
+        if not (store.path / name).is_file() or _sha256(store.path / name) != digest:
+            raise StoreError(store.path, f"{name} does not match the content recorded when the store was written "
+                                         "(changed or corrupted)")
+    actual = content_fingerprint(store)
+    if actual != store.fingerprint:
+        before = remembered.get("files") or {}
+        changed = [n for n in sorted(states) if before and before.get(n) != states[n]] or ["a data file"]
+        raise StoreError(store.path, f"{', '.join(changed)} changed: content fingerprint {actual} differs from the "
+                                     f"recorded {store.fingerprint}")
+    try:
+        write_json(sidecar, {"path": str(store.path.resolve()), "fingerprint": store.fingerprint, "files": states})
+    except OSError:
+        pass  # an unwritable cache only means the hash is recomputed next time

@@ -176,7 +176,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     seed_everything(spec.seed)
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes[spec.config]
-    epochs = spec.epochs or recipe.epochs
+    epochs = recipe.epochs if spec.epochs is None else spec.epochs
     criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)
     optimizer = make_optimizer(model, recipe)
     collator = Collator(store, type(model).modalities)

@@ -159,10 +159,11 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
         return {"path": str(path), "skipped": True}
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
-    model, _, _ = load_or_train(spec, store, ctx.device, root=root)
+    model, _, directory = load_or_train(spec, store, ctx.device, root=root)
     contract = check_folding(model, store, ctx.mask_seed, ctx.device)
     arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
                                       eval_path=contract.eval_path, split=ctx.split)
     arrays.update(contract.record(type(model).sees_masks))
+    arrays[predictions.WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
     predictions.save(path, arrays)
     return {"path": str(path), "skipped": False}

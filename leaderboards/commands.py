@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from avbench import validate
 from avbench.atomic import write_text
 from avbench.errors import unknown
 from avbench.leaderboards.board import build_boards
@@ -45,6 +46,7 @@ def leaderboard(
 ) -> None:
     """Ranked leaderboards from the entries: clean score, robustness area, relative/effective robustness, Brier,
     per-emotion F1, intervals and significance against the top."""
+    validate.output_file(out)
     text = render(fmt, dataset, corruption, entries)
     if out is None:
         typer.echo(text, nl=False)
@@ -62,11 +64,13 @@ def submit(
                                                                     "leaderboards/entries)"),
     store: Optional[Path] = typer.Option(None, "--store", help="feature store of a non-embedded dataset, to recompute "
                                                                 "its protocol"),
+    replace_existing: bool = typer.Option(False, "--replace", help="overwrite a verified entry made with other "
+                                                                    "weights"),
 ) -> list[Path]:
     """Verify a submission by recomputing every metric from its per-clip predictions; write verified entries."""
     from avbench.leaderboards.submit import submit_run  # needs the runner and torch: imported only when used
 
-    written = submit_run(path, claimed, entries, store)
+    written = submit_run(path, claimed, entries, store, replace_existing)
     for p in written:
         typer.echo(f"verified entry written: {p}")
     return written

@@ -50,7 +50,8 @@ class ModelInfo:
     citation: str = ""
     code: str | None = None
     config_hash: str | None = None
-    checkpoint_hash: str | None = None
+    checkpoint_hash: str | None = None  # sha256 over the seeds' weight files, checked against the predictions
+    code_hash: str | None = None  # digest of the model's source file in the avbench that verified the entry
     # how the numbers were made (verified entries; None = not recorded): was the model told which frames were lost,
     # and was its frontend folded or the whole model run per level (avbench.contract)
     sees_masks: bool | None = None

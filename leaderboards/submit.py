@@ -16,17 +16,17 @@ import csv
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from avbench import __version__
+from avbench import __version__, validate
 from avbench.errors import UserError
 from avbench.leaderboards.board import CLEAN_BOARD, build_board
-from avbench.leaderboards.schema import Entry, MetricValue, ModelInfo, Protocol, entry_path, write_entry
+from avbench.leaderboards.schema import (Entry, MetricValue, ModelInfo, Protocol, entry_path, load_entry,
+                                         write_entry)
 from avbench.leaderboards.verify import Submission, verify_run
 from avbench.robustness import curve_area
 from avbench.summary import score_run
@@ -47,13 +47,9 @@ class Claim:
 
     @property
     def tolerance(self) -> float:
-        """Half a unit in the last written decimal place, never below 1e-9 (floating-point noise)."""
-        try:
-            exponent = Decimal(self.text.strip()).as_tuple().exponent
-        except InvalidOperation:
-            raise UserError(f"claimed value {self.text!r} for {'/'.join(self.key)} is not a number") from None
-        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-        return max(0.5 * 10.0 ** -places, 1e-9)
+        """Half a unit in the last written decimal place, and at least three decimals (a claim of ``1`` is not a
+        claim of 0.740)."""
+        return validate.claim_tolerance(self.text, "/".join(self.key))
 
 
 def _claim(row: dict[str, Any], where: str) -> Claim:
@@ -70,7 +66,12 @@ def read_claims(path: str | Path) -> tuple[list[Claim], dict[str, dict[str, str]
     path = Path(path)
     if not path.is_file():
         raise UserError(f"claims file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"claims file {path} is not UTF-8 text (binary file?)") from None
+    if "\0" in text:
+        raise UserError(f"claims file {path} is not a text file")
     if path.suffix.lower() == ".json":
         try:  # keep numbers as written: their precision sets the tolerance
             data = json.loads(text, parse_float=str, parse_int=str)
@@ -84,8 +85,11 @@ def read_claims(path: str | Path) -> tuple[list[Claim], dict[str, dict[str, str]
         claims = [_claim(row if isinstance(row, dict) else {}, f"{path} metrics[{i}]")
                   for i, row in enumerate(data["metrics"])]
         return claims, {str(k): {f: str(v[f]) for f in META_FIELDS if v.get(f)} for k, v in meta.items()}
-    reader = csv.DictReader(text.splitlines())
-    return [_claim(row, f"{path} line {i + 2}") for i, row in enumerate(reader)], {}
+    try:
+        rows = list(csv.DictReader(text.splitlines()))
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a readable CSV file ({exc})") from None
+    return [_claim(row, f"{path} line {i + 2}") for i, row in enumerate(rows)], {}
 
 
 def _recompute(sub: Submission) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray], int, int]:
@@ -135,6 +139,8 @@ def _metrics(rows: pd.DataFrame, label: str) -> list[MetricValue]:
             raise UserError(f"{label}: {r.metric} at {r.corruption}/{r.level} is undefined (NaN); cannot rank it")
         low, high = _finite(r.ci_low), _finite(r.ci_high)
         both = low is not None and high is not None
+        validate.interval_contains(value, low if both else None, high if both else None,
+                                   f"{label} {r.metric} at {r.corruption}/{r.level}")
         out.append(MetricValue(str(r.corruption), str(r.level), float(r.x), str(r.metric), value,
                                low if both else None, high if both else None))
     return out
@@ -184,7 +190,7 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
             name=given.get("name", label), label=label, paper=given.get("paper", ""),
             citation=given.get("citation", ""), code=given.get("code"),
             config_hash=(info.get("config_hashes") or {}).get(label),
-            checkpoint_hash=(info.get("checkpoint_hashes") or {}).get(label),
+            checkpoint_hash=sub.checkpoint_hashes[label], code_hash=sub.code_hashes[label],
             sees_masks=sub.evaluation[label]["sees_masks"], eval_path=sub.evaluation[label]["eval_path"],
         )
         protocol = Protocol(
@@ -208,20 +214,34 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
     return entries
 
 
+def check_replacements(entries: list[Entry], entries_dir: str | Path | None, replace_existing: bool) -> None:
+    """A verified entry is bound to its weights: overwriting it with other weights needs ``--replace``."""
+    for entry in entries:
+        path = entry_path(entry, entries_dir)
+        if not path.exists() or replace_existing:
+            continue
+        existing = load_entry(path)
+        if existing.provenance == "verified" and existing.model.checkpoint_hash != entry.model.checkpoint_hash:
+            raise UserError(f"{path.name} already holds a verified entry for {entry.model.label!r} with other weights "
+                            f"(checkpoint {existing.model.checkpoint_hash}, submitted "
+                            f"{entry.model.checkpoint_hash}); pass --replace to overwrite it")
+
+
 def submit_run(path: str | Path, claimed: str | Path | None = None, entries_dir: str | Path | None = None,
-               store: str | Path | None = None) -> list[Path]:
+               store: str | Path | None = None, replace_existing: bool = False) -> list[Path]:
     """Verify a run directory and write one verified entry per model; returns the written paths."""
-    sub = verify_run(path, store)
+    if not Path(path).is_dir():
+        raise UserError(f"submission {path} is not a directory")
     if claimed is None:
-        results = sub.run_dir / "results.csv"
+        results = Path(path) / "results.csv"
         if not results.is_file():
             raise UserError(f"incomplete submission: {results} is missing; pass --claimed with the claimed numbers")
         claims, meta = read_claims(results)
     else:
         claims, meta = read_claims(claimed)
+    sub = verify_run(path, store)
     recomputed, distributions, n_resamples, boot_seed = _recompute(sub)
     check_claims(claims, recomputed, sub.labels)
     entries = build_entries(sub, recomputed, distributions, n_resamples, boot_seed, meta)
-    for entry in entries:
-        entry_path(entry, entries_dir)  # all paths checked before the first write
+    check_replacements(entries, entries_dir, replace_existing)  # all paths checked before the first write
     return [write_entry(entry, entries_dir) for entry in entries]

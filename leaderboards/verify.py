@@ -19,7 +19,8 @@ import numpy as np
 from avbench import predictions
 from avbench.contract import folded_despite_failure, merge_records, read_record
 from avbench.corruptions import Corruption, get as get_corruption
-from avbench.datasets import EMBEDDED, open_dataset
+from avbench import validate
+from avbench.datasets import EMBEDDED, open_path, regenerate_embedded
 from avbench.errors import UserError
 from avbench.provenance import RUN_JSON, read_run_info
 from avbench.store import FeatureStore
@@ -42,6 +43,8 @@ class Submission:
     digests: dict[str, list[str]]  # corruption -> per-level mask digest
     clip_ids_sha256: str
     predictions_sha256: dict[str, str]  # label -> digest of all its prediction files
+    checkpoint_hashes: dict[str, str | None]  # label -> checked digest of its seeds' weights (None: none claimed)
+    code_hashes: dict[str, str | None]  # label -> this avbench's digest of the model's code (None: not registered)
     evaluation: dict[str, dict[str, Any]]  # label -> mask access and evaluation path (avbench.contract)
 
 
@@ -56,6 +59,7 @@ def _read_run_json(run_dir: Path) -> dict[str, Any]:
     missing = [k for k in required if k not in info]
     if missing:
         raise UserError(f"{path}: missing field(s) {', '.join(missing)}")
+    validate.run_record(info, "run.json")
     return info
 
 
@@ -75,12 +79,16 @@ def _int_list(value: Any, what: str) -> list[int]:
 
 
 def open_store(info: dict[str, Any], store_path: str | Path | None) -> FeatureStore:
-    """The feature store the run was evaluated on: ``--store`` if given, else the regenerated embedded dataset."""
+    """The feature store the run was evaluated on, verified: ``--store`` checked against its own content, or the
+    embedded dataset regenerated from its seed (no cached copy is trusted)."""
     dataset = info["dataset"]
     if store_path is not None:
-        store = FeatureStore(Path(store_path))
+        store = open_path(Path(store_path))
     elif dataset in EMBEDDED:
-        store = open_dataset(dataset, seed=int(info.get("dataset_seed", 0)))
+        seed = info.get("dataset_seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise UserError(f"run.json: dataset_seed must be a non-negative integer, got {seed!r}")
+        store = regenerate_embedded(dataset, seed)
     else:
         raise UserError(f"cannot recompute the protocol of dataset {dataset!r}: pass --store with the path of its "
                         "feature store (only the embedded datasets can be regenerated)")
@@ -163,6 +171,7 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     digests = {c.name: mask_digests(store, c, mask_seed) for c in corruptions}  # masks cached per process
     predictions_dir = root / "predictions"
     files: dict[str, list[Path]] = {}
+    weights: dict[tuple[str, int], set[str | None]] = {}
     records: dict[str, list[dict[str, Any]]] = {}
     declared = info.get("evaluation") if isinstance(info.get("evaluation"), dict) else {}
     for label in labels:
@@ -180,10 +189,82 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
                                      digests[corruption.name])
                 records.setdefault(label, []).append(_evaluation(data, where, declared.get(label)))
                 files.setdefault(label, []).append(path)
+                weights.setdefault((label, seed), set()).add(_weights_of(data, where))
     return Submission(
         run_dir=root, info=info, store=store, labels=labels, tasks={label: tasks[label] for label in labels},
         seeds=seeds, corruptions=corruptions, digests=digests,
         clip_ids_sha256=hashlib.sha256("\n".join(test_ids.tolist()).encode()).hexdigest(),
         predictions_sha256={label: _sha256_files(paths) for label, paths in files.items()},
+        checkpoint_hashes={label: _checkpoint_hash(info, label, seeds, weights, store) for label in labels},
+        code_hashes={label: _code_hash(info, label) for label in labels},
         evaluation={label: merge_records(found) for label, found in records.items()},
     )
+
+
+def _weights_of(data: dict[str, np.ndarray], where: str) -> str | None:
+    """The sha256 of the checkpoint that made these predictions, as the eval unit recorded it."""
+    if predictions.WEIGHTS_KEY not in data:
+        return None
+    value = str(np.asarray(data[predictions.WEIGHTS_KEY]))
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise UserError(f"{where}: {predictions.WEIGHTS_KEY} is not a sha256 digest")
+    return value
+
+
+def _checkpoint_hash(info: dict[str, Any], label: str, seeds: list[int],
+                     weights: dict[tuple[str, int], set[str | None]], store: FeatureStore) -> str | None:
+    """The checkpoint digest an entry may record: the one the predictions themselves carry, equal to what
+    ``run.json`` claims and to the checkpoint in this machine's cache when it is there. A claimed hash that the
+    predictions do not carry cannot be checked, and is refused."""
+    per_seed: dict[int, str | None] = {}
+    for seed in seeds:
+        found = weights.get((label, seed), {None})
+        if len(found) != 1:
+            raise UserError(f"{label} seed {seed}: predictions of different corruptions come from different weights")
+        per_seed[seed] = next(iter(found))
+    claimed_seeds = (info.get("checkpoint_weights_sha256") or {}).get(label)
+    claimed = (info.get("checkpoint_hashes") or {}).get(label)
+    if any(h is None for h in per_seed.values()):
+        if claimed or claimed_seeds or any(per_seed.values()):
+            raise UserError(f"run.json claims checkpoint weights for {label!r} that its predictions do not carry, "
+                            "so they cannot be checked; re-run the evaluation with this avbench")
+        return None
+    if claimed_seeds is not None and claimed_seeds != {str(s): h for s, h in per_seed.items()}:
+        raise UserError(f"{label}: run.json's checkpoint hashes differ from those its predictions carry")
+    combined = hashlib.sha256("".join(per_seed[s] or "" for s in sorted(per_seed)).encode()).hexdigest()
+    if claimed is not None and claimed != combined:
+        raise UserError(f"{label}: run.json's checkpoint hash differs from the predictions' weights")
+    _check_cached_weights(info, label, per_seed, store)
+    return combined
+
+
+def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, str | None],
+                          store: FeatureStore) -> None:
+    """Where this machine has trained the model the run names, its weights must be the predictions' weights."""
+    from avbench.models import REGISTRY
+    from avbench.training import TrainSpec, checkpoint_dir
+
+    model, overrides = label.split("[")[0], info.get("overrides") or {}
+    if model not in REGISTRY or not isinstance(overrides, dict) or not isinstance(info.get("config", "tiny"), str):
+        return
+    for seed, digest in per_seed.items():
+        spec = TrainSpec(model, seed, info.get("config", "tiny"), info.get("task"), overrides, info.get("epochs"))
+        weights_file = checkpoint_dir(spec, store) / "weights.safetensors"
+        if weights_file.is_file() and hashlib.sha256(weights_file.read_bytes()).hexdigest() != digest:
+            raise UserError(f"{label} seed {seed}: the predictions were not made by {model!r}'s checkpoint "
+                            f"({weights_file.parent.name} has other weights)")
+
+
+def _code_hash(info: dict[str, Any], label: str) -> str | None:
+    """This avbench's digest of the model's code; the run's must be the same (other code = another model)."""
+    from avbench.models import REGISTRY
+    from avbench.provenance import model_code_hash
+
+    model = label.split("[")[0]
+    if model not in REGISTRY:
+        return None
+    mine, theirs = model_code_hash(model), (info.get("code_hashes") or {}).get(label)
+    if theirs is not None and theirs != mine:
+        raise UserError(f"{label}: the run used other code for {model!r} than this avbench (code hash {theirs!r}, "
+                        f"here {mine!r})")
+    return mine

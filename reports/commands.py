@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from avbench.errors import UserError
+from avbench.validate import MIN_BOOTSTRAP
 from avbench.reports.base import Settings
 from avbench.reports.produce import ALL, Options, ReportInfo, describe, produce
 
@@ -23,7 +24,8 @@ def report(
                                         help="seeds per run (default: 1, or 5 for the 5 seeds × 5 subsets protocol)"),
     run_missing: Optional[bool] = typer.Option(None, "--run-missing/--no-run-missing",
                                                help="run missing runs into RESULTS (default: yes for 'all' only)"),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=1, help="bootstrap resamples of runs started here"),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=MIN_BOOTSTRAP,
+                                  help="bootstrap resamples of runs started here"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the recipes' epochs of runs started here"),
 ) -> list[Path]:
     """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""

@@ -27,3 +27,25 @@ def synthetic(session_cache: Path):
     from avbench.datasets import open_dataset
 
     return open_dataset("synthetic")
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """``cli("run", ...)`` runs avbench's console-script entry point in this process: (exit code, stderr)."""
+    import sys
+
+    from avbench.cli import main
+
+    def invoke(*args: str) -> tuple[int, str]:
+        argv = sys.argv
+        sys.argv = ["avbench", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            sys.argv = argv
+        return code, capsys.readouterr().err
+
+    return invoke

@@ -130,7 +130,7 @@ def _avbench(*args: str, cache: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def leaky_run(tmp_path_factory, session_cache, synthetic) -> Path:
     out = tmp_path_factory.mktemp("contract") / "run"
-    done = _avbench("run", "--models", f"{PLUGIN},late-fusion", "--corruption", "markov", "--bootstrap", "20",
+    done = _avbench("run", "--models", f"{PLUGIN},late-fusion", "--corruption", "markov", "--bootstrap", "100",
                     "--epochs", "1", "--workers", "1", "--out", str(out), cache=session_cache)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stderr.count("evaluated by the honest path") == 1, done.stderr  # warned once, for the plugin

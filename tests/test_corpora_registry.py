@@ -116,3 +116,33 @@ def test_datasets_info_takes_the_corpus_like_extract_and_counts_media(tmp_path):
     assert isinstance(both.exception, UserError) and "give the corpus once" in str(both.exception)
     missing = CliRunner().invoke(_app(), ["datasets", "info", "--dataset", "crema-d"])
     assert isinstance(missing.exception, UserError) and "--root" in str(missing.exception)
+
+
+def test_extraction_progress_is_a_bar_on_a_terminal_and_periodic_lines_in_a_file(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from avbench.corpora.commands import ClipProgress
+    from avbench.corpora.extract import Selection
+    from avbench.corpora.labels import CorpusLabels
+
+    selection = Selection(CorpusLabels("c", ["a"], clips=None), notes=["clips per split: train 2, dev 1, test 1"])
+    clock = iter([0.0, 1.0, 2.0, 40.0, 41.0])
+    monkeypatch.setattr("avbench.corpora.commands.time.monotonic", lambda: next(clock, 50.0))
+    log = io.StringIO()
+    with ClipProgress(Console(file=log, width=120), "extracting c") as progress:
+        progress.start(selection, 4, 2)
+        for done in range(1, 5):
+            progress.advance(done, 4, f"clip{done}")
+    lines = log.getvalue().splitlines()
+    assert lines[:3] == ["loading encoders ...", "clips per split: train 2, dev 1, test 1",
+                         "4 clip(s) to extract, 2 done by an earlier run"]
+    assert lines[3:] == ["extracting c: 1/4 clips, 1.0 s per clip, ETA 3 s",  # the first clip at once,
+                         "extracting c: 3/4 clips, 13.3 s per clip, ETA 13 s",  # then every 30 s,
+                         "extracting c: 4/4 clips, 10.2 s per clip, ETA 0 s"]  # and the last
+    screen = io.StringIO()
+    with ClipProgress(Console(file=screen, force_terminal=True, width=120), "extracting c") as progress:
+        progress.start(selection, 4, 2)
+        progress.advance(4, 4, "clip4")
+    assert "4/4" in screen.getvalue() and "s per clip" not in screen.getvalue()

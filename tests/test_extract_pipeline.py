@@ -286,7 +286,7 @@ def test_extracted_store_trains_and_runs_end_to_end(models, tmp_path):
     assert report.failures == {}
     env = {**os.environ, "AVBENCH_CACHE": str(tmp_path / "cache")}
     result = subprocess.run([sys.executable, "-m", "avbench", "run", "--dataset", str(report.store), "--models",
-                             "late-fusion,ser", "--corruption", "modality", "--epochs", "1", "--bootstrap", "20",
+                             "late-fusion,ser", "--corruption", "modality", "--epochs", "1", "--bootstrap", "100",
                              "--out", str(tmp_path / "run"), "--workers", "1"],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr

@@ -73,7 +73,7 @@ def test_a_failed_run_is_recorded_as_failed_with_its_cause(tmp_path, monkeypatch
     monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))
     store = _store(tmp_path / "emotion", attributes=False)
     spec = RunSpec(models=["ser"], corruptions=["modality"], dataset=str(store.path), task="attributes", epochs=1,
-                   bootstrap=10, out=tmp_path / "run", workers=1)
+                   bootstrap=100, out=tmp_path / "run", workers=1)
     with pytest.raises(UserError, match=r"ser \(seed 0, task attributes\) failed: .*NaN"):
         run(spec, progress=False)
     info = json.loads((tmp_path / "run" / "run.json").read_text())

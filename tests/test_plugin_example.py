@@ -60,7 +60,7 @@ def test_plugin_registers_runs_and_is_submitted(session_cache: Path, synthetic, 
                                           os.environ.get("PYTHONPATH", "")])}
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "avbench", "run", "--models", "example-gated-mean", "--corruption", "modality",
-               "--bootstrap", "20", "--epochs", "1", "--workers", "1", "--out", str(run_dir)]
+               "--bootstrap", "100", "--epochs", "1", "--workers", "1", "--out", str(run_dir)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (run_dir / "predictions" / "example-gated-mean" / "seed0" / "modality.npz").is_file()

@@ -130,7 +130,7 @@ def test_partial_checkout_info_extract_available_and_run_all_models(checkout, mo
     assert again.returncode == 0 and "nothing to do" in again.stderr
     assert FeatureStore(store).fingerprint == features.fingerprint
     run = avbench("run", "--dataset", str(store), "--models", "all", "--corruption", "random", "--epochs", "1",
-                  "--bootstrap", "20", "--out", str(tmp_path / "run"), "--workers", "1", cwd=tmp_path)
+                  "--bootstrap", "100", "--out", str(tmp_path / "run"), "--workers", "1", cwd=tmp_path)
     assert run.returncode == 0, run.stderr  # finding 1: no model reaches the attributes task
     results = (tmp_path / "run" / "results.csv").read_text()
     assert "align-vw-ser" in results and "ccc_" not in results

@@ -52,9 +52,9 @@ def produced(synthetic, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     app = typer.Typer()
     app.command()(report)
     try:
-        outcome = CliRunner().invoke(app, ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "20"])
+        outcome = CliRunner().invoke(app, ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "100"])
         assert outcome.exit_code == 0, outcome.output
-        again = CliRunner().invoke(app, ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "20"])
+        again = CliRunner().invoke(app, ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "100"])
         assert again.exit_code == 0, again.output
     finally:
         patch.undo()

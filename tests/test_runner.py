@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-GRID = ["--models", "late-fusion,ser", "--corruption", "markov,modality", "--bootstrap", "50", "--epochs", "2"]
+GRID = ["--models", "late-fusion,ser", "--corruption", "markov,modality", "--bootstrap", "100", "--epochs", "2"]
 
 
 def avbench(*args: str, cache: Path, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:

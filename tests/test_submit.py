@@ -29,6 +29,7 @@ from avbench.models import model_class
 from avbench.results import write_results
 from avbench.store import FeatureStore
 from avbench.tasks import get as get_task
+from avbench.training import TrainSpec, checkpoint_dir
 from avbench.units import mask_digests
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
@@ -65,8 +66,10 @@ def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float,
 
 
 def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str, float]], corruptions: Sequence[str],
-             seeds: Sequence[int] = (0,), bootstrap: int = 20, real_digests: bool = True, split: str = "test") -> Path:
-    """A complete run directory: ``models`` maps label → (task, quality)."""
+             seeds: Sequence[int] = (0,), bootstrap: int = 100, real_digests: bool = True, split: str = "test",
+             weights: str | None = None) -> Path:
+    """A complete run directory: ``models`` maps label → (task, quality); ``weights`` is the checkpoint digest the
+    predictions carry (every model and seed), or None for predictions bound to no checkpoint."""
     test = store.split_indices(split)
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
     for index, (label, (task, quality)) in enumerate(models.items()):
@@ -79,6 +82,8 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
                                              fake_outputs(task, targets, xs, quality, 1000 * index + seed), targets,
                                              task, names, _digests(store, name, real_digests)),
                           **PASSED.record(_sees_masks(label))}
+                if weights is not None:
+                    arrays[predictions.WEIGHTS_KEY] = np.array(weights)
                 predictions.save(predictions.path(run_dir, label, seed, name), arrays)
     corruption_objects = [get_corruption(c) for c in corruptions]
     write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0)
@@ -92,6 +97,9 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
         "attributes": list(store.meta["attributes"]), "device": "cpu", "wall_time_s": 0.0,
         "split": split, "evaluation": {label: {"eval_path": "folded", "contract": "passed", "contract_max_diff": 0.0,
                                "sees_masks": _sees_masks(label)} for label in models},
+        **({"checkpoint_weights_sha256": {label: {str(s): weights for s in seeds} for label in models},
+            "checkpoint_hashes": {label: hashlib.sha256((weights * len(seeds)).encode()).hexdigest()
+                                  for label in models}} if weights is not None else {}),
     })
     return run_dir
 
@@ -123,7 +131,7 @@ def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, 
     assert len(raver.metrics) == len(results[(results.model == "raver") & (results.seed == "mean")])
     assert raver.protocol.mask_digests["markov"]["pL0.9-pN0.1"] == _DIGESTS[(raver.protocol.dataset_fingerprint,
                                                                                 "markov")][-1]
-    assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 20
+    assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 100
     # the board pairs the two verified entries and measures effective robustness against late-fusion
     board = build_board([entries["raver"], entries["late-fusion"]], "synthetic", "emotion", "markov")
     assert [r.entry.model.label for r in board.rows] == ["raver", "late-fusion"]
@@ -163,6 +171,41 @@ def test_claim_tolerance_follows_written_precision() -> None:
     assert Claim(("m", "mean", "c", "l", "macro_f1"), "0.7771234567891234").tolerance == pytest.approx(1e-9)
     with pytest.raises(UserError, match="is not a number"):
         _ = Claim(("m", "mean", "c", "l", "macro_f1"), "high").tolerance
+    assert Claim(("m", "mean", "c", "l", "macro_f1"), "1").tolerance == pytest.approx(5e-4)  # three decimals at least
+
+
+def test_an_integer_claim_is_checked_to_three_decimals(small_run: Path, tmp_path: Path, cli) -> None:
+    claims = tmp_path / "claims.csv"
+    pd.DataFrame([{"model": "raver", "seed": "mean", "corruption": "modality", "level": "none", "metric": "macro_f1",
+                   "value": "1"}]).to_csv(claims, index=False)
+    code, err = cli("submit", str(small_run), "--claimed", str(claims), "--entries", str(tmp_path / "entries"))
+    assert code == 2 and "claimed 1, recomputed" in err and not (tmp_path / "entries").exists()
+
+
+def test_a_verified_entry_is_bound_to_its_weights(synthetic: FeatureStore, tmp_path: Path, cli,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other weights under the same label (e.g. SER's predictions relabelled late-fusion) never silently replace a
+    verified entry; ``--replace`` is the explicit way to do it; a cached checkpoint of the named model must hold the
+    predictions' weights."""
+    monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))  # no trained late-fusion here
+    entries = tmp_path / "entries"
+    first = make_run(tmp_path / "a", synthetic, {"late-fusion": ("emotion", 0.6)}, ["modality"], weights="a" * 64)
+    assert cli("submit", str(first), "--entries", str(entries))[0] == 0
+    again = cli("submit", str(first), "--entries", str(entries))  # the same weights: an update, allowed
+    assert again[0] == 0, again[1]
+    before = {p: p.read_bytes() for p in entries.iterdir()}
+    other = make_run(tmp_path / "b", synthetic, {"late-fusion": ("emotion", 0.9)}, ["modality"], weights="b" * 64)
+    code, err = cli("submit", str(other), "--entries", str(entries))
+    assert code == 2 and "--replace" in err and {p: p.read_bytes() for p in entries.iterdir()} == before
+    assert cli("submit", str(other), "--entries", str(entries), "--replace")[0] == 0
+    (entry,) = load_entries(entries)
+    expected = hashlib.sha256(("b" * 64).encode()).hexdigest()
+    assert entry.model.checkpoint_hash == expected and entry.model.code_hash
+    cached = checkpoint_dir(TrainSpec("late-fusion"), synthetic) / "weights.safetensors"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"the weights this machine trained")
+    code, err = cli("submit", str(other), "--entries", str(entries), "--replace")
+    assert code == 2 and "not made by 'late-fusion'" in err
 
 
 def _npz(run: Path) -> Path:
@@ -242,6 +285,14 @@ REJECTIONS = {
     "unfinished": (lambda run: _edit_run_json(run, status="running"), "not complete"),
     "unknown dataset": (lambda run: _edit_run_json(run, dataset="crema-d"), "pass --store"),
     "claims": (lambda run: (run / "results.csv").unlink(), "results.csv is missing"),
+    "bootstrap 1": (lambda run: _edit_run_json(run, bootstrap=1), "bootstrap must be at least 100"),
+    "bootstrap abc": (lambda run: _edit_run_json(run, bootstrap="abc"), "bootstrap must be an integer"),
+    "repeated seeds": (lambda run: _edit_run_json(run, seeds=[0, 0]), "seeds lists 0 more than once"),
+    "repeated models": (lambda run: _edit_run_json(run, models=["raver", "raver"]), "models lists .*more than once"),
+    "extra array": (lambda run: _rewrite(run, bomb=np.zeros(8)), "unexpected array"),
+    "unchecked weights": (lambda run: _edit_run_json(run, checkpoint_hashes={"raver": "c" * 64}),
+                          "cannot be checked"),
+    "other code": (lambda run: _edit_run_json(run, code_hashes={"raver": "0" * 16}), "other code"),
     "dev split": (lambda run: _edit_run_json(run, split="dev"), "test-split runs only"),
     "no evaluation record": (lambda run: _rewrite(run, eval_path=np.array("")), "evaluation path"),
     "leaky folded file": (lambda run: _rewrite(run, contract=np.array("failed")), "failed the per-frame contract"),

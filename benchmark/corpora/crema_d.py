@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avbench import validate
 from avbench.corpora.corpus import Corpus
 from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, empty_attributes, exclude, shares
 from avbench.corpora.media import lfs_pointer_size
@@ -77,18 +78,17 @@ def _require(path: Path) -> Path:
 
 
 def _clip_names(root: Path) -> pd.Series:
-    table = pd.read_csv(_require(root / "SentenceFilenames.csv"), dtype={"Filename": str})
-    if not {"Stimulus_Number", "Filename"} <= set(table.columns):
-        raise UserError(f"{NAME}: SentenceFilenames.csv needs columns Stimulus_Number, Filename")
+    table = validate.corpus_table(_require(root / "SentenceFilenames.csv"), NAME, ["Stimulus_Number", "Filename"],
+                                  ["Stimulus_Number"], dtype={"Filename": str})
+    validate.name_parts(table["Filename"], 4, f"{NAME}: SentenceFilenames.csv")
     return table.set_index("Stimulus_Number")["Filename"]
 
 
 def _tabulated_votes(root: Path, modality: int, names: pd.Series) -> dict[str, np.ndarray]:
-    table = pd.read_csv(_require(root / "processedResults" / "tabulatedVotes.csv"))
+    table = validate.corpus_table(_require(root / "processedResults" / "tabulatedVotes.csv"), NAME,
+                                  [*VOTE_CODES, "fileName"], VOTE_CODES)
     table = table.rename(columns={table.columns[0]: "row_id"})
-    missing = [c for c in [*VOTE_CODES, "fileName"] if c not in table.columns]
-    if missing:
-        raise UserError(f"{NAME}: tabulatedVotes.csv lacks column(s) {', '.join(missing)}")
+    validate.numeric_columns(table, ["row_id"], f"{NAME}: tabulatedVotes.csv")
     ids = pd.to_numeric(table["row_id"], errors="raise").astype(np.int64)
     table = table[ids // 100_000 == modality]
     clip_numbers = ids[table.index] % 100_000
@@ -105,10 +105,7 @@ def _raw_votes(root: Path, modality: int) -> dict[str, np.ndarray]:
     """One vote per rater, clip and modality from the unfiltered responses."""
     path = _require(root / "finishedResponses.csv")
     columns = ["localid", "queryType", "clipName", "respEmo"]
-    table = pd.read_csv(path, low_memory=False)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise UserError(f"{NAME}: finishedResponses.csv lacks column(s) {', '.join(missing)}")
+    table = validate.corpus_table(path, NAME, columns, low_memory=False)
     table = table[pd.to_numeric(table["queryType"], errors="coerce") == modality]
     deduplicated = table.drop_duplicates(["localid", "clipName"])
     if len(deduplicated) < len(table):
@@ -133,7 +130,7 @@ def _durations(root: Path) -> dict[str, float]:
     durations: dict[str, float] = {}
     manifest = root / "derived" / "media_lfs_manifest.csv"
     if manifest.is_file():
-        table = pd.read_csv(manifest)
+        table = validate.corpus_table(manifest, NAME, ["path", "size_bytes"], ["size_bytes"])
         wav = table[table["path"].str.startswith("AudioWAV/")]
         seconds = (wav["size_bytes"].astype(np.int64) - WAV_HEADER_BYTES) / WAV_BYTES_PER_SECOND
         durations.update(zip(wav["path"].str.slice(9, -4), seconds.astype(float), strict=True))
@@ -161,9 +158,7 @@ def _media_finder(root: Path, layout: tuple[tuple[str, str], ...]) -> Callable[[
 
 
 def _demographics(root: Path) -> pd.DataFrame:
-    table = pd.read_csv(_require(root / "VideoDemographics.csv"))
-    if not {"ActorID", "Age", "Sex"} <= set(table.columns):
-        raise UserError(f"{NAME}: VideoDemographics.csv needs columns ActorID, Age, Sex")
+    table = validate.corpus_table(_require(root / "VideoDemographics.csv"), NAME, ["ActorID", "Age", "Sex"], ["Age"])
     table["ActorID"] = table["ActorID"].astype(str)
     return table.set_index("ActorID")
 
