@@ -28,7 +28,7 @@ def run_and_entries(tmp_path_factory, session_cache, synthetic) -> tuple[Path, P
     root = tmp_path_factory.mktemp("agree")
     env = {**os.environ, "AVBENCH_CACHE": str(session_cache), "COLUMNS": "200"}
     run = [sys.executable, "-m", "avbench", "run", "--models", MODELS, "--corruption", ",".join(FAMILIES),
-           "--seeds", "2", "--epochs", "1", "--bootstrap", "60", "--out", str(root / "run")]
+           "--seeds", "2", "--epochs", "1", "--bootstrap", "100", "--out", str(root / "run")]
     result = subprocess.run(run, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     # the categorical table says what it compares (its title may wrap)

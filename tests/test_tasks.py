@@ -37,7 +37,7 @@ def test_category_targets_the_plurality_emotion_and_decides_by_the_most_probable
 def test_category_runs_scores_and_ranks_through_the_cli(tmp_path: Path, session_cache, synthetic) -> None:
     env = {**os.environ, "AVBENCH_CACHE": str(session_cache), "COLUMNS": "200"}
     cmd = [sys.executable, "-m", "avbench", "run", "--models", "late-fusion,fer", "--task", "category",
-           "--corruption", "modality", "--epochs", "1", "--bootstrap", "20", "--out", str(tmp_path / "run")]
+           "--corruption", "modality", "--epochs", "1", "--bootstrap", "100", "--out", str(tmp_path / "run")]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     summary = pd.read_csv(tmp_path / "run" / "summary.csv", keep_default_na=False)
