@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 from avbench import terminal, validate
-from avbench.errors import UserError
+from avbench.errors import UserError, unknown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
@@ -140,7 +140,7 @@ def run(
     corruption: str = typer.Option("markov", help="NAME[,NAME] | all"),
     modality: Optional[str] = typer.Option(None, help="target of `random`: audio | video | text | all"),
     dataset: str = typer.Option("synthetic"),
-    task: Optional[str] = typer.Option(None, help="emotion | attributes (default: each model's own)"),
+    task: Optional[str] = typer.Option(None, help="a registered task: emotion | attributes (default: each model's own)"),
     seeds: int = typer.Option(1, help="number of seeds 0..N-1"),
     seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,1,2"),
     config: str = typer.Option("tiny", help="tiny | paper"),
@@ -163,8 +163,10 @@ def run(
     from avbench.runner import RunSpec, check_spec, resolve_models
     from avbench.runner import run as run_grid
 
-    if task not in (None, "emotion", "attributes"):
-        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    from avbench.tasks import names as task_names
+
+    if task is not None and task not in task_names():
+        raise unknown("--task", task, task_names())
     if split not in ("test", "dev"):
         raise UserError(f"--split must be test or dev, got {split!r}")
     names, explicit = model_names(models)
@@ -206,7 +208,7 @@ def show(
     if len(view.summary):
         print_summary_frame(view.summary, out)
         for table in per_class_tables(view):
-            out.print(terminal.rich_table(table))
+            terminal.print_table(out, table)
     if html:
         out.print(f"report: {write_report(run_dir)}", markup=False, highlight=False)
 
@@ -226,7 +228,7 @@ def compare(
     a, b, comparisons = compare_runs(run_a, run_b, models)
     for comparison in comparisons:
         for table in (level_table(comparison, a, b), summary_table(comparison)):
-            out.print(terminal.rich_table(table))
+            terminal.print_table(out, table)
             for note in table.notes:
                 out.print(note, markup=False, highlight=False)
     target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"

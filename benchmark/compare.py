@@ -4,7 +4,8 @@ Two runs of the same protocol — same dataset (fingerprint), same corruption le
 same clips under the same masks, and scoring both with the same bootstrap seed resamples the same clips in both.
 The difference B − A of a model's score is therefore paired, per level and for the robustness summary: its 95 %
 interval is the percentile interval of the resampled differences and its p-value the matching two-sided bootstrap
-p (:func:`avbench.stats._paired_summary`), Holm-corrected across the levels of a corruption. Runs that differ in
+p (:func:`avbench.stats._paired_summary`), Holm-corrected across the levels of a corruption. The curves and the
+robustness summaries come from the one summariser (:mod:`avbench.summary`), as in ``summary.csv``. Runs that differ in
 protocol are refused with the reason, because a "difference" between them would mix the change with the protocol.
 """
 from __future__ import annotations
@@ -62,10 +63,9 @@ def pairs(a: RunView, b: RunView, models: str | None) -> list[tuple[str, str]]:
 
 
 def _predictions(view: RunView, label: str, corruption: str) -> dict[str, np.ndarray]:
-    from avbench.results import load_predictions
-    from avbench.units import prediction_path
+    from avbench import predictions
 
-    return load_predictions(prediction_path(view.directory, label, view.seeds[0], corruption))
+    return predictions.load(predictions.path(view.directory, label, view.seeds[0], corruption))
 
 
 def protocol_problem(a: RunView, b: RunView, chosen: list[tuple[str, str]]) -> str | None:
@@ -94,52 +94,49 @@ def protocol_problem(a: RunView, b: RunView, chosen: list[tuple[str, str]]) -> s
     return None
 
 
-def _scores(view: RunView, label: str, corruption: Any, n_resamples: int, boot_seed: int
-            ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Seed-mean primary-metric rows of one model × corruption and its (L, B) resample distribution."""
-    from avbench.datasets import open_dataset
-    from avbench.results import PRIMARY, tidy_rows
+def _curve(view: RunView, label: str, corruption: Any, n_resamples: int, boot_seed: int, name: str
+           ) -> tuple[Any, str]:
+    """One model's primary-metric curve under one corruption, scored by the summariser, renamed ``name`` so that
+    the same label in both runs gives two curves; and its task."""
+    from avbench.summary import run_curves, score_run
 
-    store = open_dataset(view.info["dataset"], seed=int(view.info.get("dataset_seed", 0)))
-    rows, distributions = tidy_rows(view.directory, store, [label], view.seeds, [corruption], n_resamples, boot_seed)
-    task = str(rows["task"].iloc[0])
-    means = rows[(rows["seed"] == "mean") & (rows["metric"] == PRIMARY[task])].reset_index(drop=True)
-    return means, distributions[(label, corruption.name)]
-
-
-def _ranking_score(corruption: Any, x: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """What ``summary.csv`` ranks by: the mean over the conditions of a categorical corruption, else the area."""
-    from avbench.robustness import curve_area
-
-    return values.mean(axis=0) if corruption.categorical else curve_area(x, values)
+    scores = score_run(view.directory, view.dataset, [label], view.seeds, [corruption], n_resamples, boot_seed)
+    task = str(scores.rows["task"].iloc[0])
+    (curve,) = run_curves(scores, task, corruption.name)
+    curve.model = name
+    return curve, task
 
 
 def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption: Any) -> Comparison:
     from avbench.stats import _paired_summary, holm
+    from avbench.summary import categorical, summarise
+    from avbench.tasks import get as get_task
 
     n_resamples, boot_seed = a.bootstrap, a.boot_seed  # both runs resampled alike: the differences are paired
-    rows_a, dist_a = _scores(a, label_a, corruption, n_resamples, boot_seed)
-    rows_b, dist_b = _scores(b, label_b, corruption, n_resamples, boot_seed)
-    task, metric = str(rows_a["task"].iloc[0]), str(rows_a["metric"].iloc[0])
-    tests = [_paired_summary(vb - va, dist_b[i] - dist_a[i], CONFIDENCE)
-             for i, (va, vb) in enumerate(zip(rows_a["value"], rows_b["value"]))]
-    adjusted = holm(np.asarray([t[3] for t in tests]))
+    curve_a, task = _curve(a, label_a, corruption, n_resamples, boot_seed, "A")
+    curve_b, _ = _curve(b, label_b, corruption, n_resamples, boot_seed, "B")
+    metric = get_task(task).primary
+    tests = [_paired_summary(pb.value - pa.value, curve_b.distributions[pb.level] - curve_a.distributions[pa.level],
+                             CONFIDENCE) for pa, pb in zip(curve_a.points, curve_b.points)]
+    adjusted = holm([t[3] for t in tests])
     levels = pd.DataFrame([{
-        "model_a": label_a, "model_b": label_b, "task": task, "corruption": corruption.name, "level": ra.level,
-        "x": ra.x, "metric": metric, "a": ra.value, "b": rb.value, "difference": d, "ci_low": lo, "ci_high": hi,
-        "p": p, "p_holm": float(ph)} for ra, rb, (d, lo, hi, p), ph in
-        zip(rows_a.itertuples(), rows_b.itertuples(), tests, adjusted)], columns=COLUMNS)
-    x = rows_a["x"].to_numpy()
-    score_a, score_b = (_ranking_score(corruption, x, r["value"].to_numpy()) for r in (rows_a, rows_b))
-    d, lo, hi, p = _paired_summary(float(score_b - score_a), _ranking_score(corruption, x, dist_b)
-                                   - _ranking_score(corruption, x, dist_a), CONFIDENCE)
-    summary_a, summary_b = (_summary_row(view, label, task, corruption.name) for view, label in
-                            ((a, label_a), (b, label_b)))
-    score = "mean over conditions" if corruption.categorical else "AUC"
-    summary: list[list[Cell]] = [[score, Num(float(score_a)), Num(float(score_b)), Num(d, lo, hi), _p(p)]]
-    for key, title in (("clean", "clean"), ("relative_robustness", "relative robustness"),
-                       ("effective_robustness", "effective robustness"), ("worst", "worst level")):
-        va, vb = as_number(summary_a.get(key)), as_number(summary_b.get(key))
+        "model_a": label_a, "model_b": label_b, "task": task, "corruption": corruption.name, "level": pa.level,
+        "x": pa.x, "metric": metric, "a": pa.value, "b": pb.value, "difference": d, "ci_low": lo, "ci_high": hi,
+        "p": p, "p_holm": float(ph)} for pa, pb, (d, lo, hi, p), ph in
+        zip(curve_a.points, curve_b.points, tests, adjusted)], columns=COLUMNS)
+    sa, sb = summarise([curve_a, curve_b], metric, corruption.name, categorical(corruption.name), None)
+    shared = ", ".join(corruption.condition(label) for label in sa.compared_over)
+    summary: list[list[Cell]] = []
+    if sa.score is not None and sb.score is not None and sa.distribution is not None and sb.distribution is not None:
+        d, lo, hi, p = _paired_summary(sb.score - sa.score, sb.distribution - sa.distribution, CONFIDENCE)
+        title = f"mean over {shared}" if sa.compared_over else "AUC"
+        summary.append([title, Num(sa.score), Num(sb.score), Num(d, lo, hi), _p(p)])
+    effective_a, effective_b = (as_number(_summary_row(view, label, task, corruption.name).get("effective_robustness"))
+                                for view, label in ((a, label_a), (b, label_b)))
+    for title, va, vb in (("clean", sa.clean and sa.clean.value, sb.clean and sb.clean.value),
+                          ("relative robustness", sa.relative, sb.relative),
+                          ("effective robustness (vs the run's baseline)", effective_a, effective_b),
+                          ("worst level", sa.worst and sa.worst.value, sb.worst and sb.worst.value)):
         summary.append([title, Num(va), Num(vb), Num(None if va is None or vb is None else vb - va), "–"])
     return Comparison(label_a, label_b, task, corruption, levels, summary)
 
@@ -169,8 +166,8 @@ def level_table(comparison: Comparison, a: RunView, b: RunView) -> Table:
 def summary_table(comparison: Comparison) -> Table:
     return Table(f"{comparison.corruption.name} · {comparison.task} · robustness summary, B − A",
                  ["summary", "A", "B", "B − A (95 % CI)", "p"], comparison.summary,
-                 ["The ranking score's difference is paired-bootstrapped; the other rows are the runs' summary.csv "
-                  "numbers."])
+                 ["The ranking score's difference is paired-bootstrapped; the other rows are set side by side "
+                  "(effective robustness as each run's summary.csv gives it)."])
 
 
 def _slug(text: str) -> str:

@@ -63,14 +63,15 @@ def _table_block(table: Table) -> str:
 
 def _curve_figures(view: RunView) -> dict[tuple[str, str], str]:
     """(corruption, task) → inline PNG of the plots the runner writes (drawn again when the run is unfinished)."""
-    from avbench.plots import PLOTTED, plot_curves
+    from avbench.plots import plot_curves
+    from avbench.tasks import get as get_task
 
     means = view.rows[view.rows["seed"] == "mean"]
     figures = {}
     with tempfile.TemporaryDirectory() as scratch:
         plot_curves(view.rows, Path(scratch))
         for (corruption, task), _ in means.groupby(["corruption", "task"], sort=False):
-            png = Path(scratch) / f"{corruption}-{PLOTTED[task]}.png"
+            png = Path(scratch) / f"{corruption}-{get_task(task).primary}.png"
             figures[(corruption, task)] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
     return figures
 
@@ -115,9 +116,8 @@ def reliability_figure(view: RunView) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from avbench import predictions
     from avbench.metrics import reliability_curve
-    from avbench.results import load_predictions
-    from avbench.units import prediction_path
 
     clean = _clean_rows(view)
     emotion = clean[(clean["task"] == "emotion") & (clean["metric"] == "ece")]
@@ -127,7 +127,7 @@ def reliability_figure(view: RunView) -> str | None:
     fig, ax = plt.subplots(figsize=(6.4, 5.0))
     ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1, label="perfect calibration")
     for row in emotion.itertuples():
-        data = load_predictions(prediction_path(view.directory, str(row.model), view.seeds[0], corruption))
+        data = predictions.load(predictions.path(view.directory, str(row.model), view.seeds[0], corruption))
         index = [str(lv) for lv in data["levels"]].index(level)
         curve = reliability_curve(data["targets"], data["outputs"][index])
         seen = curve.count > 0

@@ -8,14 +8,13 @@ the finished run will show it.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from avbench.errors import UserError
+from avbench.provenance import read_run_info
 
 
 @dataclass
@@ -54,19 +53,6 @@ class RunView:
         return str(found.iloc[0]) if len(found) else None
 
 
-def _read_info(directory: Path) -> dict[str, Any]:
-    path = directory / "run.json"
-    if not path.is_file():
-        raise UserError(f"{directory} is not a run directory (no run.json); `avbench run --out DIR` writes one")
-    try:
-        info = json.loads(path.read_text())
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(info, dict):
-        raise UserError(f"{path} does not describe a run")
-    return info
-
-
 def _grid(info: dict[str, Any]) -> tuple[list[str], list[int], list[str]]:
     """(labels, seeds, corruption names) from a finished run's provenance or an unfinished run's spec."""
     from avbench.training import TrainSpec
@@ -83,7 +69,7 @@ def open_run(directory: Path) -> RunView:
     from avbench.corruptions import get as get_corruption
 
     directory = Path(directory)
-    info = _read_info(directory)
+    info = read_run_info(directory)
     labels, seeds, names = _grid(info)
     corruptions = [get_corruption(name) for name in names]
     expected = len(labels) * len(corruptions)
@@ -97,29 +83,25 @@ def open_run(directory: Path) -> RunView:
 
 def _score_unfinished(directory: Path, info: dict[str, Any], labels: list[str], seeds: list[int],
                       corruptions: list[Any], expected: int) -> RunView:
+    from avbench import predictions
     from avbench.datasets import open_dataset
-    from avbench.results import COLUMNS, SUMMARY_COLUMNS, summarise, tidy_rows
-    from avbench.runner import RunSpec
-    from avbench.units import prediction_is_valid, prediction_path
+    from avbench.summary import COLUMNS, SUMMARY_COLUMNS, RunScores, score_run, summary_frame
 
     spec = info.get("spec", {})
     done = [(label, c.name) for label in labels for c in corruptions
-            if seeds and all(prediction_is_valid(prediction_path(directory, label, s, c.name), len(c.levels))
+            if seeds and all(predictions.is_complete(predictions.path(directory, label, s, c.name), len(c.levels))
                              for s in seeds)]
     view = RunView(directory, info, labels, seeds, corruptions, pd.DataFrame(columns=COLUMNS),
                    pd.DataFrame(columns=SUMMARY_COLUMNS), done, expected)
     if not done:
         return view
     store = open_dataset(spec.get("dataset", "synthetic"), seed=int(spec.get("dataset_seed", 0)))
-    frames, distributions = [], {}
     by_name = {c.name: c for c in corruptions}
-    for label, name in done:
-        frame, dists = tidy_rows(directory, store, [label], seeds, [by_name[name]], view.bootstrap, view.boot_seed)
-        frames.append(frame)
-        distributions.update(dists)
-    view.rows = pd.concat(frames, ignore_index=True)
-    baseline = spec.get("baseline") or RunSpec(models=[], corruptions=[]).baseline
-    categorical = frozenset(c.name for c in corruptions if c.categorical)
-    summary = summarise(view.rows, distributions, baseline, categorical)
-    view.summary = pd.read_csv(io.StringIO(summary.to_csv(index=False)), keep_default_na=False)
+    parts = [score_run(directory, store.name, [label], seeds, [by_name[name]], view.bootstrap, view.boot_seed)
+             for label, name in done]
+    scores = RunScores(pd.concat([p.rows for p in parts], ignore_index=True),
+                       {key: dist for p in parts for key, dist in p.distributions.items()})
+    view.rows = scores.rows
+    # as summary.csv reads back (blank cells as ''), so a finished and an unfinished run print alike
+    view.summary = pd.read_csv(io.StringIO(summary_frame(scores).to_csv(index=False)), keep_default_na=False)
     return view

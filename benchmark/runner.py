@@ -19,16 +19,17 @@ from typing import Any
 
 from rich.console import Console
 
-from avbench import terminal, validate
+from avbench import predictions, terminal, validate
 from avbench.atomic import run_lock, write_json
 from avbench.checkpoints import config_hash
 from avbench.datasets import open_dataset
 from avbench.errors import UserError
 from avbench.executors import make_executor
+from avbench.provenance import RUN_JSON, find_run_info, read_run_info
 from avbench.training import TrainSpec
-from avbench.units import UnitContext, mask_digests, prediction_is_valid, prediction_path, run_eval_unit, run_train_unit
+from avbench.units import UnitContext, run_eval_unit, run_train_unit
 
-__all__ = ["RunSpec", "run", "mask_digests", "resolve_models"]
+__all__ = ["RunSpec", "run", "resolve_models"]
 
 
 @dataclass
@@ -53,7 +54,6 @@ class RunSpec:
     ray_address: str | None = None
     epochs: int | None = None
     split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
-    baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
@@ -66,22 +66,17 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
                    store_tasks: tuple[str, ...] = ("emotion", "attributes")) -> list[str]:
     """Keep the models that can take the dataset's modalities and one of its labelled tasks (``task`` when given);
     warn under ``all``, fail when named."""
-    from avbench.models import model_class
+    from avbench.models import model_class, unusable_reason
+    from avbench.tasks import get as get_task
 
     usable = []
     for name in names:
         cls = model_class(name)
-        missing = [m for m in cls.modalities if m not in store_modalities]
-        if missing:
-            problem = f"needs {', '.join(missing)}, which the dataset lacks"
-        elif task and task not in cls.tasks:
-            problem = f"does not do task {task!r}"
-        elif task and task not in store_tasks:
-            problem = f"cannot be scored on task {task!r}: the dataset has no {task} labels"
-        elif not any(t in store_tasks for t in cls.tasks):
+        problem = unusable_reason(cls, store_modalities, task)
+        if not problem and task and get_task(task).head not in store_tasks:
+            problem = f"cannot be scored on task {task!r}: the dataset has no {get_task(task).head} labels"
+        elif not problem and not any(t in store_tasks for t in cls.tasks):
             problem = f"does {' and '.join(cls.tasks)}, for which the dataset has no labels"
-        else:
-            problem = ""
         if not problem:
             usable.append(name)
         elif explicit:
@@ -98,8 +93,6 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
 def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
     """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.contract`);
     warns once for every model whose frontend failed the folding check."""
-    import numpy as np
-
     from avbench.contract import Contract, merge_records, read_record
 
     records = {}
@@ -107,8 +100,9 @@ def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptio
         found = []
         for seed in seeds:
             for corruption in corruptions:
-                with np.load(prediction_path(out, label, seed, corruption.name), allow_pickle=False) as data:
-                    found.append(read_record(data, f"{label} seed {seed} {corruption.name}"))
+                where = f"{label} seed {seed} {corruption.name}"
+                found.append(read_record(predictions.load(predictions.path(out, label, seed, corruption.name), where),
+                                         where))
         records[label] = merge_records(found)
         if records[label]["contract"] == "failed":
             warnings.warn(Contract("failed", records[label]["contract_max_diff"]).describe(label))
@@ -122,11 +116,8 @@ def _default_out(spec: RunSpec) -> Path:
     runs = Path("runs")
     if spec.resume and runs.is_dir():
         for candidate in sorted(runs.glob(prefix + "-*"), reverse=True):
-            try:
-                info = json.loads((candidate / "run.json").read_text())
-            except (OSError, ValueError):
-                continue
-            if info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
+            info = find_run_info(candidate)
+            if info is not None and info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
                 return candidate
     return runs / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -184,7 +175,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
     corruptions = [get_corruption(name) for name in spec.corruptions]
     out = Path(spec.out) if spec.out else _default_out(spec)
-    info_path = out / "run.json"
+    info_path = out / RUN_JSON
     if info_path.exists() and not spec.resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     previous = _read_previous(info_path)
@@ -213,7 +204,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     from avbench.run_report import write_report
 
     started = time.time()
-    info_path = out / "run.json"
+    info_path = out / RUN_JSON
     previous = _read_previous(info_path)  # again under the lock: another writer may have finished meanwhile
     if previous is not None and previous.get("spec_hash") != config_hash(spec.identity()):
         raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
@@ -226,7 +217,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions
-                          if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
+                          if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address)
@@ -247,13 +238,13 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
     except BaseException as exc:
-        write_json(info_path, {**json.loads(info_path.read_text()), "status": "failed", "error": str(exc)})
+        write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
     evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
-    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
+    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
                  "split": spec.split})

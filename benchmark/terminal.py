@@ -54,14 +54,23 @@ def add_plain_row(table: Table, *cells: str) -> None:
     table.add_row(*(Text(cell) for cell in cells))
 
 
+def print_table(out: Console, table: Any) -> None:
+    """Print an :class:`avbench.tables.Table`: its title as a line of its own (a rich title would wrap at the
+    table's width and split a phrase someone greps for), then the cells."""
+    if table.title:
+        out.print(table.title, style="bold", markup=False, highlight=False, soft_wrap=True)
+    out.print(rich_table(table))
+
+
 def rich_table(table: Any) -> Table:
-    """An :class:`avbench.tables.Table` for the terminal: numbers right-aligned, every cell whole (folded, not cut)."""
+    """An :class:`avbench.tables.Table` for the terminal (untitled): numbers right-aligned, every cell whole
+    (folded, not cut)."""
     from avbench.tables import Num, cell_text
 
     numeric = tuple(name for j, name in enumerate(table.columns)
                     if table.rows and all(isinstance(r[j], (Num, int, float)) or r[j] in (None, "")
                                           for r in table.rows))
-    out = readable_table(*table.columns, title=table.title or None, right=numeric)
+    out = readable_table(*table.columns, right=numeric)
     for row in table.rows:
         add_plain_row(out, *(cell_text(cell) for cell in row))
     return out

@@ -40,6 +40,7 @@ REGISTRY: Registry[Corruption] = Registry(
         "word_drop": "avbench.corruptions.word_drop:WORD_DROP",
         "modality": "avbench.corruptions.modality_drop:MODALITY",
     },
+    base=Corruption,
 )
 
 # ``--corruption random`` without ``--modality``: RAVER Fig. 3's two curves, audio masked, then video masked
@@ -47,16 +48,8 @@ RANDOM_DEFAULT = ("random-audio", "random-video")
 RANDOM_TARGETS = (*MODALITIES, "all")
 
 
-def names() -> list[str]:
-    return REGISTRY.names()
-
-
-def get(name: str) -> Corruption:
-    """The registered corruption ``name`` (unknown names raise a did-you-mean :class:`UserError`)."""
-    corruption = REGISTRY.get(name)
-    if not isinstance(corruption, Corruption):
-        raise UserError(f"corruption {name!r} is registered as {type(corruption).__name__}, not a Corruption")
-    return corruption
+names = REGISTRY.names
+get = REGISTRY.get  # the registered corruption ``name`` (unknown names raise a did-you-mean UserError)
 
 
 def condition_name(corruption: str, label: str) -> str:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.corruptions import condition_name
 from avbench.leaderboards.board import CLEAN_BOARD, Board, Row
-from avbench.leaderboards.render import NAMES, board_table
+from avbench.leaderboards.render import board_table
+from avbench.metric_specs import display
 from avbench.leaderboards.schema import MetricValue
 from avbench.tables import to_html
 
@@ -71,7 +72,7 @@ def _table_html(board: Board, index: int) -> str:
 
 
 def _caption(board: Board) -> str:
-    metric = NAMES.get(board.metric, board.metric)
+    metric = display(board.metric)
     if board.sweep:
         return (f"{metric} against {x_label(board.corruption)}, one curve per model; shaded bands are the 95 % "
                 "intervals where the entry has them. Hover a point for its level and value.")
@@ -145,7 +146,7 @@ def curves_svg(board: Board, width: int = 900, height: int = 460) -> str:
     def sy(y: float) -> float:
         return top + (1 - (y - y0) / ((y1 - y0) or 1.0)) * plot_h
 
-    metric = NAMES.get(board.metric, board.metric)
+    metric = display(board.metric)
     parts = [_open_svg(width, height, f"{metric} against {x_label(board.corruption)}")]
     _y_axis(parts, y_ticks, sy, left, left + plot_w, metric, top + plot_h / 2)
     parts.append(f'<rect x="{left}" y="{top}" width="{plot_w:.1f}" height="{plot_h:.1f}" fill="none" stroke="#999"/>')
@@ -212,7 +213,7 @@ def scores_svg(board: Board, width: int = 900) -> str:
     def sx(v: float) -> float:
         return left + (v - v0) / ((v1 - v0) or 1.0) * plot_w
 
-    metric = NAMES.get(board.metric, board.metric)
+    metric = display(board.metric)
     parts = [_open_svg(width, height, f"{metric} per model")]
     plot_bottom = top + row_h * len(rows)
     for tick in ticks:

@@ -46,15 +46,8 @@ class ReportInfo(NamedTuple):
     runs: str
 
 
-def get(name: str) -> Report:
-    report = REGISTRY.get(name)
-    if not isinstance(report, Report):
-        raise UserError(f"report {name!r} is registered as {type(report).__name__}, not a Report")
-    return report
-
-
-def names() -> list[str]:
-    return REGISTRY.names()
+get = REGISTRY.get
+names = REGISTRY.names
 
 
 def _describe(need: Need) -> str:
