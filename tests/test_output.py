@@ -195,4 +195,4 @@ def test_compare_refuses_other_protocols_and_mismatched_models(piped_run, tmp_pa
     tasks = avbench("compare", str(out), str(out), "--models", f"late-fusion,{LONG}")
     assert tasks.returncode == 2 and "different tasks" in tasks.stderr
     missing = avbench("compare", str(out), str(tmp_path))
-    assert missing.returncode == 2 and "not a run directory" in missing.stderr
+    assert missing.returncode == 2 and "run directory (no run.json)" in missing.stderr
