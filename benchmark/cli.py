@@ -13,11 +13,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
-
-from avbench import validate
-from avbench.errors import UserError
+from avbench import terminal, validate
+from avbench.errors import UserError, unknown
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
@@ -28,7 +25,6 @@ app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
 from avbench.leaderboards.commands import leaderboard as leaderboard_command  # noqa: E402
 from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
-from avbench.reports.commands import list_reports as report_rows  # noqa: E402
 from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
@@ -36,8 +32,8 @@ app.command("extract")(extract)
 app.command("leaderboard")(leaderboard_command)
 app.command("submit")(submit_command)
 app.command("report")(report_command)
-out = Console()
-err = Console(stderr=True)
+out = terminal.console()
+err = terminal.console(stderr=True)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -66,64 +62,40 @@ def model_names(spec: str) -> tuple[list[str], bool]:
     return chosen, True
 
 
-def print_rows(title: str, rows: list[Any]) -> None:
-    """A table of named tuples, one column per field."""
-    table = Table(title=title)
-    for col in rows[0]._fields:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*[str(v) for v in row])
-    out.print(table)
+ListFormat = typer.Option("table", "--format", help="table | json | csv (json carries every column)")
 
 
 # -- list --------------------------------------------------------------------------------------------------------
 @list_app.command("models")
-def list_models() -> None:
+def list_models(fmt: str = ListFormat) -> None:
     """Every model with its modalities, tasks, mask access, parameter counts (tiny and paper configs) and paper."""
-    import torch
+    from avbench.listing import model_records, render
 
-    from avbench.models import REGISTRY, get
-
-    table = Table(title="avbench models")
-    for col in ("name", "modalities", "tasks", "sees masks", "params (tiny)", "params (paper)", "paper"):
-        table.add_column(col)
-    for name in REGISTRY.names():
-        cls = REGISTRY.get(name)
-        with torch.device("meta"):  # count parameters without allocating the paper-size weights
-            counts = [f"{get(name, config=c).num_parameters():,}" for c in ("tiny", "paper")]
-        table.add_row(name, ",".join(cls.modalities), ",".join(cls.tasks), "yes" if cls.sees_masks else "no",
-                      *counts, cls.paper)
-    out.print(table)
+    render("avbench models", model_records(), fmt, out)
 
 
 @list_app.command("corruptions")
-def list_corruptions() -> None:
-    """Every corruption family with its levels and definition."""
-    from avbench.corruptions import describe
+def list_corruptions(fmt: str = ListFormat) -> None:
+    """Every corruption family with all its levels and its definition."""
+    from avbench.listing import corruption_records, render
 
-    print_rows("avbench corruptions", describe())
+    render("avbench corruptions", corruption_records(), fmt, out)
 
 
 @list_app.command("reports")
-def list_reports() -> None:
+def list_reports(fmt: str = ListFormat) -> None:
     """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
-    print_rows("avbench reports", report_rows())
+    from avbench.listing import render, report_records
+
+    render("avbench reports", report_records(), fmt, out)
 
 
 @list_app.command("datasets")
-def list_datasets() -> None:
+def list_datasets(fmt: str = ListFormat) -> None:
     """Embedded datasets, and the real corpora ``avbench extract`` turns into feature stores."""
-    from avbench.corpora import CORPORA
-    from avbench.datasets import EMBEDDED
+    from avbench.listing import dataset_records, render
 
-    table = Table(title="avbench datasets")
-    for col in ("name", "modalities", "description"):
-        table.add_column(col)
-    for name, variant in EMBEDDED.items():
-        table.add_row(name, "audio, video, text", f"embedded, generated on first use ({variant} dimensions)")
-    for name, corpus in CORPORA.items():
-        table.add_row(name, ", ".join(corpus.modalities), f"{corpus.description} (avbench extract --dataset {name})")
-    out.print(table)
+    render("avbench datasets", dataset_records(), fmt, out)
 
 
 # -- train / run ---------------------------------------------------------------------------------------------------
@@ -140,8 +112,6 @@ def train(
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
-    from rich.progress import Progress
-
     from avbench.datasets import open_dataset
     from avbench.training import TrainSpec, check_precision, load_or_train
     from avbench.units import set_threads
@@ -151,17 +121,18 @@ def train(
     validate.at_least(seed, 0, "--seed")
     validate.at_least(epochs, 1, "--epochs")
     validate.device_name(device)
-    if task not in (None, "emotion", "attributes"):
-        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    from avbench.tasks import names as task_names
+
+    if task is not None and task not in task_names():
+        raise unknown("--task", task, task_names())
     overrides = parse_overrides(set_)
     validate.model_settings([model], config, overrides)
     validate.checkpoint_cache()
     store = open_dataset(dataset)
     spec = TrainSpec(model, seed, config, task, overrides, epochs, precision)
-    with Progress(console=err) as progress:
-        bar = progress.add_task(f"train {spec.label}", total=None)
+    with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
         _, description, directory = load_or_train(
-            spec, store, device, on_epoch=lambda e, n: progress.update(bar, completed=e, total=n))
+            spec, store, device, on_epoch=lambda e, n: bar.update(completed=e, total=n))
     out.print(f"checkpoint: {directory}")
     out.print(f"best dev score: {description['best_dev']}  (epochs {description['epochs']}, "
               f"{description['parameters']:,} parameters)")
@@ -173,7 +144,7 @@ def run(
     corruption: str = typer.Option("markov", help="NAME[,NAME] | all"),
     modality: Optional[str] = typer.Option(None, help="target of `random`: audio | video | text | all"),
     dataset: str = typer.Option("synthetic"),
-    task: Optional[str] = typer.Option(None, help="emotion | attributes (default: each model's own)"),
+    task: Optional[str] = typer.Option(None, help="a registered task: emotion | attributes (default: each model's own)"),
     seeds: int = typer.Option(1, help="number of seeds 0..N-1"),
     seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,1,2"),
     config: str = typer.Option("tiny", help="tiny | paper"),
@@ -199,8 +170,10 @@ def run(
     from avbench.training import check_precision
 
     check_precision(precision)
-    if task not in (None, "emotion", "attributes"):
-        raise UserError(f"--task must be emotion or attributes, got {task!r}")
+    from avbench.tasks import names as task_names
+
+    if task is not None and task not in task_names():
+        raise unknown("--task", task, task_names())
     if split not in ("test", "dev"):
         raise UserError(f"--split must be test or dev, got {split!r}")
     names, explicit = model_names(models)
@@ -220,7 +193,54 @@ def run(
                       f"(see `avbench datasets info {dataset}`)")
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
-    out.print(f"results: {directory}")
+    out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
+              markup=False, highlight=False)
+
+
+# -- show / compare ------------------------------------------------------------------------------------------------
+@app.command()
+def show(
+    run_dir: Path = typer.Argument(..., help="a run directory (finished, or unfinished: what is done)"),
+    html: bool = typer.Option(False, "--html", help="also write RUN_DIR/report.html"),
+) -> None:
+    """Print a run's ranked tables again (an unfinished run: what is done so far)."""
+    from avbench.run_report import per_class_tables, write_report
+    from avbench.run_view import open_run
+    from avbench.summary_table import print_summary_frame
+
+    view = open_run(run_dir)
+    status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
+    out.print(f"run {run_dir} ({status}); dataset {view.dataset}; models {', '.join(view.labels)}; "
+              f"seeds {', '.join(map(str, view.seeds))}", markup=False, highlight=False)
+    if len(view.summary):
+        print_summary_frame(view.summary, out)
+        for table in per_class_tables(view):
+            terminal.print_table(out, table)
+    if html:
+        out.print(f"report: {write_report(run_dir)}", markup=False, highlight=False)
+
+
+@app.command()
+def compare(
+    run_a: Path = typer.Argument(..., help="the reference run (A)"),
+    run_b: Path = typer.Argument(..., help="the run to compare with it (B); differences are B − A"),
+    models: Optional[str] = typer.Option(None, "--models", help="MODEL (in both runs) or A_MODEL,B_MODEL "
+                                         "(default: every model the runs share)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="where compare.csv and the plots go "
+                                           "(default RUN_B/compare-<name of RUN_A>)"),
+) -> None:
+    """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
+    from avbench.compare import compare_runs, level_table, summary_table, write_outputs
+
+    a, b, comparisons = compare_runs(run_a, run_b, models)
+    for comparison in comparisons:
+        for table in (level_table(comparison, a, b), summary_table(comparison)):
+            terminal.print_table(out, table)
+            for note in table.notes:
+                out.print(note, markup=False, highlight=False)
+    target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"
+    for path in write_outputs(comparisons, target):
+        out.print(f"written: {path}", markup=False, highlight=False)
 
 
 # -- datasets realism ----------------------------------------------------------------------------------------------

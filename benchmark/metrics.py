@@ -4,7 +4,8 @@ Conventions (RAVER, Section IV-B/C; EMO-SUPERB):
 
 * labels are vote shares over C emotions; the binary target of emotion e is ``share_e > 1/C`` (already-binary
   labels pass through unchanged because 1 > 1/C >= 0 for C >= 2);
-* the predicted set is ``{e : p_e > threshold}`` with ``threshold = 1/C`` unless given;
+* the predicted set is ``{e : p_e > threshold}`` with ``threshold = 1/C`` unless given, or, with
+  ``threshold=TOP1``, the single most probable emotion (single-label decisions, the ``category`` task);
 * every score is computed over the whole test set at once, never averaged over batches (the EMO-SUPERB
   per-batch macro-F1 mistake).
 
@@ -13,7 +14,7 @@ per-class tp/fp/fn indicators, per-clip precision, per-clip squared error and pe
 bin. A score over any multiset of clips is then a weighted sum of those rows, so a bootstrap with B resamples is
 one ``(B, N) @ (N, k)`` product per statistic instead of B metric calls (see :mod:`avbench.stats`).
 
-The names returned here are the names written to every results file; use the constants, not string literals.
+The names returned here are declared in :mod:`avbench.metric_specs`; use its constants, not string literals.
 """
 from __future__ import annotations
 
@@ -25,33 +26,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from avbench.errors import UserError
+# the names are declared once, in the metric registry, and re-exported here for callers
+from avbench.metric_specs import BRIER, CCC_MEAN, ECE, MACRO_F1, MICRO_F1, PER_CLASS_F1, SAMPLE_PRECISION, WEIGHTED_F1
+from avbench.metric_specs import ccc_key, f1_key, lower_is_better
 
-MACRO_F1 = "macro_f1"
-MICRO_F1 = "micro_f1"
-WEIGHTED_F1 = "weighted_f1"
-SAMPLE_PRECISION = "sample_precision"
-BRIER = "brier"
-ECE = "ece"
-PER_CLASS_F1 = "per_class_f1"
-CCC_MEAN = "ccc_mean"
+__all__ = ["BRIER", "CCC_MEAN", "ECE", "MACRO_F1", "MICRO_F1", "PER_CLASS_F1", "SAMPLE_PRECISION", "WEIGHTED_F1",
+           "CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "ATTRIBUTE_NAMES", "ATTRIBUTE_METRICS", "ECE_BINS", "TOP1", "f1_key",
+           "ccc_key", "ClipStatistics", "clip_statistics", "classification_scores", "binary_targets",
+           "ReliabilityCurve", "reliability_curve", "weighted_ccc", "ccc", "attribute_inputs", "attribute_scores",
+           "flatten_scores"]
 
 CLASSIFICATION_METRICS: tuple[str, ...] = (MACRO_F1, MICRO_F1, WEIGHTED_F1, SAMPLE_PRECISION, BRIER, ECE)
 """Scalar classification scores, in the order they are reported; ``per_class_f1`` comes on top of these."""
-LOWER_IS_BETTER: frozenset[str] = frozenset({BRIER, ECE})
-"""Scores where smaller is better; every other score here is higher-is-better."""
+LOWER_IS_BETTER: frozenset[str] = lower_is_better()
+"""Scores where smaller is better (from the metric registry)."""
 ATTRIBUTE_NAMES: tuple[str, ...] = ("arousal", "valence", "dominance")
-ATTRIBUTE_METRICS: tuple[str, ...] = tuple(f"ccc_{name}" for name in ATTRIBUTE_NAMES) + (CCC_MEAN,)
+ATTRIBUTE_METRICS: tuple[str, ...] = tuple(ccc_key(name) for name in ATTRIBUTE_NAMES) + (CCC_MEAN,)
 ECE_BINS = 15
-
-
-def f1_key(emotion: str) -> str:
-    """Flat results-file name of one emotion's F1 (``f1_anger``)."""
-    return f"f1_{emotion}"
-
-
-def ccc_key(attribute: str) -> str:
-    """Flat results-file name of one attribute's CCC (``ccc_arousal``)."""
-    return f"ccc_{attribute}"
+TOP1 = "top1"  # threshold value meaning "predict the single most probable class"
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -87,6 +79,13 @@ def _classification_inputs(y_true: ArrayLike, probs: ArrayLike) -> tuple[np.ndar
     y = y.astype(np.float64)
     _unit_interval("labels", y)
     return y > 1.0 / n_classes, p
+
+
+def _decide(probs: np.ndarray, threshold: float | str | None) -> np.ndarray:
+    """The predicted set of every clip: classes above the threshold, or the most probable one for :data:`TOP1`."""
+    if threshold == TOP1:
+        return np.eye(probs.shape[1], dtype=bool)[probs.argmax(axis=1)]
+    return probs > _threshold(threshold, probs.shape[1])  # type: ignore[arg-type]
 
 
 def _threshold(threshold: float | None, n_classes: int) -> float:
@@ -165,12 +164,12 @@ class ClipStatistics:
 
 
 def clip_statistics(
-    y_true: ArrayLike, probs: ArrayLike, threshold: float | None = None, n_bins: int = ECE_BINS
+    y_true: ArrayLike, probs: ArrayLike, threshold: float | str | None = None, n_bins: int = ECE_BINS
 ) -> ClipStatistics:
     """Validate the inputs and build the per-clip statistics (see the module docstring)."""
     target, p = _classification_inputs(y_true, probs)
     n_clips, n_classes = p.shape
-    predicted = p > _threshold(threshold, n_classes)
+    predicted = _decide(p, threshold)
     tp = (predicted & target).astype(np.float64)
     fp = (predicted & ~target).astype(np.float64)
     fn = (~predicted & target).astype(np.float64)
@@ -192,10 +191,11 @@ def _as_python(values: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return {key: float(value) if np.ndim(value) == 0 else np.asarray(value) for key, value in values.items()}
 
 
-def classification_scores(y_true: ArrayLike, probs: ArrayLike, threshold: float | None = None) -> dict[str, Any]:
+def classification_scores(y_true: ArrayLike, probs: ArrayLike, threshold: float | str | None = None
+                          ) -> dict[str, Any]:
     """All classification scores of one model on one test set.
 
-    Returns ``macro_f1``, ``micro_f1``, ``weighted_f1`` (scikit-learn ``f1_score`` semantics, zero_division=0),
+    Returns macro-, micro- and weighted-F1 (scikit-learn ``f1_score`` semantics, zero_division=0),
     ``sample_precision`` (``precision_score(average='samples', zero_division=0)``: a clip with no predicted
     emotion scores 0), ``brier`` (RAVER Section IV-C2: mean over all N·C entries of (p − y)²), ``ece`` (expected
     calibration error treating each of the N·C (p, y) pairs as one binary prediction, 15 equal-width bins
@@ -289,7 +289,7 @@ def attribute_inputs(
 def attribute_scores(
     y_true: ArrayLike, y_pred: ArrayLike, names: Sequence[str] = ATTRIBUTE_NAMES
 ) -> dict[str, float]:
-    """``ccc_<name>`` per column plus ``ccc_mean``; column order follows ``names``."""
+    """``ccc_<name>`` per column plus their mean (:data:`CCC_MEAN`); column order follows ``names``."""
     values = ccc(*attribute_inputs(y_true, y_pred, names))
     scores = {ccc_key(name): float(value) for name, value in zip(names, values)}
     scores[CCC_MEAN] = float(np.mean(values))

@@ -11,8 +11,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from avbench.atomic import write_with  # noqa: E402
-
-PLOTTED = {"emotion": "macro_f1", "attributes": "ccc_mean"}
+from avbench.metric_specs import display  # noqa: E402
+from avbench.tasks import get as get_task  # noqa: E402
 
 
 def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
@@ -21,7 +21,7 @@ def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
     means = df[df["seed"] == "mean"]
     sns.set_theme(style="whitegrid", context="paper")
     for (corruption, task), group in means.groupby(["corruption", "task"], sort=False):
-        metric = PLOTTED[task]
+        metric = get_task(task).primary
         g = group[group["metric"] == metric]
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         palette = sns.color_palette("tab20", n_colors=max(1, g["model"].nunique()))
@@ -30,8 +30,8 @@ def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
             ax.plot(curve["x"], curve["value"], marker="o", markersize=3, label=model, color=colour)
             ax.fill_between(curve["x"], curve["ci_low"], curve["ci_high"], alpha=0.15, color=colour)
         ax.set_xlabel(_x_label(corruption))
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric} under {corruption}")
+        ax.set_ylabel(display(metric))
+        ax.set_title(f"{display(metric)} under {corruption}")
         ax.legend(fontsize=7, ncol=2, frameon=False)
         fig.tight_layout()
         stem = directory / f"{corruption}-{metric}"

@@ -1,7 +1,9 @@
-"""What ``run.json`` records so that a result can be traced and reproduced: code, data, settings, machine."""
+"""What ``run.json`` records so that a result can be traced and reproduced: code, data, settings, machine; and the
+one reader of ``run.json`` (the runner resuming, ``avbench submit`` verifying and the reports discovering runs)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from typing import Any
 
 from avbench import __version__
 from avbench.checkpoints import config_hash
+from avbench.errors import UserError
 from avbench.store import FeatureStore
 
 LIBRARIES = ("torch", "numpy", "scipy", "pandas", "transformers", "matplotlib", "seaborn", "typer", "rich")
@@ -94,3 +97,28 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
         "platform": platform.platform(),
         "wall_time_s": round(time.time() - started, 2),
     }
+
+
+RUN_JSON = "run.json"
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """A run directory's ``run.json`` as a dict; a missing, unreadable or non-object file is a :class:`UserError`."""
+    path = Path(run_dir) / RUN_JSON
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not an avbench run directory (no {RUN_JSON})")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return info
+
+
+def find_run_info(run_dir: Path) -> dict[str, Any] | None:
+    """:func:`read_run_info`, or None where there is no readable run (for searching directories)."""
+    try:
+        return read_run_info(run_dir)
+    except UserError:
+        return None

@@ -26,6 +26,7 @@ import torch
 from avbench.corpus_stats import autocorrelation, label_cardinality, prevalence
 from avbench.corruptions import get as get_corruption
 from avbench.corruptions import masks_for
+from avbench.metric_specs import MACRO_F1
 from avbench.metrics import ccc, classification_scores
 from avbench.store import FeatureStore
 
@@ -148,7 +149,7 @@ class _Probe:
 
 
 def _macro_f1(shares: np.ndarray, probs: np.ndarray) -> float:
-    return float(classification_scores(shares, probs)["macro_f1"])
+    return float(classification_scores(shares, probs)[MACRO_F1])
 
 
 def _ridge_ccc(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:

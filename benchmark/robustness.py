@@ -31,7 +31,7 @@ from avbench.errors import UserError
 Curve = tuple[ArrayLike, ArrayLike]
 
 
-def _sorted_curve(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_curve(x: ArrayLike, y: ArrayLike, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
     if xs.ndim != 1 or xs.shape != ys.shape:
@@ -42,7 +42,7 @@ def _sorted_curve(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         raise UserError("curve levels and scores must be finite")
     order = np.argsort(xs, kind="stable")
     xs, ys = xs[order], ys[order]
-    if np.any(np.diff(xs) == 0):
+    if not ties and np.any(np.diff(xs) == 0):
         raise UserError(f"curve has repeated levels: {sorted(set(xs[1:][np.diff(xs) == 0].tolist()))}")
     return xs, ys
 
@@ -63,15 +63,23 @@ def relative_robustness(auc: float, clean: float) -> float:
 def effective_robustness(model_curve: Curve, baseline_curve: Curve) -> float:
     """Mean gap to the baseline shifted to the model's clean score (see the module docstring).
 
-    Both curves must be measured at the same levels, so the comparison is point for point.
+    Both curves must be measured at the same levels, so the comparison is point for point. Levels sharing an x
+    (the three 50 % Markov settings) are averaged as :func:`curve_area` does; the clean score is the first point
+    at the smallest x. This is the one implementation: run summaries and leaderboards call it.
     """
-    model_x, model_y = _sorted_curve(*model_curve)
-    base_x, base_y = _sorted_curve(*baseline_curve)
+    model_x, model_y = _sorted_curve(*model_curve, ties=True)
+    base_x, base_y = _sorted_curve(*baseline_curve, ties=True)
     if model_x.shape != base_x.shape or not np.array_equal(model_x, base_x):
         raise UserError("model and baseline curves must be measured at the same levels")
-    model_change = area_under_curve(model_x, model_y) - model_y[0]
-    baseline_change = area_under_curve(base_x, base_y) - base_y[0]
-    return float(model_change - baseline_change)
+    return effective_gap(float(curve_area(model_x, model_y)), model_y[0], float(curve_area(base_x, base_y)),
+                         base_y[0])
+
+
+def effective_gap(score: float, clean: float, baseline_score: float, baseline_clean: float) -> float:
+    """ER from one-number summaries: (score − clean) of the model minus that of the baseline, where ``score`` is
+    the mean score over the same conditions for both (the sweep's area, or a categorical corruption's mean over
+    its shared conditions)."""
+    return float((score - clean) - (baseline_score - baseline_clean))
 
 
 def curve_area(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from avbench import validate
+from avbench import predictions, terminal, validate
 from avbench.atomic import run_lock, write_json
 from avbench.checkpoints import config_hash
 from avbench.datasets import open_dataset
 from avbench.errors import UserError
 from avbench.executors import make_executor
+from avbench.provenance import RUN_JSON, find_run_info, read_run_info
 from avbench.training import TrainSpec
-from avbench.units import UnitContext, mask_digests, prediction_is_valid, prediction_path, run_eval_unit, run_train_unit
+from avbench.units import UnitContext, run_eval_unit, run_train_unit
 
-__all__ = ["RunSpec", "run", "mask_digests", "resolve_models"]
+__all__ = ["RunSpec", "run", "resolve_models"]
 
 
 @dataclass
@@ -55,7 +55,6 @@ class RunSpec:
     epochs: int | None = None
     precision: str = "fp32"
     split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
-    baseline: dict[str, str] = field(default_factory=lambda: {"emotion": "late-fusion", "attributes": "mdre-gru"})
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
@@ -68,22 +67,17 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
                    store_tasks: tuple[str, ...] = ("emotion", "attributes")) -> list[str]:
     """Keep the models that can take the dataset's modalities and one of its labelled tasks (``task`` when given);
     warn under ``all``, fail when named."""
-    from avbench.models import model_class
+    from avbench.models import model_class, unusable_reason
+    from avbench.tasks import get as get_task
 
     usable = []
     for name in names:
         cls = model_class(name)
-        missing = [m for m in cls.modalities if m not in store_modalities]
-        if missing:
-            problem = f"needs {', '.join(missing)}, which the dataset lacks"
-        elif task and task not in cls.tasks:
-            problem = f"does not do task {task!r}"
-        elif task and task not in store_tasks:
-            problem = f"cannot be scored on task {task!r}: the dataset has no {task} labels"
-        elif not any(t in store_tasks for t in cls.tasks):
+        problem = unusable_reason(cls, store_modalities, task)
+        if not problem and task and get_task(task).head not in store_tasks:
+            problem = f"cannot be scored on task {task!r}: the dataset has no {get_task(task).head} labels"
+        elif not problem and not any(t in store_tasks for t in cls.tasks):
             problem = f"does {' and '.join(cls.tasks)}, for which the dataset has no labels"
-        else:
-            problem = ""
         if not problem:
             usable.append(name)
         elif explicit:
@@ -100,8 +94,6 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
 def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
     """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.contract`);
     warns once for every model whose frontend failed the folding check."""
-    import numpy as np
-
     from avbench.contract import Contract, merge_records, read_record
 
     records = {}
@@ -109,8 +101,9 @@ def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptio
         found = []
         for seed in seeds:
             for corruption in corruptions:
-                with np.load(prediction_path(out, label, seed, corruption.name), allow_pickle=False) as data:
-                    found.append(read_record(data, f"{label} seed {seed} {corruption.name}"))
+                where = f"{label} seed {seed} {corruption.name}"
+                found.append(read_record(predictions.load(predictions.path(out, label, seed, corruption.name), where),
+                                         where))
         records[label] = merge_records(found)
         if records[label]["contract"] == "failed":
             warnings.warn(Contract("failed", records[label]["contract_max_diff"]).describe(label))
@@ -124,11 +117,8 @@ def _default_out(spec: RunSpec) -> Path:
     runs = Path("runs")
     if spec.resume and runs.is_dir():
         for candidate in sorted(runs.glob(prefix + "-*"), reverse=True):
-            try:
-                info = json.loads((candidate / "run.json").read_text())
-            except (OSError, ValueError):
-                continue
-            if info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
+            info = find_run_info(candidate)
+            if info is not None and info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
                 return candidate
     return runs / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -182,11 +172,11 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     from avbench.corruptions import get as get_corruption
 
     check_spec(spec)
-    console = console or Console(stderr=True)
+    console = console or terminal.console(stderr=True)
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
     corruptions = [get_corruption(name) for name in spec.corruptions]
     out = Path(spec.out) if spec.out else _default_out(spec)
-    info_path = out / "run.json"
+    info_path = out / RUN_JSON
     if info_path.exists() and not spec.resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     previous = _read_previous(info_path)
@@ -212,9 +202,10 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                 progress: bool) -> Path:
     from avbench.provenance import provenance
     from avbench.results import write_results
+    from avbench.run_report import write_report
 
     started = time.time()
-    info_path = out / "run.json"
+    info_path = out / RUN_JSON
     previous = _read_previous(info_path)  # again under the lock: another writer may have finished meanwhile
     if previous is not None and previous.get("spec_hash") != config_hash(spec.identity()):
         raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
@@ -227,18 +218,15 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions
-                          if not prediction_is_valid(prediction_path(out, ts.label, ts.seed, c.name), len(c.levels))]
+                          if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address,
                              gpus_per_unit=1 if spec.device.startswith("cuda") else 0)
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress, transient=False)
     futures: dict[Future, tuple[str, TrainSpec]] = {}
     weights: dict[str, dict[int, str]] = {}
     try:
-        with bar:
-            grid = bar.add_task(f"{len(train_specs)} trainings + evaluations", total=total)
+        with terminal.progress(console, f"{len(train_specs)} trainings + evaluations", total, progress) as bar:
             for ts in train_specs:
                 futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
             while futures:
@@ -246,23 +234,23 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                 for future in done:
                     kind, ts = futures.pop(future)
                     outcome = _unit_result(future, kind, ts, store)
-                    bar.advance(grid)
-                    bar.update(grid, description=f"{kind} {ts.label} seed {ts.seed} done")
+                    bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done")
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
     except BaseException as exc:
-        write_json(info_path, {**json.loads(info_path.read_text()), "status": "failed", "error": str(exc)})
+        write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
     evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
-    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed, spec.baseline)
+    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
                  "split": spec.split})
     write_json(info_path, info)
+    write_report(out)
     return out
 

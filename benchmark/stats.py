@@ -68,7 +68,7 @@ def _counts(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_distribution(
-    y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, seed: int = 0, threshold: float | None = None
+    y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, seed: int = 0, threshold: float | str | None = None
 ) -> dict[str, np.ndarray]:
     """Every classification score on each of B clip resamples: (B,) arrays, (B, C) for ``per_class_f1``."""
     statistics = clip_statistics(y_true, probs, threshold)
@@ -79,7 +79,7 @@ def ccc_distribution(
     y_true: ArrayLike, y_pred: ArrayLike, n_resamples: int = 1000, seed: int = 0,
     names: Sequence[str] = ATTRIBUTE_NAMES,
 ) -> dict[str, np.ndarray]:
-    """``ccc_<name>`` and ``ccc_mean`` on each of B clip resamples, as (B,) arrays."""
+    """``ccc_<name>`` and their mean (:data:`CCC_MEAN`) on each of B clip resamples, as (B,) arrays."""
     t, p = attribute_inputs(y_true, y_pred, names)
     return _ccc_scores(t, p, _counts(len(t), n_resamples, seed), names)
 
@@ -105,7 +105,7 @@ def intervals(
 
 def bootstrap_ci(
     y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
 ) -> dict[str, Interval]:
     """Percentile bootstrap interval of every classification score: key → (point, low, high).
 
@@ -143,14 +143,39 @@ def _paired_summary(
     """
     tail = (1.0 - confidence) / 2.0
     low, high = np.nanquantile(distribution, [tail, 1.0 - tail])
-    valid = distribution[~np.isnan(distribution)]
-    p_value = min(1.0, 2.0 * min(np.mean(valid <= 0), np.mean(valid >= 0)))
-    return float(difference), float(low), float(high), float(p_value)
+    return float(difference), float(low), float(high), paired_p_value(distribution)
+
+
+def paired_p_value(differences: np.ndarray) -> float:
+    """Two-sided bootstrap p of paired differences: 2·min(P*(d ≤ 0), P*(d ≥ 0)), capped at 1, NaN resamples
+    ignored. The one paired-bootstrap p-value of avbench (tables, summaries and leaderboards all use it)."""
+    d = np.asarray(differences, dtype=np.float64)
+    valid = d[~np.isnan(d)]
+    return float(min(1.0, 2.0 * min(np.mean(valid <= 0), np.mean(valid >= 0))))
+
+
+def seed_clip_bootstrap(per_seed: np.ndarray, seed: int) -> np.ndarray:
+    """Hierarchical bootstrap over training seeds and clips: (S, ..., B) → (..., B).
+
+    ``per_seed[s, ..., b]`` is seed s's score on clip resample b (the same clip resamples for every seed and every
+    model). Resample b then also draws S seeds with replacement and averages their scores on clip resample b, so
+    the distribution carries the between-seed variance that the seed-mean t interval reports, not only the clip
+    variance. The seed draws come from ``seed`` alone, so every model is resampled on the same seeds and clips and
+    differences stay paired. With one seed it returns that seed's distribution unchanged.
+    """
+    scores = np.asarray(per_seed, dtype=np.float64)
+    n_seeds, n_resamples = scores.shape[0], scores.shape[-1]
+    if n_seeds == 1:
+        return scores[0]
+    draws = np.random.default_rng(np.random.SeedSequence([seed, n_seeds, n_resamples])).integers(
+        0, n_seeds, size=(n_resamples, n_seeds))
+    columns = np.arange(n_resamples)
+    return np.mean([np.moveaxis(scores[draws[:, k], ..., columns], 0, -1) for k in range(n_seeds)], axis=0)
 
 
 def paired_bootstrap(
     y_true: ArrayLike, probs_a: ArrayLike, probs_b: ArrayLike, metric: str = MACRO_F1, n_resamples: int = 1000,
-    confidence: float = 0.95, seed: int = 0, threshold: float | None = None,
+    confidence: float = 0.95, seed: int = 0, threshold: float | str | None = None,
 ) -> tuple[float, float, float, float]:
     """Score of model A minus model B on the same clips, resampled jointly: (diff, low, high, p_value).
 
@@ -257,7 +282,7 @@ def subset_points(
     """The audio-text paper's testing points: ``score`` on each of ``n_subsets`` equal test subsets.
 
     Returns (n_subsets,) for a scalar score, or (n_subsets, K) for the default column-wise CCC of (N, K)
-    attributes. Pass e.g. ``lambda y, p: classification_scores(y, p)["macro_f1"]`` for classification.
+    attributes. Pass e.g. ``lambda y, p: classification_scores(y, p)[MACRO_F1]`` for classification.
     """
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if len(t) != len(p):

@@ -8,12 +8,13 @@ that reaches a renderer is escaped for that format, because model names come fro
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from dataclasses import dataclass, field
 from typing import Union
 
-FORMATS = ("md", "csv", "latex")
+FORMATS = ("md", "csv", "latex", "html")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Table:
             return to_latex(self)
         if fmt == "csv":
             return to_csv(self)
+        if fmt == "html":
+            return to_html(self)
         from avbench.errors import unknown
 
         raise unknown("table format", fmt, FORMATS)
@@ -141,6 +144,30 @@ def to_latex(table: Table) -> str:
     lines.extend(rf"\par\footnotesize {latex_escape(note)}" for note in table.notes)
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
+
+
+# -- HTML ---------------------------------------------------------------------------------------------------------
+def _sort_key(cell: Cell) -> str:
+    if isinstance(cell, Num):
+        return "" if cell.value is None or not math.isfinite(cell.value) else repr(float(cell.value))
+    if isinstance(cell, (int, float)):
+        return repr(cell)
+    return "" if cell in (None, "–") else str(cell)
+
+
+def to_html(table: Table, css_class: str = "board") -> str:
+    """An HTML ``<table>`` (title and notes are the page's business): every cell escaped, the best of a column in
+    ``class="best"``, and a ``data-sort`` key per cell (the number, '' when missing) for a page's column sorter."""
+    head = "".join(f"<th scope=\"col\">{html.escape(c)}</th>" for c in table.columns)
+    body = []
+    for row in table.rows:
+        cells = []
+        for cell in row:
+            best = ' class="best"' if isinstance(cell, Num) and cell.bold and cell.value is not None else ""
+            cells.append(f"<td data-sort=\"{html.escape(_sort_key(cell))}\"{best}>{html.escape(cell_text(cell))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table class=\"{html.escape(css_class)}\"><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 # -- CSV ------------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from avbench.cache import cache_dir
 from avbench.errors import UserError
 from avbench.models.base import visible
 from avbench.store import FeatureStore
+from avbench.tasks import get as get_task
 
 EpochCallback = Callable[[int, int], None]
 PRECISIONS = ("fp32", "bf16")
@@ -65,6 +66,13 @@ class SoftCrossEntropy(nn.Module):
         return -(target * log_p).sum(-1).mean()
 
 
+class PluralityCrossEntropy(nn.Module):
+    """Cross-entropy against the plurality emotion of the vote shares (single-label training, ``category``)."""
+
+    def forward(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, batch.labels.argmax(dim=-1))
+
+
 class CCCLoss(nn.Module):
     """Mean over the attributes of (1 − CCC), with population statistics (audio-text paper eq. 3)."""
 
@@ -86,15 +94,6 @@ def class_balanced_weights(labels: np.ndarray, beta: float | None = None) -> tor
     counts = np.maximum((labels > 1.0 / n_classes).sum(axis=0), 1)
     weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
     return torch.tensor(weights / weights.sum() * n_classes, dtype=torch.float32)
-
-
-def make_criterion(task: str, recipe_loss: str, store: FeatureStore, beta: float | None) -> nn.Module:
-    if task == "attributes":
-        return CCCLoss()
-    if recipe_loss == "cbce":
-        train = store.split_indices("train")
-        return SoftCrossEntropy(class_balanced_weights(np.asarray(store.labels[train]), beta))
-    return SoftCrossEntropy()
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -147,16 +146,16 @@ def model_task(cls: Any, store: FeatureStore, task: str | None) -> str:
 
 
 def build_model(spec: TrainSpec, store: FeatureStore):  # -> EmotionModel (import kept lazy for CLI speed)
-    from avbench.models import FeatureDims, get, model_class
+    from avbench.models import FeatureDims, get, model_class, unusable_reason
 
     cls = model_class(spec.model)
-    missing = [m for m in cls.modalities if m not in store.modalities]
-    if missing:
-        raise UserError(f"model {spec.label!r} needs modalities {', '.join(missing)}, which {store.name!r} lacks")
+    problem = unusable_reason(cls, store.modalities)
+    if problem:
+        raise UserError(f"model {spec.label!r} {problem} ({store.name!r})")
     task = model_task(cls, store, spec.task)
-    n_out = len(store.emotions) if task == "emotion" else 3
     dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
-    return get(spec.model, config=spec.config, dims=dims, n_outputs=n_out, task=task, **spec.overrides)
+    return get(spec.model, config=spec.config, dims=dims, n_outputs=get_task(task).n_outputs(store), task=task,
+               **spec.overrides)
 
 
 def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> Path:
@@ -177,7 +176,7 @@ def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | Non
 @torch.no_grad()
 def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, batch_size: int = 64,
                   device: str = "cpu", precision: str = "fp32") -> np.ndarray:
-    """Model outputs (probabilities or z-normalised attributes) for the clips, in order."""
+    """Model predictions (the task's activation: probabilities, or z-normalised attributes) for the clips, in order."""
     model.eval()
     with autocast(device, precision):
         outs = [model.predict(visible(model, batch)).float().cpu().numpy()
@@ -187,15 +186,11 @@ def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, bat
 
 def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device: str,
               precision: str = "fp32") -> float:
-    """Selection score on the development split: macro-F1 (emotion) or mean CCC (attributes)."""
-    from avbench.metrics import attribute_scores, classification_scores
-
+    """Selection score on the development split: the task's primary metric (:class:`avbench.tasks.Task`)."""
+    task = get_task(model.task)
     dev = store.split_indices("dev")
-    out = predict_split(model, collator, dev, device=device, precision=precision)
-    if model.task == "emotion":
-        return float(classification_scores(np.asarray(store.labels[dev]), out)["macro_f1"])
-    values = collator.denormalise_attributes(out)
-    return float(attribute_scores(np.asarray(store.attributes[dev]), values)["ccc_mean"])
+    out = task.to_label_scale(predict_split(model, collator, dev, device=device, precision=precision), collator)
+    return task.dev_score(task.targets(store, dev), out, task.names(store))
 
 
 def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None):
@@ -204,7 +199,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes[spec.config]
     epochs = recipe.epochs if spec.epochs is None else spec.epochs
-    criterion = make_criterion(model.task, recipe.loss, store, recipe.cb_beta).to(device)
+    criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)
     optimizer = make_optimizer(model, recipe)
     collator = Collator(store, type(model).modalities)
     rng = np.random.default_rng(spec.seed)

@@ -1,7 +1,8 @@
 """The two kinds of work unit a run is split into, as plain picklable functions any executor can call.
 
 * train unit: one model × seed → a checkpoint in the cache (reused when present and valid);
-* eval unit: one model × seed × corruption → ``predictions/<model>/seed<k>/<corruption>.npz``.
+* eval unit: one model × seed × corruption → ``predictions/<model>/seed<k>/<corruption>.npz``
+  (the format of :mod:`avbench.predictions`).
 
 Each unit writes its output atomically, so a unit is either done (and skipped on resume) or not started. Units run
 with a fixed number of torch threads (``AVBENCH_THREADS``, default 1), which keeps floating-point results
@@ -19,15 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from avbench.atomic import write_with
+from avbench import predictions
 from avbench.batching import Collator, prefetch
 from avbench.contract import check_folding, folded_outputs, honest_outputs
 from avbench.store import FeatureStore
+from avbench.tasks import get as get_task
 from avbench.training import TrainSpec, autocast, load_or_train
-
-PREDICTION_KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests", "eval_path",
-                   "contract", "sees_masks")
-WEIGHTS_KEY = "weights_sha256"  # sha256 of the checkpoint file that made the predictions, binding them to it
 
 
 @dataclass(frozen=True)
@@ -51,20 +49,6 @@ class UnitContext:
 
 def set_threads() -> None:
     torch.set_num_threads(int(os.environ.get("AVBENCH_THREADS", "1")))
-
-
-def prediction_path(run_dir: str | Path, label: str, seed: int, corruption: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_[]=.," else "_" for c in label).replace("..", "__")
-    return Path(run_dir) / "predictions" / safe / f"seed{seed}" / f"{corruption}.npz"
-
-
-def prediction_is_valid(path: Path, n_levels: int) -> bool:
-    """A finished eval unit: the file loads without pickle, has every key and one output block per level."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return set(PREDICTION_KEYS) <= set(data.files) and data["outputs"].shape[0] == n_levels
-    except Exception:  # missing, truncated or foreign file: the unit is simply redone
-        return False
 
 
 def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
@@ -134,7 +118,7 @@ def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, t
 @torch.no_grad()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
                              device: str = "cpu", batch_size: int = 64, eval_path: str | None = None,
-                             split: str = "test", precision: str = "fp32") -> dict[str, np.ndarray]:
+                             split: str = "test", precision: str = "fp32") -> predictions.Predictions:
     """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``.
 
     ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
@@ -146,6 +130,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     if eval_path is None:
         eval_path = check_folding(model, store, mask_seed, device).eval_path
     model.eval()
+    task = get_task(model.task)
     collator = Collator(store, type(model).modalities)
     test = store.split_indices(split)
     all_masks = test_split_masks(store, corruption, mask_seed, split)
@@ -159,32 +144,13 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
                 masks = _mask_tensors(level_masks[start : start + batch_size], clean.lengths)
                 batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()})
                 out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
-                out = torch.softmax(out, dim=-1) if model.task == "emotion" else out
+                out = task.activate(out)
                 outputs[li].append(out.float().cpu().numpy())
     stacked = np.stack([np.concatenate(o) for o in outputs]).astype(np.float32)
-    if model.task == "emotion":
-        targets = np.asarray(store.labels[test], np.float32)
-        names = np.array(store.emotions)
-    else:
-        stacked = collator.denormalise_attributes(stacked).astype(np.float32)
-        targets = np.asarray(store.attributes[test], np.float32)
-        names = np.array(store.meta.get("attributes", ["arousal", "valence", "dominance"]))
-    return {
-        "clip_ids": np.array(store.clips["clip_id"].to_numpy()[test], dtype=str),
-        "levels": np.array([lv.label for lv in corruption.levels], dtype=str),
-        "x": np.array([lv.x for lv in corruption.levels], dtype=np.float64),
-        "outputs": stacked,
-        "targets": targets,
-        "task": np.array(model.task),
-        "names": names,
-        "mask_digests": np.array([digest_masks(level_masks) for level_masks in all_masks]),
-    }
-
-
-def save_predictions(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` through a file handle, so the temporary name is kept as is (no pickled objects inside)."""
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+    return predictions.make(
+        store.clips["clip_id"].to_numpy()[test], [lv.label for lv in corruption.levels],
+        [lv.x for lv in corruption.levels], task.to_label_scale(stacked, collator), task.targets(store, test),
+        task.name, task.names(store), [digest_masks(level_masks) for level_masks in all_masks])
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
@@ -192,8 +158,8 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
 
     set_threads()
     corruption = get_corruption(corruption_name)
-    path = prediction_path(ctx.run_dir, spec.label, spec.seed, corruption_name)
-    if prediction_is_valid(path, len(corruption.levels)):
+    path = predictions.path(ctx.run_dir, spec.label, spec.seed, corruption_name)
+    if predictions.is_complete(path, len(corruption.levels)):
         return {"path": str(path), "skipped": True}
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
@@ -202,6 +168,6 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
                                       eval_path=contract.eval_path, split=ctx.split, precision=spec.precision)
     arrays.update(contract.record(type(model).sees_masks))
-    arrays[WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
-    write_with(path, lambda p: save_predictions(p, arrays))
+    arrays[predictions.WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
+    predictions.save(path, arrays)
     return {"path": str(path), "skipped": False}

@@ -26,7 +26,7 @@ from avbench.registry import Registry
 from avbench.store import MODALITIES, ClipTiming
 
 __all__ = ["Corruption", "Level", "KeepMasks", "REGISTRY", "names", "get", "masks_for", "parse_selection",
-           "describe", "CorruptionInfo", "packet_loss_mask", "random_mask", "stable_rng"]
+           "describe", "CorruptionInfo", "condition_name", "packet_loss_mask", "random_mask", "stable_rng"]
 
 REGISTRY: Registry[Corruption] = Registry(
     "corruption", entry_point_group="avbench.corruptions",
@@ -40,6 +40,7 @@ REGISTRY: Registry[Corruption] = Registry(
         "word_drop": "avbench.corruptions.word_drop:WORD_DROP",
         "modality": "avbench.corruptions.modality_drop:MODALITY",
     },
+    base=Corruption,
 )
 
 # ``--corruption random`` without ``--modality``: RAVER Fig. 3's two curves, audio masked, then video masked
@@ -47,16 +48,14 @@ RANDOM_DEFAULT = ("random-audio", "random-video")
 RANDOM_TARGETS = (*MODALITIES, "all")
 
 
-def names() -> list[str]:
-    return REGISTRY.names()
+names = REGISTRY.names
+get = REGISTRY.get  # the registered corruption ``name`` (unknown names raise a did-you-mean UserError)
 
 
-def get(name: str) -> Corruption:
-    """The registered corruption ``name`` (unknown names raise a did-you-mean :class:`UserError`)."""
-    corruption = REGISTRY.get(name)
-    if not isinstance(corruption, Corruption):
-        raise UserError(f"corruption {name!r} is registered as {type(corruption).__name__}, not a Corruption")
-    return corruption
+def condition_name(corruption: str, label: str) -> str:
+    """The reader's name of one condition (``modality``/``audio`` → "audio missing"); the label for anything
+    unregistered, such as a paper's ``clean``."""
+    return get(corruption).condition(label) if corruption in REGISTRY else label
 
 
 def masks_for(corruption: Corruption, level: Level, timing: ClipTiming, seed: int,
@@ -110,18 +109,15 @@ def parse_selection(spec: str, modality: str | None = None) -> list[Corruption]:
 
 
 class CorruptionInfo(NamedTuple):
-    """One row of ``avbench list corruptions``."""
+    """One row of ``avbench list corruptions``: every level, never a summary of them."""
 
     name: str
-    levels: str
+    levels: tuple[str, ...]
+    x: tuple[float, ...]
+    x_label: str
+    categorical: bool
     definition: str
     paper: str
-
-
-def _summarise_levels(corruption: Corruption) -> str:
-    labels = [level.label for level in corruption.levels]
-    shown = ", ".join(labels) if len(labels) <= 4 else f"{labels[0]}, {labels[1]}, …, {labels[-1]}"
-    return f"{len(labels)}: {shown} (x: {corruption.x_label})"
 
 
 def describe() -> list[CorruptionInfo]:
@@ -129,5 +125,7 @@ def describe() -> list[CorruptionInfo]:
     rows = []
     for name in names():
         corruption = get(name)
-        rows.append(CorruptionInfo(name, _summarise_levels(corruption), corruption.description, corruption.paper))
+        rows.append(CorruptionInfo(name, tuple(lv.label for lv in corruption.levels),
+                                   tuple(lv.x for lv in corruption.levels), corruption.x_label, corruption.categorical,
+                                   corruption.description, corruption.paper))
     return rows

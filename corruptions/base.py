@@ -24,6 +24,7 @@ class Level:
     label: str
     params: dict[str, Any]
     x: float
+    title: str = ""  # what a reader calls the condition ("audio missing"), where the label alone is ambiguous
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,13 @@ class Corruption:
     levels: tuple[Level, ...]
     fn: Callable[[ClipTiming, dict[str, Any], np.random.Generator, tuple[str, ...]], KeepMasks] = field(repr=False)
     categorical: bool = False  # levels are categories (e.g. which modality is missing), not points of a sweep
+    # whether a level changes anything for a model using these modalities (None: every level does)
+    touches: Callable[[Level, tuple[str, ...]], bool] | None = field(default=None, repr=False)
+
+    def applies(self, level: Level, modalities: tuple[str, ...] | None) -> bool:
+        """Does ``level`` apply to a model with ``modalities`` (None = unknown model: assume it does)? A level that
+        masks only a modality the model does not use leaves its inputs intact: it is the clean condition again."""
+        return self.touches is None or modalities is None or self.touches(level, modalities)
 
     def level(self, label: str) -> Level:
         for level in self.levels:
@@ -45,6 +53,10 @@ class Corruption:
         from avbench.errors import unknown
 
         raise unknown(f"level of {self.name}", label, [lv.label for lv in self.levels])
+
+    def condition(self, label: str) -> str:
+        """The reader's name of a level: its title where it has one (``audio`` → "audio missing"), else the label."""
+        return next((lv.title or lv.label for lv in self.levels if lv.label == label), label)
 
 
 def stable_rng(seed: int, corruption: str, level: str, clip_id: str) -> np.random.Generator:

@@ -2,7 +2,8 @@
 
 RAVER Table 3 compares models under 100 % missing audio or video; AuxFormer and SFAV evaluate the same way.
 The levels are categorical (x = 0, 1, 2, 3 for none, audio, video, text); a level naming a modality the model
-does not use leaves its inputs intact.
+does not use leaves its inputs intact, so it does not *apply* to that model (:meth:`Corruption.applies`) and the
+summaries leave it out (see :mod:`avbench.summary`).
 """
 from __future__ import annotations
 
@@ -27,12 +28,20 @@ def _drop_modality(timing: ClipTiming, params: dict[str, Any], rng: np.random.Ge
     return {m: np.full(frame_count(timing, m), m != missing, dtype=bool) for m in modalities}
 
 
+def _touches(level: Level, modalities: tuple[str, ...]) -> bool:
+    """The clean level, and the loss of a modality the model uses; losing an unused one changes nothing."""
+    return level.params["missing"] == "none" or level.params["missing"] in modalities
+
+
 MODALITY = Corruption(
     name="modality",
     description="A whole modality is missing: all of its frames (or words) are dropped, the others are intact.",
     paper=f"{RAVER}, Table 3",
     x_label="missing modality (0 none, 1 audio, 2 video, 3 text)",
-    levels=tuple(Level(label=name, params={"missing": name}, x=float(i)) for i, name in enumerate(CHOICES)),
+    levels=tuple(Level(label=name, params={"missing": name}, x=float(i),
+                       title="nothing missing" if name == "none" else f"{name} missing")
+                 for i, name in enumerate(CHOICES)),
     fn=_drop_modality,
     categorical=True,
+    touches=_touches,
 )

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from avbench.leaderboards.board import ALPHA, CATEGORICAL, CLEAN_BOARD, Board, Row
+from avbench.corruptions import condition_name
+from avbench.leaderboards.board import ALPHA, CLEAN_BOARD, Board, Row
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
-from avbench.metrics import ATTRIBUTE_METRICS, BRIER, CCC_MEAN
+from avbench.metric_specs import BRIER, display, higher_is_better, is_family_member, spec
 from avbench.tables import Cell, Num, Table, bold_best
-
-NAMES = {"macro_f1": "macro-F1", "ccc_mean": "mean CCC", "brier": "Brier"}
 
 
 def _num(value: MetricValue | None, digits: int = 3) -> Num:
@@ -18,7 +17,7 @@ def _num(value: MetricValue | None, digits: int = 3) -> Num:
 
 
 def _digits(board: Board) -> int:
-    return 4 if board.task == "attributes" else 3  # the audio-text paper prints CCC with four decimals
+    return spec(board.metric).digits
 
 
 def _clean_metric(row: Row, metric: str) -> MetricValue | None:
@@ -30,22 +29,44 @@ def _clean_metric(row: Row, metric: str) -> MetricValue | None:
 
 
 def extra_metrics(board: Board) -> list[str]:
-    """Clean-condition detail columns: Brier and per-emotion F1, or per-attribute CCC, in first-seen order."""
-    if board.task == "attributes":
-        return [m for m in ATTRIBUTE_METRICS if m != CCC_MEAN]
+    """Clean-condition detail columns: Brier and the per-class metrics (per-emotion F1, per-attribute CCC), in
+    first-seen order."""
     seen: dict[str, None] = {BRIER: None}
     for row in board.rows:
         for m in row.entry.metrics:
-            if m.metric.startswith("f1_"):
+            if is_family_member(m.metric):
                 seen.setdefault(m.metric, None)
     return [m for m in seen if any(_clean_metric(r, m) is not None for r in board.rows)]
 
 
 def board_title(board: Board) -> str:
     what = "clean test set" if board.corruption == CLEAN_BOARD else f"corruption {board.corruption}"
-    metric = NAMES.get(board.metric, board.metric)
-    ranked_by = f"area under the {metric} curve" if board.sweep else f"clean {metric}"
+    metric = display(board.metric)
+    shared = board.compared_over
+    ranked_by = (f"area under the {metric} curve" if board.sweep else f"clean {metric}"
+                 if board.corruption == CLEAN_BOARD or shared in ((), (CLEAN_BOARD,))
+                 else f"mean {metric} over {', '.join(condition_name(board.corruption, c) for c in shared)}, "
+                      "the conditions that apply to every ranked model")
     return f"{board.dataset} · {board.task} · {what} (ranked by {ranked_by})"
+
+
+def _listing(values: Sequence[object]) -> str:
+    return ", ".join(map(str, values))
+
+
+def protocol_line(board: Board) -> str:
+    """One sentence per protocol on the board: dataset, split, clips, conditions, seeds and mask seed."""
+    protocols = {row.entry.protocol.name: row.entry.protocol for row in board.rows}
+    levels = [condition_name(board.corruption, label) for label, _ in board.levels]
+    conditions = f"; {board.corruption} levels {_listing(levels)}" if board.corruption != CLEAN_BOARD else ""
+    lines = []
+    for name, protocol in protocols.items():
+        clips = f" ({protocol.n_clips} clips)" if protocol.n_clips else ""
+        seeds = f"; seeds {_listing(protocol.seeds)}" if protocol.seeds else "; seeds as in the paper"
+        mask_seed = f"; mask seed {protocol.mask_seed}" if protocol.mask_seed is not None else ""
+        lines.append(f"Protocol {name}: {protocol.dataset}, {protocol.split} split{clips}{conditions}{seeds}"
+                     f"{mask_seed}.")
+    return " ".join(lines)
 
 
 def p_cell(p: float | None) -> Cell:
@@ -61,17 +82,19 @@ def mask_access(entry: Entry) -> str:
 def board_table(board: Board) -> Table:
     """The ranked table of one board, with the papers' number layout and a test against the top row."""
     digits = _digits(board)
-    metric_name = NAMES.get(board.metric, board.metric)
-    columns = ["#", "Model", "Provenance", "Sees masks", "Protocol", f"Clean {metric_name}"]
+    columns = ["#", "Model", "Provenance", "Sees masks", "Protocol", f"Clean {display(board.metric)}"]
     level_columns: list[str] = []
+    categorical = not board.sweep and board.corruption != CLEAN_BOARD
     if board.sweep:
         columns += ["AUC", "Rel. robustness", "Eff. robustness", "Worst (level)"]
-    elif board.corruption in CATEGORICAL:
+    elif categorical:
         level_columns = [label for label, x in board.levels if x != 0.0]
-        columns += [f"{board.corruption}={label}" for label in level_columns]
-    details = extra_metrics(board) if board.corruption == CLEAN_BOARD else [BRIER] * (board.task == "emotion")
+        shared = ", ".join(condition_name(board.corruption, label) for label in board.compared_over)
+        columns += [f"Mean ({shared})", "Own mean", "Eff. robustness"]
+        columns += [condition_name(board.corruption, label) for label in level_columns]
+    details = extra_metrics(board) if board.corruption == CLEAN_BOARD else [BRIER]
     details = [d for d in details if any(_clean_metric(r, d) is not None for r in board.rows)]
-    columns += [NAMES.get(d, d.replace("f1_", "F1 ").replace("ccc_", "CCC ")) for d in details]
+    columns += [display(d) for d in details]
     columns += ["Δ vs top", "p (Holm)", "Test"]
     rows: list[list[Cell]] = []
     for row in board.rows:
@@ -82,6 +105,10 @@ def board_table(board: Board) -> Table:
             worst = f"{row.worst.value:.{digits}f} ({row.worst.level})" if row.worst else "–"
             cells += [Num(row.auc, low_high[0], low_high[1], digits=digits), Num(row.relative, digits=digits),
                       Num(row.effective, digits=digits), worst]
+        elif categorical:
+            low_high = row.score_ci or (None, None)
+            cells += [Num(row.score, low_high[0], low_high[1], digits=digits), Num(row.auc, digits=digits),
+                      Num(row.effective, digits=digits)]
         for label in level_columns:
             cells.append(_num(next((p for p in row.points if p.level == label), None), digits))
         cells += [_num(_clean_metric(row, d), digits) for d in details]
@@ -89,12 +116,17 @@ def board_table(board: Board) -> Table:
         cells += [Num(row.difference, markers=significant, digits=digits), p_cell(row.p_holm), row.test]
         rows.append(cells)
     first_number = 5
+    lower = {j for j, d in enumerate(columns) if d in {display(m) for m in details if not higher_is_better(m)}}
     for j in range(first_number, len(columns) - 3):
         if all(not isinstance(r[j], str) for r in rows):
-            bold_best(rows, j, lower_is_better=columns[j] == "Brier")
-    notes = [f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
+            bold_best(rows, j, lower_is_better=j in lower)
+    notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
              "correction across the rows. Test: paired bootstrap for verified entries of the same protocol, "
              "otherwise a normal approximation from the two 95 % intervals (unpaired, conservative)."]
+    if categorical:
+        notes.append("Mean = mean over the conditions that apply to every ranked model (the ranking score); own mean = "
+                     "mean over the conditions that apply to that model (the clean one and the loss of a modality it "
+                     "uses; losing a modality it never reads changes nothing).")
     notes.append("Sees masks: whether the model was told which frames were lost (all models receive lost frames "
                  "as zero frames); compare models with the same value, or a model with its -masked variant.")
     if any(r.entry.provenance == "reported" for r in board.rows):
@@ -125,9 +157,10 @@ levels, seeds, mask seed and mask digests), one number per condition with its 95
 * **verified** — recomputed by `avbench submit` from the per-clip predictions of an `avbench run`, after checking
   the clip ids, targets and corruption masks against the declared protocol.
 
-Boards rank entries of the same dataset and task; a corruption board ranks by the area under the primary-metric
-curve (levels with the same x averaged first, as in `summary.csv`), the clean board and categorical conditions
-(whole modality missing) by the clean score.
+Boards rank entries of the same dataset and task with the summariser that writes a run's `summary.csv`: a
+corruption board by the area under the primary-metric curve (levels with the same x averaged first), a categorical
+board (whole modality missing) by the mean over the conditions that apply to every ranked model, the clean board
+by the clean score.
 
 ## Submitting a model
 

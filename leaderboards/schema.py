@@ -16,10 +16,10 @@ from typing import Any
 
 from avbench.atomic import write_json
 from avbench.errors import UserError
+from avbench.tasks import names as task_names
 
 SCHEMA_VERSION = 1
 PROVENANCES = ("reported", "verified")
-TASKS = ("emotion", "attributes")
 ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
 # The condition of the papers' tables that print a single, uncorrupted score.
 CLEAN = ("none", "clean")
@@ -101,7 +101,8 @@ class Entry:
     metrics: list[MetricValue]
     source: dict[str, Any] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # corruption -> robustness summary
-    # verified only: {"seed", "n_resamples", "scores": {corruption: {"auc" | "clean": [B floats]}}}; every entry
+    # verified only: {"seed", "n_resamples", "scores": {corruption: {"auc" | "clean": [B floats]} or
+    # {"levels": {level: [B floats]}} for a categorical corruption}}; every entry
     # of a protocol resamples the same clips, so two entries' distributions pair up for significance tests
     bootstrap: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -177,8 +178,8 @@ def entry_from_dict(data: Any, where: str = "entry") -> Entry:
     for key in ("name", "dataset", "split"):
         if not isinstance(getattr(protocol, key), str) or not getattr(protocol, key):
             raise UserError(f"{where}.protocol: {key!r} must be a non-empty string")
-    if protocol.task not in TASKS:
-        raise UserError(f"{where}.protocol: task must be one of {', '.join(TASKS)}, got {protocol.task!r}")
+    if protocol.task not in task_names():
+        raise UserError(f"{where}.protocol: task must be one of {', '.join(task_names())}, got {protocol.task!r}")
     metrics = d.get("metrics")
     if not isinstance(metrics, list) or not metrics:
         raise UserError(f"{where}: 'metrics' must be a non-empty list")

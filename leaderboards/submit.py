@@ -1,6 +1,6 @@
 """``avbench submit``: recompute a submitted run from its per-clip predictions and write ``verified`` entries.
 
-Every number in a verified entry comes from avbench's own rescoring (:func:`avbench.results.tidy_rows`, the code
+Every number in a verified entry comes from avbench's own rescoring (:func:`avbench.summary.score_run`, the code
 that writes ``results.csv``), never from the submission. The claimed numbers — ``--claimed FILE`` or, without it,
 the run's own ``results.csv`` — must agree with the recomputation to the precision they were written with
 (a claim of ``0.777`` accepts anything that rounds to it). All checks run before anything is written, so a
@@ -24,12 +24,12 @@ import pandas as pd
 
 from avbench import __version__, validate
 from avbench.errors import UserError
-from avbench.leaderboards.board import CATEGORICAL, CLEAN_BOARD, build_board
+from avbench.leaderboards.board import CLEAN_BOARD, build_board
 from avbench.leaderboards.schema import (Entry, MetricValue, ModelInfo, Protocol, entry_path, load_entry,
                                          write_entry)
 from avbench.leaderboards.verify import Submission, verify_run
-from avbench.results import tidy_rows
 from avbench.robustness import curve_area
+from avbench.summary import score_run
 
 KEY = ("model", "seed", "corruption", "level", "metric")
 META_FIELDS = ("name", "paper", "citation", "code")
@@ -95,8 +95,8 @@ def read_claims(path: str | Path) -> tuple[list[Claim], dict[str, dict[str, str]
 def _recompute(sub: Submission) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray], int, int]:
     n_resamples = int(sub.info["bootstrap"])
     seed = int(sub.info["mask_seed"])  # the runner resamples with the mask seed, so every model shares resamples
-    df, distributions = tidy_rows(sub.run_dir, sub.store, sub.labels, sub.seeds, sub.corruptions, n_resamples, seed)
-    return df, distributions, n_resamples, seed
+    scores = score_run(sub.run_dir, sub.store.name, sub.labels, sub.seeds, sub.corruptions, n_resamples, seed)
+    return scores.rows, scores.distributions, n_resamples, seed
 
 
 def check_claims(claims: list[Claim], recomputed: pd.DataFrame, labels: list[str]) -> None:
@@ -148,12 +148,16 @@ def _metrics(rows: pd.DataFrame, label: str) -> list[MetricValue]:
 
 def _bootstrap(sub: Submission, label: str, distributions: dict[tuple[str, str], np.ndarray], n_resamples: int,
                seed: int) -> dict[str, Any]:
-    """Per-corruption AUC and the clean score on every resample, for paired tests between entries."""
-    scores: dict[str, dict[str, list[float]]] = {}
+    """Per-corruption resampled scores for paired tests between entries: the AUC of a sweep, every level of a
+    categorical corruption (its ranking score depends on the board's shared conditions), and the clean score."""
+    scores: dict[str, dict[str, Any]] = {}
     for corruption in sub.corruptions:
-        dist = distributions[(label, corruption.name)]  # (levels, resamples), seed-averaged
+        dist = distributions[(label, corruption.name)]  # (levels, resamples), hierarchical over seeds and clips
         x = np.array([lv.x for lv in corruption.levels])
-        if corruption.name not in CATEGORICAL:
+        if corruption.categorical:
+            scores[corruption.name] = {"levels": {lv.label: np.round(d, DIGITS).tolist()
+                                                  for lv, d in zip(corruption.levels, dist)}}
+        else:
             scores[corruption.name] = {"auc": np.round(curve_area(x, dist), DIGITS).tolist()}
         if CLEAN_BOARD not in scores and np.any(x == 0.0):
             scores[CLEAN_BOARD] = {"clean": np.round(dist[int(np.argmax(x == 0.0))], DIGITS).tolist()}

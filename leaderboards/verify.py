@@ -10,27 +10,22 @@ and the digest of every level's keep-masks must all equal what avbench itself pr
 from __future__ import annotations
 
 import hashlib
-import json
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from avbench import predictions
 from avbench.contract import folded_despite_failure, merge_records, read_record
 from avbench.corruptions import Corruption, get as get_corruption
 from avbench import validate
 from avbench.datasets import EMBEDDED, open_path, regenerate_embedded
 from avbench.errors import UserError
-from avbench.leaderboards.schema import TASKS
-from avbench.runner import mask_digests
+from avbench.provenance import RUN_JSON, read_run_info
 from avbench.store import FeatureStore
-from avbench.units import PREDICTION_KEYS, WEIGHTS_KEY, prediction_path
-
-# anything else in a predictions file is a rejection reason (contract_max_diff: optional, see avbench.contract)
-ALLOWED_KEYS = (*PREDICTION_KEYS, "contract_max_diff", WEIGHTS_KEY)
+from avbench.tasks import get as get_task, names as task_names
+from avbench.units import mask_digests
 
 
 @dataclass(frozen=True)
@@ -54,15 +49,8 @@ class Submission:
 
 
 def _read_run_json(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise UserError(f"{run_dir} is not an avbench run directory (no run.json)")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(info, dict):
-        raise UserError(f"{path}: expected a JSON object")
+    info = read_run_info(run_dir)
+    path = run_dir / RUN_JSON
     if info.get("status") != "complete":
         raise UserError(f"{path}: the run is not complete (status {info.get('status')!r}); finish it with "
                         "`avbench run ... --resume` first")
@@ -132,66 +120,6 @@ def _inside(path: Path, root: Path) -> Path:
     return resolved
 
 
-def _load_npz(path: Path, where: str) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise UserError(f"incomplete submission: {where} has no predictions file ({path.name} missing)")
-    validate.npz_members(path, ALLOWED_KEYS, where)  # from the zip directory, before anything is decompressed
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except ValueError as exc:  # object arrays need pickle: refused
-        raise UserError(f"{where}: {path.name} cannot be read without pickle ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise UserError(f"{where}: {path.name} is not a readable .npz file ({exc})") from None
-    missing = [k for k in PREDICTION_KEYS if k not in arrays]
-    if missing:
-        raise UserError(f"incomplete submission: {where} lacks array(s) {', '.join(missing)}")
-    return arrays
-
-
-def _check_predictions(data: dict[str, np.ndarray], where: str, task: str, corruption: Corruption,
-                       store: FeatureStore, test_ids: np.ndarray, targets: np.ndarray, names: list[str],
-                       digests: list[str]) -> None:
-    """Every check of one predictions file against the recomputed protocol (first failure raises)."""
-    if str(data["task"]) != task:
-        raise UserError(f"{where}: predictions are for task {str(data['task'])!r}, run.json says {task!r}")
-    if [str(n) for n in np.atleast_1d(data["names"])] != names:
-        raise UserError(f"{where}: output names {list(map(str, data['names']))} differ from the dataset's {names}")
-    levels = [str(v) for v in np.atleast_1d(data["levels"])]
-    expected_levels = [lv.label for lv in corruption.levels]
-    if levels != expected_levels:
-        raise UserError(f"protocol mismatch: {where} has levels {levels}, expected {expected_levels}")
-    if not np.allclose(np.asarray(data["x"], dtype=np.float64), [lv.x for lv in corruption.levels]):
-        raise UserError(f"protocol mismatch: {where} places the levels at other x values than avbench")
-    clip_ids = np.asarray(data["clip_ids"]).astype(str)
-    if clip_ids.shape != test_ids.shape or not np.array_equal(clip_ids, test_ids):
-        extra = sorted(set(clip_ids.tolist()) - set(test_ids.tolist()))[:3]
-        absent = sorted(set(test_ids.tolist()) - set(clip_ids.tolist()))[:3]
-        detail = (f"missing {absent}" if absent else "") + (f" unknown {extra}" if extra else "") or "another order"
-        raise UserError(f"protocol mismatch: {where} clip ids are not {store.name!r}'s {len(test_ids)} test clips in "
-                        f"store order ({len(clip_ids)} given; {detail.strip()})")
-    outputs = np.asarray(data["outputs"])
-    if outputs.dtype.kind != "f":
-        raise UserError(f"{where}: outputs must be floating point, got {outputs.dtype}")
-    shape = (len(expected_levels), len(test_ids), len(names))
-    if outputs.shape != shape:
-        raise UserError(f"incomplete submission: {where} outputs have shape {outputs.shape}, expected {shape} "
-                        "(levels × clips × outputs)")
-    if not np.all(np.isfinite(outputs)):
-        raise UserError(f"{where}: outputs contain {int(np.sum(~np.isfinite(outputs)))} NaN or infinite values")
-    if task == "emotion" and (outputs.min() < 0.0 or outputs.max() > 1.0):
-        raise UserError(f"{where}: probabilities out of range [0, 1] (min {outputs.min():.4g}, "
-                        f"max {outputs.max():.4g})")
-    given = np.asarray(data["targets"], dtype=np.float32)
-    if given.shape != targets.shape or not np.allclose(given, targets, atol=1e-6, equal_nan=True):
-        raise UserError(f"protocol mismatch: {where} targets differ from the labels in {store.name!r}")
-    given_digests = [str(d) for d in np.atleast_1d(data["mask_digests"])]
-    for level, mine, theirs in zip(expected_levels, digests, given_digests + [""] * len(digests)):
-        if mine != theirs:
-            raise UserError(f"protocol mismatch: {where} level {level!r} was evaluated with other masks than the "
-                            "declared protocol (mask digest differs)")
-
-
 def _evaluation(data: dict[str, np.ndarray], where: str, declared: Any) -> dict[str, Any]:
     """The file's record of how it was made; refused when it was folded although the contract check failed, or
     when it disagrees with what run.json recorded for the model (one of the two was edited)."""
@@ -227,8 +155,8 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
         raise UserError("run.json: models must be a non-empty list of labels")
     labels = [_check_label(label) for label in labels]
     tasks = info["model_tasks"]
-    if not isinstance(tasks, dict) or any(tasks.get(label) not in TASKS for label in labels):
-        raise UserError(f"run.json: model_tasks must give every model one of {', '.join(TASKS)}")
+    if not isinstance(tasks, dict) or any(tasks.get(label) not in task_names() for label in labels):
+        raise UserError(f"run.json: model_tasks must give every model one of {', '.join(task_names())}")
     seeds = _int_list(info["seeds"], "seeds")
     mask_seed = info["mask_seed"]
     if not isinstance(mask_seed, int) or isinstance(mask_seed, bool):
@@ -247,19 +175,18 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     records: dict[str, list[dict[str, Any]]] = {}
     declared = info.get("evaluation") if isinstance(info.get("evaluation"), dict) else {}
     for label in labels:
-        task = tasks[label]
-        if task == "emotion":
-            targets, names = np.asarray(store.labels[test], np.float32), store.emotions
-        else:
-            targets = np.asarray(store.attributes[test], np.float32)
-            names = list(store.meta.get("attributes", []))
+        task = get_task(tasks[label])
+        targets, names = task.targets(store, test), task.names(store)
         for seed in seeds:
             for corruption in corruptions:
-                path = _inside(prediction_path(root, label, seed, corruption.name), predictions_dir)
+                path = _inside(predictions.path(root, label, seed, corruption.name), predictions_dir)
                 where = f"{label} seed {seed} {corruption.name}"
-                data = _load_npz(path, where)
-                _check_predictions(data, where, task, corruption, store, test_ids, targets, names,
-                                   digests[corruption.name])
+                if not path.is_file():
+                    raise UserError(f"incomplete submission: {where} has no predictions file ({path.name} missing)")
+                data = predictions.load(path, where)
+                predictions.validate(data, where, task.name, [lv.label for lv in corruption.levels],
+                                     [lv.x for lv in corruption.levels], test_ids, targets, names,
+                                     digests[corruption.name])
                 records.setdefault(label, []).append(_evaluation(data, where, declared.get(label)))
                 files.setdefault(label, []).append(path)
                 weights.setdefault((label, seed), set()).add(_weights_of(data, where))
@@ -276,11 +203,11 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
 
 def _weights_of(data: dict[str, np.ndarray], where: str) -> str | None:
     """The sha256 of the checkpoint that made these predictions, as the eval unit recorded it."""
-    if WEIGHTS_KEY not in data:
+    if predictions.WEIGHTS_KEY not in data:
         return None
-    value = str(np.asarray(data[WEIGHTS_KEY]))
+    value = str(np.asarray(data[predictions.WEIGHTS_KEY]))
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise UserError(f"{where}: {WEIGHTS_KEY} is not a sha256 digest")
+        raise UserError(f"{where}: {predictions.WEIGHTS_KEY} is not a sha256 digest")
     return value
 
 

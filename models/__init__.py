@@ -5,13 +5,16 @@ models register through the ``avbench.models`` entry-point group, or are named d
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from avbench.errors import UserError
-from avbench.registry import Registry, load_object
-from avbench.models.base import EmotionModel, FeatureDims, Recipe
+from avbench.registry import Registry
+from avbench.tasks import get as get_task
+from avbench.models.base import EmotionModel, FeatureDims, Recipe, missing_modalities
 
-__all__ = ["EmotionModel", "FeatureDims", "Recipe", "REGISTRY", "names", "model_class", "get", "default_dims"]
+__all__ = ["EmotionModel", "FeatureDims", "Recipe", "REGISTRY", "names", "model_class", "get", "default_dims",
+           "unusable_reason", "model_modalities"]
 
 REGISTRY: Registry[type[EmotionModel]] = Registry(
     "model", entry_point_group="avbench.models",
@@ -39,19 +42,30 @@ REGISTRY: Registry[type[EmotionModel]] = Registry(
         "mdre-gru-masked": "avbench.models.gru_fusion:MDREGRUMasked",
         "mdrea-gru": "avbench.models.gru_fusion:MDREAGRU",
     },
+    base=EmotionModel, references=True,
 )
+names = REGISTRY.names
+model_class = REGISTRY.get  # a registry name or a ``package.module:Class`` reference → an EmotionModel subclass
 
 
-def names() -> list[str]:
-    return REGISTRY.names()
+def unusable_reason(cls: type[EmotionModel], modalities: Collection[str], task: str | None = None) -> str:
+    """Why ``cls`` cannot run on a dataset with ``modalities`` (and ``task``): '' when it can. The one
+    model–modality check, used by the runner's model selection and by training."""
+    missing = missing_modalities(cls.modalities, modalities)
+    if missing:
+        return f"needs {', '.join(missing)}, which the dataset lacks"
+    if task and get_task(task).head not in cls.tasks:
+        return f"does not do task {task!r}"
+    return ""
 
 
-def model_class(name: str) -> type[EmotionModel]:
-    """Resolve a registry name or a ``package.module:Class`` reference to a model class."""
-    cls = load_object(name) if ":" in name else REGISTRY.get(name)
-    if not (isinstance(cls, type) and issubclass(cls, EmotionModel)):
-        raise UserError(f"{name!r} is not an avbench EmotionModel subclass")
-    return cls
+def model_modalities(label: str) -> tuple[str, ...] | None:
+    """The modalities of the model behind a results label (``raver`` or ``raver[n_ctx=16]``), or None when the
+    label names no model this installation knows (a plugin that is not installed)."""
+    try:
+        return tuple(model_class(label.split("[", 1)[0]).modalities)
+    except UserError:
+        return None
 
 
 def default_dims(config: str = "tiny") -> FeatureDims:
@@ -68,9 +82,9 @@ def get(name: str, config: str = "tiny", dims: FeatureDims | None = None, n_outp
     if config not in cls.configs:
         raise UserError(f"model {name!r} has no config {config!r}; choose from {', '.join(cls.configs)}")
     task = task or cls.tasks[0]
-    if task not in cls.tasks:
+    if get_task(task).head not in cls.tasks:
         raise UserError(f"model {name!r} does not do task {task!r}; it does {', '.join(cls.tasks)}")
-    n_outputs = n_outputs or (6 if task == "emotion" else 3)
+    n_outputs = n_outputs or get_task(task).default_outputs
     params = cls.config_for(config, **overrides)
     try:
         return cls(dims or default_dims(config), n_outputs, task, **params)

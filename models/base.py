@@ -22,6 +22,7 @@ Models must give finite outputs for any mask, including a modality that is 100 %
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -29,8 +30,24 @@ import torch
 from torch import nn
 
 from avbench.batching import Batch
+from avbench.errors import UserError
+from avbench.tasks import get as get_task
 
 Frames = dict[str, torch.Tensor]
+
+
+def missing_modalities(needed: Sequence[str], available: Collection[str]) -> list[str]:
+    """The modalities a model needs that a dataset (or feature dims) does not have: the one model–modality check,
+    behind the runner's model selection, training and every model's constructor."""
+    return [m for m in needed if m not in available]
+
+
+def require_modalities(name: str, needed: Sequence[str], available: Collection[str]) -> None:
+    """Refuse to build model ``name`` on inputs that lack one of its modalities (one clear line)."""
+    missing = missing_modalities(needed, available)
+    if missing:
+        raise UserError(f"model {name!r} needs modality {', '.join(missing)}; the dataset has "
+                        f"{', '.join(available) or 'none'}")
 
 
 @dataclass(frozen=True)
@@ -133,9 +150,8 @@ class EmotionModel(nn.Module):
         return float(loss.detach())
 
     def predict(self, batch: Batch) -> torch.Tensor:
-        """Probabilities (emotion task, softmax over emotions) or z-normalised attribute values."""
-        out = self(batch)
-        return torch.softmax(out, dim=-1) if self.task == "emotion" else out
+        """The task's predictions: probabilities (emotion: softmax over emotions) or z-normalised attributes."""
+        return get_task(self.task).activate(self(batch))
 
     # -- description ----------------------------------------------------------------------------------------------
     @classmethod

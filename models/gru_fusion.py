@@ -22,9 +22,9 @@ from torch import nn
 
 from avbench.batching import Batch
 from avbench.errors import UserError
-from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
+from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe, require_modalities
 from avbench.models.layers import FrameFrontend
-from avbench.models.word_chunk import PAPER_RECIPE, TINY_RECIPE, require_modalities
+from avbench.models.word_chunk import PAPER_RECIPE, TINY_RECIPE
 
 PAPER = "Yoon, Byun & Jung, SLT 2018 (doi:10.1109/SLT.2018.8639583), as the baseline of ICMI 2023"
 
@@ -97,7 +97,7 @@ class MDREGRU(EmotionModel):
         super().__init__(dims, n_outputs, task)
         if hidden < 2 or audio_pool < 1:
             raise UserError(f"hidden must be at least 2 and audio_pool at least 1, got {hidden} and {audio_pool}")
-        require_modalities(self.name, self.modalities, dims)
+        require_modalities(self.name, self.modalities, dims.shapes)
         self.front = FrameFrontend(dims, {"audio": None, "text": None}, bias=False)
         self.audio_encoder = ReceivedGRU(dims.dim("audio"), hidden, audio_dropout, audio_pool)
         self.text_encoder = ReceivedGRU(dims.dim("text"), hidden, text_dropout)

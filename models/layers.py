@@ -15,7 +15,7 @@ from torch import nn
 
 from avbench.batching import Batch
 from avbench.errors import UserError
-from avbench.models.base import EmotionModel, FeatureDims, Frames
+from avbench.models.base import EmotionModel, FeatureDims, Frames, require_modalities
 
 
 # -- masks ------------------------------------------------------------------------------------------------------------
@@ -300,10 +300,7 @@ class FrameModel(EmotionModel):
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str,
                  frame_pool: Sequence[int] | None = None) -> None:
         super().__init__(dims, n_outputs, task)
-        missing = [m for m in self.modalities if m not in dims.shapes]
-        if missing:
-            raise UserError(f"model {self.name!r} needs modality {', '.join(missing)}; the dataset has "
-                            f"{', '.join(dims.shapes) or 'none'}")
+        require_modalities(self.name, self.modalities, dims.shapes)
         pool = tuple(frame_pool) if frame_pool is not None else (1,) * len(self.modalities)
         if len(pool) != len(self.modalities) or any(int(p) != p or p < 1 for p in pool):
             raise UserError(f"frame_pool of {self.name!r} needs one positive integer per modality "

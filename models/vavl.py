@@ -12,6 +12,7 @@ from torch import nn
 from avbench.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import FrameFrontend, FrameModel, check_heads, masked_mean, valid_mask
+from avbench.tasks import get as get_task
 
 
 def relative_sinusoid(steps: int, dim: int, device: torch.device) -> torch.Tensor:
@@ -171,7 +172,7 @@ class VAVL(FrameModel):
         self.heads = nn.ModuleDict({m: VAVLHead(d, d, hidden, n_outputs, out_dropout) for m in self.modalities})
         self.reconstruct = nn.ModuleDict({m: VAVLHead(d, d, hidden, dims.dim(m), out_dropout) for m in self.modalities})
         self.fusion = VAVLHead(2 * d, d, hidden, n_outputs, out_dropout)
-        self.rec_weight = 2.0 if task == "emotion" else 1.0 / 3.0
+        self.rec_weight = 1.0 / 3.0 if get_task(task).scalar_outputs else 2.0
 
     def represent(self, modality: str, frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Modality encoder → shared Conformer (+ residual, LayerNorm) → mean over kept steps: (B, d)."""

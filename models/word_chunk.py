@@ -40,7 +40,7 @@ from torch import nn
 
 from avbench.batching import Batch
 from avbench.errors import UserError, unknown
-from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
+from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe, require_modalities
 from avbench.models.chunking import (
     TPP_SEGMENTS,
     ChunkBounds,
@@ -51,6 +51,7 @@ from avbench.models.chunking import (
     word_counts,
 )
 from avbench.models.layers import FrameFrontend
+from avbench.tasks import get as get_task
 
 STRATEGIES = ("vw", "fw", "multiscale")
 PAPER = "Lin, Goncalves & Busso, ICMI 2023 (doi:10.1145/3577190.3614110)"
@@ -79,13 +80,6 @@ TINY_RECIPE = PAPER_RECIPE.updated(
 def _configs(strategy: str, query_from: str = "other") -> dict[str, dict[str, Any]]:
     return {"tiny": {**_TINY_CONFIG, "strategy": strategy, "query_from": query_from},
             "paper": {**_PAPER_CONFIG, "strategy": strategy, "query_from": query_from}}
-
-
-def require_modalities(name: str, modalities: list[str] | tuple[str, ...], dims: FeatureDims) -> None:
-    missing = [m for m in modalities if m not in dims.shapes]
-    if missing:
-        raise UserError(f"model {name!r} needs modality {', '.join(missing)}; the dataset has "
-                        f"{', '.join(dims.shapes) or 'none'}")
 
 
 def audio_rate(batch: Batch) -> float:
@@ -134,7 +128,7 @@ class AttentionLayer(nn.Module):
 
 def output_heads(in_dim: int, hidden: int, n_outputs: int, task: str) -> nn.ModuleList:
     """Linear-ReLU-Linear heads: one scalar head per attribute, or one head over all emotion logits."""
-    sizes = [1] * n_outputs if task == "attributes" else [n_outputs]
+    sizes = [1] * n_outputs if get_task(task).scalar_outputs else [n_outputs]
     return nn.ModuleList(nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, k)) for k in sizes)
 
 
@@ -170,7 +164,7 @@ class WordChunkTransformer(EmotionModel):
         self.scales = tuple(float(s) for s in scales)
         self.uses_text = "text" in self.modalities
         streams = ["audio", "text"] if self.uses_text else ["audio"]
-        require_modalities(self.name, streams, dims)
+        require_modalities(self.name, streams, dims.shapes)
         in_dims = {m: TPP_SEGMENTS * dims.dim(m) if m == "audio" else dims.dim(m) for m in streams}
 
         def layers(n: int) -> nn.ModuleDict:

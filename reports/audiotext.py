@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from avbench.corruptions import get as get_corruption
+from avbench.metric_specs import ccc_key
 from avbench.metrics import ATTRIBUTE_NAMES
 from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
@@ -64,7 +65,7 @@ def build_table1(ctx: Context) -> Table:
     _protocol_note(ctx)
     level = _clean_level("word_drop")
     points = {m: _points(ctx, m, "word_drop", level) for m in (*BASELINES, *ALIGN)}
-    cols = [Col(name.capitalize(), f"ccc_{name}", "word_drop") for name in ATTRIBUTE_NAMES]
+    cols = [Col(name.capitalize(), ccc_key(name), "word_drop") for name in ATTRIBUTE_NAMES]
     markers = {(m, col.title): _markers(points[m], [points[b] for b in BASELINES], k)
                for m in ALIGN for k, col in enumerate(cols)}
     ctx.notes.append("* and † = significantly better than MDRE-GRU and MDREA-GRU, respectively.")
@@ -85,7 +86,7 @@ def build_table2(ctx: Context) -> Table:
         for k, name in enumerate(ATTRIBUTE_NAMES):
             group = []
             for m in ALIGN_SER:
-                num = ctx.results.num(m, "markov", level.label, f"ccc_{name}", DIGITS)
+                num = ctx.results.num(m, "markov", level.label, ccc_key(name), DIGITS)
                 mark = _markers(points[m], [points[b] for b in ALIGN_SER[:2]], k) if m == ALIGN_SER[2] else ""
                 group.append(Num(num.value, num.low, num.high, mark, DIGITS))
             best = max(n.value for n in group if n.value is not None)
@@ -97,7 +98,7 @@ def build_table2(ctx: Context) -> Table:
     if not ctx.compare_published:
         return table
     extra = {2 + 3 * k + i: [(f"{columns[2 + 3 * k + i]} (paper)",
-                              [published(m, "msp-podcast", "markov", lv.label, f"ccc_{name}", DIGITS) for lv in levels])]
+                              [published(m, "msp-podcast", "markov", lv.label, ccc_key(name), DIGITS) for lv in levels])]
              for k, name in enumerate(ATTRIBUTE_NAMES) for i, m in enumerate(ALIGN_SER)}
     return with_columns_after(table, extra)
 
@@ -111,7 +112,7 @@ def build_fig4(ctx: Context) -> FigureArtifact:
     points = {(m, lv.label): _points(ctx, m, "word_drop", lv.label) for m in ALIGN for lv in levels}
     for k, (ax, name) in enumerate(zip(axes, ATTRIBUTE_NAMES)):
         for colour, model in zip(palette(len(ALIGN)), ALIGN):
-            frame = ctx.results.frame(model, "word_drop", f"ccc_{name}")
+            frame = ctx.results.frame(model, "word_drop", ccc_key(name))
             band(ax, frame, DISPLAY[model], colour)
             marks = [_markers(points[(model, lv)], [points[(b, lv)] for b in ALIGN[:2]], k)
                      if model == ALIGN[2] else "" for lv in frame["level"]]

@@ -130,4 +130,5 @@ REGISTRY: Registry[Report] = Registry(
         "audiotext-table2": "avbench.reports.audiotext:TABLE2",
         "audiotext-fig4": "avbench.reports.audiotext:FIG4",
     },
+    base=Report,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from avbench.metrics import LOWER_IS_BETTER
+from avbench.metric_specs import higher_is_better
 from avbench.reports.base import Context
 from avbench.reports.published import published
 from avbench.tables import Cell, Num, Table, bold_best, with_columns_after
@@ -44,7 +44,7 @@ def model_table(ctx: Context, title: str, models: Sequence[str], cols: Sequence[
             row.append(Num(num.value, num.low, num.high, markers.get((model, col.title), ""), digits))
         rows.append(row)
     for j, col in enumerate(cols, start=1):
-        bold_best(rows, j, lower_is_better=col.metric in LOWER_IS_BETTER)
+        bold_best(rows, j, lower_is_better=not higher_is_better(col.metric))
     table = Table(title, ["Model", *(c.title for c in cols)], rows, list(ctx.notes))
     if not ctx.compare_published:
         return table

@@ -46,15 +46,8 @@ class ReportInfo(NamedTuple):
     runs: str
 
 
-def get(name: str) -> Report:
-    report = REGISTRY.get(name)
-    if not isinstance(report, Report):
-        raise UserError(f"report {name!r} is registered as {type(report).__name__}, not a Report")
-    return report
-
-
-def names() -> list[str]:
-    return REGISTRY.names()
+get = REGISTRY.get
+names = REGISTRY.names
 
 
 def _describe(need: Need) -> str:
@@ -68,8 +61,7 @@ def describe() -> list[ReportInfo]:
     for name in names():
         report = get(name)
         needs = report.required(Settings())
-        runs = "; ".join(_describe(n) for n in needs[:2]) + (f"; … ({len(needs)} runs)" if len(needs) > 2 else "")
-        rows.append(ReportInfo(name, report.kind, report.source, report.title, runs))
+        rows.append(ReportInfo(name, report.kind, report.source, report.title, "; ".join(map(_describe, needs))))
     return rows
 
 

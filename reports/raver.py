@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from avbench.corruptions import get as get_corruption
+from avbench.metric_specs import BRIER, MACRO_F1, MICRO_F1, SAMPLE_PRECISION, f1_key
 from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
 from avbench.reports.layout import DISPLAY, Col, model_table
@@ -44,16 +45,16 @@ def _dataset_note(ctx: Context) -> None:
 
 def build_table2(ctx: Context) -> Table:
     _dataset_note(ctx)
-    cols = [Col("Macro-F1", "macro_f1", "modality"), Col("Micro-F1", "micro_f1", "modality"),
-            Col("Sample-Precision", "sample_precision", "modality")]
+    cols = [Col("Macro-F1", MACRO_F1, "modality"), Col("Micro-F1", MICRO_F1, "modality"),
+            Col("Sample-Precision", SAMPLE_PRECISION, "modality")]
     return model_table(ctx, "Table 2. Overall performance (95 % bootstrap intervals in brackets)", MODELS, cols,
                        ("crema-d", "msp-improv"))
 
 
 def build_table3(ctx: Context) -> Table:
     _dataset_note(ctx)
-    cols = [Col("100% missing audio (FER)", "macro_f1", "modality", "audio", only=("fer", *MODELS)),
-            Col("100% missing video (SER)", "macro_f1", "modality", "video", only=("ser", *MODELS))]
+    cols = [Col("100% missing audio (FER)", MACRO_F1, "modality", "audio", only=("fer", *MODELS)),
+            Col("100% missing video (SER)", MACRO_F1, "modality", "video", only=("ser", *MODELS))]
     order = ("fer", "ser", "auxformer", "sfav", "tlstm", "mult", "vavl", "raver")
     return model_table(ctx, "Table 3. Macro-F1 under 100 % missing audio or video vs single-modality models",
                        order, cols, ("crema-d",))
@@ -62,7 +63,7 @@ def build_table3(ctx: Context) -> Table:
 def build_table4(ctx: Context) -> Table:
     _dataset_note(ctx)
     emotions = _emotions(ctx)
-    cols = [Col("Brier Score", "brier", "modality")] + [Col(e.capitalize(), f"f1_{e}", "modality") for e in emotions]
+    cols = [Col("Brier Score", BRIER, "modality")] + [Col(e.capitalize(), f1_key(e), "modality") for e in emotions]
     order = ("tlstm", "sfav", "auxformer", "mult", "vavl", "raver")
     return model_table(ctx, "Table 4. Calibration (Brier, lower is better) and per-emotion F1", order, cols,
                        ("crema-d",))
@@ -84,13 +85,14 @@ def build_fig2(ctx: Context) -> FigureArtifact:
     records = []
     for n in CONTEXT_LENGTHS:
         label = f"raver[n_ctx={n}]"
-        audio = ctx.results.frame(label, "random-audio", "macro_f1")["value"].to_numpy()
-        video = ctx.results.frame(label, "random-video", "macro_f1")["value"].to_numpy()
-        records.append({"n_ctx": n, "macro_f1": float(np.mean(np.concatenate([audio, video]))),
-                        "macro_f1_audio_levels": float(audio.mean()), "macro_f1_video_levels": float(video.mean())})
+        audio = ctx.results.frame(label, "random-audio", MACRO_F1)["value"].to_numpy()
+        video = ctx.results.frame(label, "random-video", MACRO_F1)["value"].to_numpy()
+        records.append({"n_ctx": n, MACRO_F1: float(np.mean(np.concatenate([audio, video]))),
+                        f"{MACRO_F1}_audio_levels": float(audio.mean()),
+                        f"{MACRO_F1}_video_levels": float(video.mean())})
     data = pd.DataFrame(records)
     fig, (ax,) = new_figure()
-    ax.plot(data["n_ctx"], data["macro_f1"], marker="o", color=palette(1)[0])
+    ax.plot(data["n_ctx"], data[MACRO_F1], marker="o", color=palette(1)[0])
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(CONTEXT_LENGTHS), [str(n) for n in CONTEXT_LENGTHS])
     ax.set_xlabel("context length N_ctx (learnable query tokens)")
@@ -102,7 +104,7 @@ def build_fig2(ctx: Context) -> FigureArtifact:
 def _curves(ctx: Context, corruption: str, models: tuple[str, ...]) -> pd.DataFrame:
     """Every model's seed-mean macro-F1 per level, with each level's position on an evenly spaced axis."""
     position = {lv.label: i for i, lv in enumerate(get_corruption(corruption).levels)}
-    frames = [ctx.results.frame(m, corruption, "macro_f1").assign(model=DISPLAY.get(m, m)) for m in models]
+    frames = [ctx.results.frame(m, corruption, MACRO_F1).assign(model=DISPLAY.get(m, m)) for m in models]
     curves = pd.concat(frames)[["model", "corruption", "level", "x", "value", "ci_low", "ci_high"]]
     return curves.assign(position=curves["level"].map(position)).sort_values(["position"], kind="stable")
 

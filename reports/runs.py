@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from avbench import predictions
 from avbench.errors import UserError
+from avbench.provenance import RUN_JSON, find_run_info
 from avbench.reports.base import Need
 from avbench.tables import Num
 
@@ -33,11 +35,8 @@ class RunInfo:
 
 
 def _read(path: Path) -> RunInfo | None:
-    try:
-        info = json.loads((path / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(info, dict) or info.get("status") != "complete":
+    info = find_run_info(path)
+    if info is None or info.get("status") != "complete":
         return None
     return RunInfo(path, str(info.get("dataset")), str(info.get("config")), tuple(info.get("models", ())),
                    tuple(info.get("corruptions", {})), tuple(info.get("seeds", ())), str(info.get("split", "test")))
@@ -48,7 +47,7 @@ def discover(results: Path) -> list[RunInfo]:
     if not results.exists():
         return []
     candidates = [results, *sorted(results.glob("*")), *sorted(results.glob("*/*"))]
-    return [r for r in (_read(p) for p in candidates if (p / "run.json").is_file()) if r is not None]
+    return [r for r in (_read(p) for p in candidates if (p / RUN_JSON).is_file()) if r is not None]
 
 
 def dataset_name(dataset: str) -> str:
@@ -118,13 +117,7 @@ class ResultSet:
         return Num(float(row["value"]), float(row["ci_low"]), float(row["ci_high"]), digits=digits)
 
     def predictions(self, label: str, seed: int, corruption: str) -> dict[str, Any]:
-        from avbench.results import load_predictions
-        from avbench.units import prediction_path
-
-        path = prediction_path(self.run_of(label, corruption), label, seed, corruption)
-        if not path.is_file():
-            raise UserError(f"missing predictions {path}")
-        return load_predictions(path)
+        return predictions.load(predictions.path(self.run_of(label, corruption), label, seed, corruption))
 
     def level_outputs(self, label: str, seeds: Sequence[int], corruption: str, level: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """(targets, outputs) of one level for every seed: the runs of the 5 seeds × 5 subsets protocol."""

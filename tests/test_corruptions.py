@@ -151,7 +151,8 @@ def test_describe_has_a_row_per_corruption():
     assert [r.name for r in rows] == corruptions.names()
     for row in rows:
         corruption = corruptions.get(row.name)
-        assert row.levels.startswith(f"{len(corruption.levels)}:") and row.definition and row.paper
+        assert row.levels == tuple(lv.label for lv in corruption.levels) and row.definition and row.paper
+        assert row.x == tuple(lv.x for lv in corruption.levels) and row.categorical == corruption.categorical
 
 
 # -- masks_for: stability ------------------------------------------------------------------------------------

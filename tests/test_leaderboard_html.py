@@ -2,18 +2,10 @@
 and shows a hostile entry name as text without running it."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from avbench.leaderboards.commands import render
 from avbench.leaderboards.schema import Entry, MetricValue, ModelInfo, Protocol, write_entry
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs the Debian packages chromium and chromium-driver")
 
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
@@ -22,22 +14,6 @@ def _entry(name: str, label: str, clean: float, loss: float) -> Entry:
     metrics = [MetricValue("random-audio", f"{p}pct", float(p), "macro_f1", clean - loss * p / 100,
                            clean - loss * p / 100 - 0.02, clean - loss * p / 100 + 0.02) for p in (0, 50, 100)]
     return Entry("verified", ModelInfo(name, label), Protocol("avbench-test", "synthetic", "emotion"), metrics)
-
-
-@pytest.fixture()
-def browser(tmp_path: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def _column(table, index: int) -> list[str]:
@@ -78,3 +54,48 @@ def test_page_renders_sorts_and_escapes(browser, tmp_path: Path) -> None:
     assert len(curves) == 3
     titles = [c.find_element(By.TAG_NAME, "title").get_attribute("textContent") for c in curves]
     assert HOSTILE in titles
+
+
+def _modality_entry(name: str, clean: float, audio: float, video: float) -> Entry:
+    metrics = [MetricValue("modality", level, x, "macro_f1", value, value - 0.01, value + 0.01)
+               for level, x, value in (("none", 0.0, clean), ("audio", 1.0, audio), ("video", 2.0, video))]
+    protocol = Protocol("avbench-test", "synthetic", "emotion", seeds=[0, 1], mask_seed=7, n_clips=300)
+    return Entry("verified", ModelInfo(name, name.lower()), protocol, metrics)
+
+
+def test_every_board_has_a_readable_picture(browser, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    entries = tmp_path / "entries"
+    long_name = "Align-MultiScaleW (audio-only, word chunks)"
+    for entry in (_entry(long_name, "long", 0.80, 0.30), _entry("Beta", "beta", 0.75, 0.50),
+                  _modality_entry("Gamma", 0.8, 0.6, 0.7), _modality_entry("Delta", 0.7, 0.65, 0.5)):
+        write_entry(entry, entries)
+    page = tmp_path / "board.html"
+    page.write_text(render("html", entries=entries), encoding="utf-8")
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+    sections = browser.find_elements(By.CSS_SELECTOR, "section")
+    headers = {s.find_element(By.TAG_NAME, "h2").text: s for s in sections}
+    assert len(sections) == 3 and all(s.find_elements(By.CSS_SELECTOR, "figure svg") for s in sections)
+    modality = next(s for title, s in headers.items() if "modality" in title)
+    columns = [th.text for th in modality.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert "audio missing" in columns and "video missing" in columns and not any("=" in c for c in columns)
+    assert len(modality.find_elements(By.CSS_SELECTOR, "svg circle.score")) == 6  # 2 models × 3 conditions
+    assert len(modality.find_elements(By.CSS_SELECTOR, "svg line.interval")) == 6
+    assert "seeds 0, 1; mask seed 7" in modality.text and "synthetic, test split (300 clips)" in modality.text
+
+    sweep = next(s for title, s in headers.items() if "random-audio" in title)
+    svg = sweep.find_element(By.CSS_SELECTOR, "figure svg")
+    assert int(svg.get_attribute("width")) >= 800
+    assert len(svg.find_elements(By.CSS_SELECTOR, "polygon.band")) == 2  # the 95 % bands
+    assert len(svg.find_elements(By.CSS_SELECTOR, "line.level-tick")) == 3  # a tick at each level: 0, 50, 100
+    labels = [t.get_attribute("textContent") for t in svg.find_elements(By.TAG_NAME, "text")]
+    assert long_name in labels and "Beta" in labels and {"0", "50", "100"} <= set(labels)
+    legend = next(t for t in svg.find_elements(By.TAG_NAME, "text") if t.get_attribute("textContent") == long_name)
+    box = browser.execute_script("var b = arguments[0].getBBox(); return [b.x + b.width, b.y];", legend)
+    assert box[0] <= int(svg.get_attribute("width"))  # the whole legend lies inside the picture
+
+    clean = next(s for title, s in headers.items() if "clean" in title)
+    assert len(clean.find_elements(By.CSS_SELECTOR, "svg circle.score")) == 4

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from avbench.atomic import write_json, write_with
+from avbench import predictions
+from avbench.atomic import write_json
 from avbench.contract import Contract
 from avbench.corruptions import get as get_corruption
 from avbench.errors import UserError
@@ -26,10 +27,10 @@ from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
 from avbench.models import model_class
 from avbench.results import write_results
-from avbench.runner import mask_digests
 from avbench.store import FeatureStore
+from avbench.tasks import get as get_task
 from avbench.training import TrainSpec, checkpoint_dir
-from avbench.units import WEIGHTS_KEY, prediction_path, save_predictions
+from avbench.units import mask_digests
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
 PASSED = Contract("passed", 0.0)
@@ -72,26 +73,20 @@ def make_run(run_dir: Path, store: FeatureStore, models: Mapping[str, tuple[str,
     test = store.split_indices(split)
     clip_ids = np.array(store.clips["clip_id"].to_numpy()[test], dtype=str)
     for index, (label, (task, quality)) in enumerate(models.items()):
-        if task == "emotion":
-            targets, names = np.asarray(store.labels[test], np.float32), np.array(store.emotions)
-        else:
-            targets = np.asarray(store.attributes[test], np.float32)
-            names = np.array(store.meta["attributes"])
+        targets, names = get_task(task).targets(store, test), get_task(task).names(store)
         for seed in seeds:
             for name in corruptions:
                 levels = get_corruption(name).levels
                 xs = np.array([lv.x for lv in levels], dtype=np.float64)
-                arrays = {"clip_ids": clip_ids, "levels": np.array([lv.label for lv in levels], dtype=str), "x": xs,
-                          "outputs": fake_outputs(task, targets, xs, quality, 1000 * index + seed),
-                          "targets": targets, "task": np.array(task), "names": names,
-                          "mask_digests": np.array(_digests(store, name, real_digests)),
+                arrays = {**predictions.make(clip_ids, [lv.label for lv in levels], list(xs),
+                                             fake_outputs(task, targets, xs, quality, 1000 * index + seed), targets,
+                                             task, names, _digests(store, name, real_digests)),
                           **PASSED.record(_sees_masks(label))}
                 if weights is not None:
-                    arrays[WEIGHTS_KEY] = np.array(weights)
-                write_with(prediction_path(run_dir, label, seed, name), lambda p, a=arrays: save_predictions(p, a))
+                    arrays[predictions.WEIGHTS_KEY] = np.array(weights)
+                predictions.save(predictions.path(run_dir, label, seed, name), arrays)
     corruption_objects = [get_corruption(c) for c in corruptions]
-    write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0,
-                  {"emotion": "late-fusion", "attributes": "mdre-gru"})
+    write_results(run_dir, store, list(models), list(seeds), corruption_objects, bootstrap, 0)
     write_json(run_dir / "run.json", {
         "status": "complete", "avbench_version": "0.1.0", "git_commit": None, "command": "avbench run (test)",
         "dataset": store.name, "dataset_fingerprint": store.fingerprint, "config": "tiny", "models": list(models),
@@ -144,7 +139,9 @@ def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, 
     summary = pd.read_csv(good_run / "summary.csv")
     expected_auc = summary[(summary.model == "raver") & (summary.corruption == "markov")]["auc"].iloc[0]
     assert board.rows[0].auc == pytest.approx(expected_auc) == pytest.approx(raver.summaries["markov"]["auc"])
-    assert board.rows[0].effective is not None and board.rows[1].effective == pytest.approx(0.0)
+    # the baseline itself has no effective robustness, as in summary.csv
+    expected_eff = summary[(summary.model == "raver") & (summary.corruption == "markov")]["effective_robustness"]
+    assert board.rows[0].effective == pytest.approx(expected_eff.iloc[0]) and board.rows[1].effective is None
     clean = build_board(list(entries.values()), "synthetic", "emotion", "clean")
     assert clean.rows[0].entry.model.label == "raver"
     assert clean.rows[0].score == pytest.approx(raver.value("modality", "none", "macro_f1").value)
@@ -212,7 +209,7 @@ def test_a_verified_entry_is_bound_to_its_weights(synthetic: FeatureStore, tmp_p
 
 
 def _npz(run: Path) -> Path:
-    return prediction_path(run, "raver", 0, "modality")
+    return predictions.path(run, "raver", 0, "modality")
 
 
 def _rewrite(run: Path, **changes: object) -> None:

@@ -24,15 +24,10 @@ CORPORA: Registry[Corpus] = Registry(
         "msp-improv": "avbench.corpora.msp_improv:CORPUS",
         "msp-podcast": "avbench.corpora.msp_podcast:CORPUS",
     },
+    base=Corpus,
 )
-
-
-def names() -> list[str]:
-    return CORPORA.names()
-
-
-def get(name: str) -> Corpus:
-    return CORPORA.get(name)
+names = CORPORA.names
+get = CORPORA.get
 
 
 def load_labels(name: str, root: str | Path, **options: Any) -> CorpusLabels:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from avbench import corpora
+from avbench import corpora, terminal
 from avbench.corpora.checks import problems
 from avbench.corpora.labels import CorpusLabels
 from avbench.corpora.summary import CorpusSummary, Stats, StoreDescription, describe_store, summarize
@@ -159,7 +159,7 @@ def info(
 ) -> None:
     """A corpus checkout (clips, raters, prevalence, splits, media found per modality) or an extracted store."""
     chosen, store = _store_or_corpus(name, dataset)
-    console = Console()
+    console = terminal.console()
     if store is not None:
         render_store(describe_store(FeatureStore(store)), console)
         return
@@ -257,7 +257,7 @@ def extract(
     )
     labels = corpora.load_labels(dataset, root, **_options(rating_modality=rating_modality, seed=seed,
                                                             balance=balance, fold=fold, test_set=test_set))
-    console = Console(stderr=True)
+    console = terminal.console(stderr=True)
     with ClipProgress(console, f"extracting {dataset}") as progress:
         report = run_extraction(labels, out, config, device=device, batch_size=batch_size, skip_failed=skip_failed,
                                 available=available, limit=limit, force=force, on_start=progress.start,
