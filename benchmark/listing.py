@@ -21,7 +21,7 @@ Record = dict[str, Any]
 
 
 def model_records() -> list[Record]:
-    """Name, modalities, tasks, parameter counts of the tiny and paper configs, source paper (and mask access)."""
+    """Name, modalities, tasks, parameter counts of the tiny and paper configs, mask access, source paper."""
     import torch
 
     from avbench.models import REGISTRY, get
@@ -31,11 +31,9 @@ def model_records() -> list[Record]:
         cls = REGISTRY.get(name)
         with torch.device("meta"):  # count parameters without allocating the paper-size weights
             tiny, paper = (get(name, config=c).num_parameters() for c in ("tiny", "paper"))
-        record = {"name": name, "modalities": list(cls.modalities), "tasks": list(cls.tasks),
-                  "params_tiny": tiny, "params_paper": paper, "paper": cls.paper}
-        if hasattr(cls, "sees_masks"):
-            record["sees_masks"] = bool(cls.sees_masks)
-        records.append(record)
+        records.append({"name": name, "modalities": list(cls.modalities), "tasks": list(cls.tasks),
+                        "params_tiny": tiny, "params_paper": paper, "sees_masks": bool(cls.sees_masks),
+                        "paper": cls.paper})
     return records
 
 
@@ -69,6 +67,8 @@ def report_records() -> list[Record]:
 
 
 def _flat(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
         return ", ".join(_flat(v) for v in value)
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
@@ -89,9 +89,9 @@ def render(title: str, records: list[Record], fmt: str, out: Console) -> None:
             writer.writerow({k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
         out.file.write(buffer.getvalue())
     else:
-        numbers = tuple(c for c in columns if all(isinstance(r.get(c), int) and not isinstance(r.get(c), bool)
+        numbers = tuple(c.replace("_", " ") for c in columns if all(isinstance(r.get(c), int) and not isinstance(r.get(c), bool)
                                                    for r in records))
-        table = readable_table(*columns, title=title, right=numbers)
+        table = readable_table(*(c.replace("_", " ") for c in columns), title=title, right=numbers)
         for record in records:
             add_plain_row(table, *(_flat(record.get(c, "")) for c in columns))
         out.print(table)
