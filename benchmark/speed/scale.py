@@ -181,7 +181,8 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     from avbench.models.base import visible
     from avbench.corruptions import get as get_corruption
     from avbench.datasets import open_dataset
-    from avbench.training import TrainSpec, autocast, build_model, make_criterion, make_optimizer, modality_dropout
+    from avbench.tasks import get as get_task
+    from avbench.training import TrainSpec, autocast, build_model, make_optimizer, modality_dropout
     from avbench.units import predict_under_corruption, set_threads
 
     set_threads()
@@ -193,7 +194,7 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes["paper"]
     size = batch_size or recipe.batch_size  # 0 = the recipe's
-    criterion = make_criterion(model.task, recipe.loss, store, recipe.cb_beta).to(device)
+    criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)
     optimizer = make_optimizer(model, recipe)
     collator = Collator(store, type(model).modalities)
     rng = np.random.default_rng(0)
