@@ -68,8 +68,8 @@ def rich_table(table: Any) -> Table:
     from avbench.tables import Num, cell_text
 
     numeric = tuple(name for j, name in enumerate(table.columns)
-                    if table.rows and all(isinstance(r[j], (Num, int, float)) or r[j] in (None, "")
-                                          for r in table.rows))
+                    if table.rows and all(isinstance(r[j], (Num, int, float)) or r[j] in (None, "", "–")
+                                          or (isinstance(r[j], str) and r[j].isdigit()) for r in table.rows))
     out = readable_table(*table.columns, right=numeric)
     for row in table.rows:
         add_plain_row(out, *(cell_text(cell) for cell in row))
