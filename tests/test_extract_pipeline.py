@@ -249,7 +249,8 @@ def test_extract_command_wires_options_and_reports(models, podcast_root, tmp_pat
     assert "1 clip(s) failed" in failed.output and "first: MSP-PODCAST_0001_0001" in failed.output
     assert "cannot open" in failed.output and str(broken) not in failed.output.replace("\n", "")  # a reason, no path
     assert "MSP-PODCAST_0001_0001" in (tmp_path / "store.failed.csv").read_text()
-    assert "1/5 clips" in failed.output and " 0/5" not in failed.output  # plain progress lines off a terminal
+    # plain progress lines off a terminal, one per group of clips encoded together (5 clips fit one group of 8)
+    assert "5/5 clips" in failed.output and " 0/5" not in failed.output
     done = CliRunner().invoke(app, [*args, "--available", "--skip-failed"])
     assert done.exit_code == 0, done.output
     assert "1 clip(s) to extract, 4 done by an earlier run" in done.output
@@ -318,7 +319,8 @@ def test_extraction_is_pinned_by_encoder_content_not_by_path(models, crema_root,
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        run_extraction(labels, out, audio_only(moved), device="cpu", on_progress=stop_after_one)
+        # one clip per encoder call, so the interruption comes after exactly one finished clip
+        run_extraction(labels, out, audio_only(moved), device="cpu", on_progress=stop_after_one, clips_per_call=1)
     torch.manual_seed(1)  # other weights, saved over the same directory
     WavLMModel(WavLMConfig.from_pretrained(moved)).save_pretrained(moved)
     with pytest.raises(UserError, match=r"other settings: the audio encoder's weights or preprocessing \(sha256"):
