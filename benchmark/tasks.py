@@ -16,6 +16,7 @@ measured against, and what valid predictions look like. Nothing else in avbench 
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 Triple = tuple[float, float, float]  # (value, ci_low, ci_high)
 
 
-class Task:
-    """The task interface; the subclasses below fill it in. Instances are stateless and registered by name."""
+class Task(ABC):
+    """The task interface (abstract: a task that misses a method cannot be built); the subclasses below fill it in. Instances are stateless and registered by name."""
 
     name: str = ""
     primary: str = ""  # metric that ranks models and selects the checkpoint (a name in avbench.metric_specs)
@@ -46,16 +47,16 @@ class Task:
     scalar_outputs: bool = False  # True: each output is its own value (one head each); False: one distribution
     description: str = ""
 
+    @abstractmethod
     def names(self, store: FeatureStore) -> list[str]:
         """One name per output (emotions or attributes), from the store."""
-        raise NotImplementedError
 
     def n_outputs(self, store: FeatureStore) -> int:
         return len(self.names(store))
 
+    @abstractmethod
     def targets(self, store: FeatureStore, indices: np.ndarray) -> np.ndarray:
         """(N, outputs) float32 targets of clips ``indices``, on the scale predictions are scored on."""
-        raise NotImplementedError
 
     def activate(self, outputs: torch.Tensor) -> torch.Tensor:
         """A model's raw outputs → predictions on the model's own scale (e.g. logits → probabilities)."""
@@ -65,19 +66,19 @@ class Task:
         """Predictions → the targets' scale (identity unless the model learns on normalised targets)."""
         return predictions
 
+    @abstractmethod
     def criterion(self, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
         """The training loss for a recipe's ``loss`` setting; maps (outputs, batch) to a scalar."""
-        raise NotImplementedError
 
+    @abstractmethod
     def point_scores(self, targets: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> dict[str, float]:
         """Every scalar metric of one condition, by its flat results-file name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def condition_scores(self, targets: np.ndarray, predictions: np.ndarray, names: Sequence[str], n_resamples: int,
                          seed: int) -> tuple[dict[str, Triple], np.ndarray]:
         """Every metric of one condition with its percentile interval, and the primary metric on each of the
         ``n_resamples`` clip resamples (paired across models through the shared ``seed``): one bootstrap for both."""
-        raise NotImplementedError
 
     def dev_score(self, targets: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> float:
         """The checkpoint-selection score on the development split: the primary metric."""
