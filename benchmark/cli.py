@@ -191,7 +191,7 @@ def run(
     for problem in recorded_problems(store):
         warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
                       f"(see `avbench datasets info {dataset}`)")
-    directory = run_grid(spec, console=err)
+    directory = run_grid(spec, console=err, checked=True)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
               markup=False, highlight=False)

@@ -15,8 +15,9 @@ from avbench.metric_specs import display  # noqa: E402
 from avbench.tasks import get as get_task  # noqa: E402
 
 
-def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
-    """Seed-mean curves of the primary metric of each task, with the interval as a band; returns the PNG paths."""
+def plot_curves(df: pd.DataFrame, directory: Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Seed-mean curves of the primary metric of each task, with the interval as a band, in each of ``formats``;
+    returns the PNG paths."""
     written = []
     means = df[df["seed"] == "mean"]
     sns.set_theme(style="whitegrid", context="paper")
@@ -35,9 +36,9 @@ def plot_curves(df: pd.DataFrame, directory: Path) -> list[Path]:
         ax.legend(fontsize=7, ncol=2, frameon=False)
         fig.tight_layout()
         stem = directory / f"{corruption}-{metric}"
-        for suffix in (".png", ".pdf"):
-            write_with(stem.with_suffix(suffix), lambda p, s=suffix: fig.savefig(p, format=s[1:], dpi=150,
-                                                                                  metadata=_metadata(s)))
+        for fmt in formats:
+            write_with(stem.with_suffix(f".{fmt}"), lambda p, f=fmt: fig.savefig(p, format=f, dpi=150,
+                                                                                 metadata=_metadata(f)))
         plt.close(fig)
         written.append(stem.with_suffix(".png"))
     return written
@@ -49,6 +50,6 @@ def _x_label(corruption: str) -> str:
     return REGISTRY.get(corruption).x_label if corruption in REGISTRY else f"{corruption} level"
 
 
-def _metadata(suffix: str) -> dict[str, object]:
+def _metadata(fmt: str) -> dict[str, object]:
     """No timestamps in the files, so the same run gives the same bytes."""
-    return {"CreationDate": None} if suffix == ".pdf" else {"Software": None}
+    return {"CreationDate": None} if fmt == "pdf" else {"Software": None}

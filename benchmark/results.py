@@ -11,15 +11,19 @@ from typing import Any
 
 from avbench.atomic import write_text, write_with
 from avbench.store import FeatureStore
-from avbench.summary import score_run, summary_frame
+from avbench.summary import RunScores, score_run, summary_frame
 
 
 def write_results(out: Path, store: FeatureStore, labels: Sequence[str], seeds: Sequence[int],
                   corruptions: Sequence[Any], n_resamples: int, boot_seed: int) -> None:
-    """Write results.csv/.parquet, summary.csv and plots/ — each file atomically."""
+    """Score the run's predictions and write results.csv/.parquet, summary.csv and plots/."""
+    write_scores(out, score_run(out, store.name, labels, seeds, corruptions, n_resamples, boot_seed))
+
+
+def write_scores(out: Path, scores: RunScores) -> None:
+    """Write results.csv/.parquet, summary.csv and plots/ from ``scores`` — each file atomically."""
     from avbench.plots import plot_curves
 
-    scores = score_run(out, store.name, labels, seeds, corruptions, n_resamples, boot_seed)
     df = scores.rows
     write_text(out / "results.csv", df.to_csv(index=False))
     write_with(out / "results.parquet", lambda p: df.to_parquet(p, index=False))

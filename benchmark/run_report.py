@@ -62,18 +62,21 @@ def _table_block(table: Table) -> str:
 
 
 def _curve_figures(view: RunView) -> dict[tuple[str, str], str]:
-    """(corruption, task) → inline PNG of the plots the runner writes (drawn again when the run is unfinished)."""
+    """(corruption, task) → inline PNG of the plots the runner writes: read from ``plots/`` of a finished run,
+    drawn (PNG only) from what is done when the run is unfinished."""
     from avbench.plots import plot_curves
     from avbench.tasks import get as get_task
 
     means = view.rows[view.rows["seed"] == "mean"]
-    figures = {}
+    names = {key: f"{key[0]}-{get_task(key[1]).primary}.png"
+             for key, _ in means.groupby(["corruption", "task"], sort=False)}
     with tempfile.TemporaryDirectory() as scratch:
-        plot_curves(view.rows, Path(scratch))
-        for (corruption, task), _ in means.groupby(["corruption", "task"], sort=False):
-            png = Path(scratch) / f"{corruption}-{get_task(task).primary}.png"
-            figures[(corruption, task)] = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
-    return figures
+        directory = view.directory / "plots"
+        if not view.complete or not all((directory / name).is_file() for name in names.values()):
+            directory = Path(scratch)
+            plot_curves(view.rows, directory, formats=("png",))
+        return {key: "data:image/png;base64," + base64.b64encode((directory / name).read_bytes()).decode()
+                for key, name in names.items()}
 
 
 def _clean_rows(view: RunView) -> pd.DataFrame:

@@ -85,7 +85,7 @@ def _score_unfinished(directory: Path, info: dict[str, Any], labels: list[str], 
                       corruptions: list[Any], expected: int) -> RunView:
     from avbench import predictions
     from avbench.datasets import open_dataset
-    from avbench.summary import COLUMNS, SUMMARY_COLUMNS, RunScores, score_run, summary_frame
+    from avbench.summary import COLUMNS, SUMMARY_COLUMNS, merge_scores, score_run, summary_frame
 
     spec = info.get("spec", {})
     done = [(label, c.name) for label in labels for c in corruptions
@@ -97,10 +97,8 @@ def _score_unfinished(directory: Path, info: dict[str, Any], labels: list[str], 
         return view
     store = open_dataset(spec.get("dataset", "synthetic"), seed=int(spec.get("dataset_seed", 0)))
     by_name = {c.name: c for c in corruptions}
-    parts = [score_run(directory, store.name, [label], seeds, [by_name[name]], view.bootstrap, view.boot_seed)
-             for label, name in done]
-    scores = RunScores(pd.concat([p.rows for p in parts], ignore_index=True),
-                       {key: dist for p in parts for key, dist in p.distributions.items()})
+    scores = merge_scores([score_run(directory, store.name, [label], seeds, [by_name[name]], view.bootstrap,
+                                     view.boot_seed) for label, name in done])
     view.rows = scores.rows
     # as summary.csv reads back (blank cells as ''), so a finished and an unfinished run print alike
     view.summary = pd.read_csv(io.StringIO(summary_frame(scores).to_csv(index=False)), keep_default_na=False)

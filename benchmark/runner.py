@@ -167,11 +167,16 @@ def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
         raise UserError(f"{kind} of {ts.label} (seed {ts.seed}, task {task}) failed: {exc}") from None
 
 
-def run(spec: RunSpec, progress: bool = True, console: Console | None = None) -> Path:
-    """Execute the grid and write predictions, results, summary, plots and provenance. Returns the run dir."""
+def run(spec: RunSpec, progress: bool = True, console: Console | None = None, checked: bool = False) -> Path:
+    """Execute the grid and write predictions, results, summary, plots and provenance. Returns the run dir.
+
+    ``checked``: the caller has already passed ``spec`` through :func:`check_spec` (the CLI does, before it opens
+    the dataset); checking builds every model on the meta device, so it is not done twice.
+    """
     from avbench.corruptions import get as get_corruption
 
-    check_spec(spec)
+    if not checked:
+        check_spec(spec)
     console = console or terminal.console(stderr=True)
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
     corruptions = [get_corruption(name) for name in spec.corruptions]
@@ -201,8 +206,9 @@ def _read_previous(info_path: Path) -> dict[str, Any] | None:
 def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, console: Console,
                 progress: bool) -> Path:
     from avbench.provenance import provenance
-    from avbench.results import write_results
+    from avbench.results import write_scores
     from avbench.run_report import write_report
+    from avbench.summary import RunScores, merge_scores, score_run
 
     started = time.time()
     info_path = out / RUN_JSON
@@ -225,6 +231,16 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                              gpus_per_unit=1 if spec.device.startswith("cuda") else 0)
     futures: dict[Future, tuple[str, TrainSpec]] = {}
     weights: dict[str, dict[int, str]] = {}
+    labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
+    outstanding = {label: len(spec.seeds) for label in labels}  # a label's units not finished yet
+    scored: dict[str, RunScores] = {}
+
+    def score(label: str) -> None:
+        """Score a model as soon as its last unit finishes: the main process does it while the workers evaluate
+        the other models, instead of for all of them after the last unit."""
+        scored[label] = score_run(out, store.name, [label], spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
+
+    finished = False
     try:
         with terminal.progress(console, f"{len(train_specs)} trainings + evaluations", total, progress) as bar:
             for ts in train_specs:
@@ -235,18 +251,24 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                     kind, ts = futures.pop(future)
                     outcome = _unit_result(future, kind, ts, store)
                     bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done")
+                    outstanding[ts.label] -= 1
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
+                        outstanding[ts.label] += len(pending_evals[ts])
+                    if outstanding[ts.label] == 0:
+                        score(ts.label)
+        finished = True
     except BaseException as exc:
         write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
         raise
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
+        # When every unit has finished, the workers' exit (interpreter teardown, ~1 s each) overlaps the scoring
+        # below instead of delaying it; after a failure, wait for them.
+        executor.shutdown(wait=not finished, cancel_futures=True)
     evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
-    write_results(out, store, labels, spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
+    write_scores(out, merge_scores([scored[label] for label in labels]))
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
                  "split": spec.split})

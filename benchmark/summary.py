@@ -102,6 +102,15 @@ def score_run(run_dir: Path, dataset: str, labels: Sequence[str], seeds: Sequenc
     return RunScores(pd.DataFrame(rows, columns=COLUMNS), distributions)
 
 
+def merge_scores(parts: Sequence[RunScores]) -> RunScores:
+    """Scores computed piece by piece (a model at a time as a run finishes it, or what an unfinished run has done)
+    as one :class:`RunScores`, rows in the order of ``parts``."""
+    if not parts:
+        return RunScores(pd.DataFrame(columns=COLUMNS), {})
+    return RunScores(pd.concat([p.rows for p in parts], ignore_index=True),
+                     {key: dist for p in parts for key, dist in p.distributions.items()})
+
+
 def _row(model: str, seed: str, dataset: str, task: str, corruption: str, level: Any, metric: str,
          triple: tuple[float, float, float], n: int) -> dict[str, Any]:
     value, low, high = triple

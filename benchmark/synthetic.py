@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter
 
 from avbench.cache import cache_dir
 from avbench.reference_data import CREMA_D_DURATION, CREMA_D_RATERS
@@ -117,12 +116,23 @@ def confusable() -> np.ndarray:
     return c / c.sum(axis=1, keepdims=True)
 
 
+def _ar1(gain: float, rho: float, x: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``y[t] = rho * y[t-1] + gain * x[t]`` along axis 0, with ``y[0] = gain * x[0] + start``.
+
+    scipy.signal is imported here, not at the top: it costs ~1.7 s, and only generating the corpus needs it, not
+    every process (each run worker) that opens the cached store.
+    """
+    from scipy.signal import lfilter
+
+    out, _ = lfilter([gain], [1.0, -rho], x, axis=0, zi=start)
+    return out
+
+
 def _smooth_noise(rng: np.random.Generator, n: int, width: int, rho: float) -> np.ndarray:
     """(n, width) stationary AR(1) processes with unit variance and lag-1 autocorrelation ``rho``."""
     eps = rng.normal(size=(n, width))
     start = rng.normal(size=(1, width)) * rho
-    out, _ = lfilter([np.sqrt(1 - rho**2)], [1.0, -rho], eps, axis=0, zi=start)
-    return out
+    return _ar1(np.sqrt(1 - rho**2), rho, eps, start)
 
 
 def _bump(times: np.ndarray, centre: float, width: float) -> np.ndarray:
@@ -259,7 +269,7 @@ class _Generator:
         which = np.searchsorted(syllables, times)
         pattern = rng.normal(size=(len(syllables) + 1, width))[which]
         rho = cfg.coarticulation ** (AUDIO_RATE / rate)
-        smooth, _ = lfilter([1 - rho], [1.0, -rho], pattern, axis=0, zi=pattern[:1] * rho)
+        smooth = _ar1(1 - rho, rho, pattern, pattern[:1] * rho)
         drift = _smooth_noise(rng, len(times), width, cfg.drift ** (AUDIO_RATE / rate))
         white = rng.normal(size=(len(times), width))
         return self.noise[modality] * (smooth + cfg.drift_share * drift + cfg.white * white)

@@ -101,16 +101,27 @@ def mask_digests(store: FeatureStore, corruption: Any, mask_seed: int) -> list[s
     return [digest_masks(level) for level in test_split_masks(store, corruption, mask_seed)]
 
 
-def _mask_tensors(batch_masks: list[dict[str, np.ndarray]], lengths: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def stack_masks(level_masks: list[dict[str, np.ndarray]], modalities: list[str]) -> dict[str, np.ndarray]:
+    """One level's keep-masks of every clip as a (clips, longest) array per modality, True past a clip's end (the
+    batch's own padding mask rules there), so a batch's masks are one slice instead of a copy per clip."""
+    out = {}
+    for m in modalities:
+        rows = [np.asarray(clip[m], dtype=bool) if m in clip else np.ones(0, dtype=bool) for clip in level_masks]
+        stacked = np.ones((len(rows), max([1, *(len(r) for r in rows)])), dtype=bool)
+        for i, row in enumerate(rows):
+            stacked[i, : len(row)] = row
+        out[m] = stacked
+    return out
+
+
+def _mask_tensors(stacked: dict[str, np.ndarray], rows: slice, lengths: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The keep-masks of the batch ``rows``, as wide as the batch (True beyond a mask's end, like padding)."""
     out = {}
     for m, lens in lengths.items():
-        lens = lens.cpu()  # one copy, not one device sync per clip
         width = int(max(1, int(lens.max())))
-        t = torch.ones((len(batch_masks), width), dtype=torch.bool)
-        for b, clip in enumerate(batch_masks):
-            if m in clip:
-                n = min(int(lens[b]), len(clip[m]))
-                t[b, :n] = torch.from_numpy(np.asarray(clip[m][:n], dtype=bool))
+        part = stacked[m][rows, :width]
+        t = torch.ones((part.shape[0], width), dtype=torch.bool)
+        t[:, : part.shape[1]] = torch.from_numpy(np.ascontiguousarray(part))
         out[m] = t
     return out
 
@@ -134,14 +145,15 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     collator = Collator(store, type(model).modalities)
     test = store.split_indices(split)
     all_masks = test_split_masks(store, corruption, mask_seed, split)
+    stacked = [stack_masks(level_masks, collator.modalities) for level_masks in all_masks]
     outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
     chunks = [test[start : start + batch_size] for start in range(0, len(test), batch_size)]
     cuda = torch.device(device).type == "cuda"
     with autocast(device, precision):
         for start, clean in zip(range(0, len(test), batch_size), prefetch(chunks, collator, device), strict=True):
             frames = model.frontend(clean.inputs) if eval_path == "folded" else None
-            for li, level_masks in enumerate(all_masks):
-                masks = _mask_tensors(level_masks[start : start + batch_size], clean.lengths)
+            for li, level_masks in enumerate(stacked):
+                masks = _mask_tensors(level_masks, slice(start, start + batch_size), clean.lengths)
                 batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()})
                 out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
                 out = task.activate(out)
