@@ -1,4 +1,4 @@
 """``python -m avbench`` runs the same CLI as the ``avbench`` console script."""
-from avbench.cli import main
+from avbench.cli import entry
 
-main()
+entry()

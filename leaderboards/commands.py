@@ -9,10 +9,6 @@ import typer
 from avbench import validate
 from avbench.atomic import write_text
 from avbench.errors import unknown
-from avbench.leaderboards.board import build_boards
-from avbench.leaderboards.html import page
-from avbench.leaderboards.render import readme, render_boards
-from avbench.leaderboards.schema import load_entries
 
 FORMATS = ("md", "csv", "latex", "html")
 README = Path(__file__).resolve().parent / "README.md"
@@ -21,6 +17,13 @@ README = Path(__file__).resolve().parent / "README.md"
 def render(fmt: str, dataset: str | None = None, corruption: str | None = None,
            entries: Path | None = None) -> str:
     """The leaderboard document in ``fmt``: Markdown is the full README page, HTML the static sortable page."""
+    # imported here, not at the top: boards pull in the model registry (torch) and the summariser, which every
+    # other subcommand (`avbench run` first of all) would otherwise pay for when the CLI starts
+    from avbench.leaderboards.board import build_boards
+    from avbench.leaderboards.html import page
+    from avbench.leaderboards.render import readme, render_boards
+    from avbench.leaderboards.schema import load_entries
+
     if fmt not in FORMATS:
         raise unknown("leaderboard format", fmt, FORMATS)
     boards = build_boards(load_entries(entries), dataset, corruption)

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from avbench.errors import UserError
 from avbench.validate import MIN_BOOTSTRAP
-from avbench.reports.base import Settings
-from avbench.reports.produce import ALL, Options, ReportInfo, describe, produce
+
+if TYPE_CHECKING:  # the reports pull in plotting and the summariser: imported when a command runs
+    from avbench.reports.produce import ReportInfo
 
 
 def report(
@@ -29,6 +30,9 @@ def report(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the recipes' epochs of runs started here"),
 ) -> list[Path]:
     """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""
+    from avbench.reports.base import Settings
+    from avbench.reports.produce import ALL, Options, produce
+
     if config not in ("tiny", "paper"):
         raise UserError(f"--config must be tiny or paper, got {config!r}")
     options = Options(results=results, out=out if out is not None else results / "reports",
@@ -44,4 +48,6 @@ def report(
 
 def list_reports() -> list[ReportInfo]:
     """Rows of ``avbench list reports``: name, kind, source artifact, title and the runs it needs."""
+    from avbench.reports.produce import describe
+
     return describe()
