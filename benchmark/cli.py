@@ -301,7 +301,7 @@ def speed_scale(
     steps: int = typer.Option(2, help="timed training steps per model (after one warm-up step)"),
     batch_size: int = typer.Option(8, help="training batch size measured (0 = each recipe's); projections use "
                                            "clips/s"),
-    layers: int = typer.Option(2, help="transformer layers built per encoder; timings are extrapolated to 24"),
+    layers: int = typer.Option(2, help="transformer layers built per encoder; timings are extrapolated to its full depth"),
     repeats: int = typer.Option(1, help="timed repeats per encoder (the best is kept)"),
     seeds: int = typer.Option(1, help="seeds per model in the projected full RAVER sweep"),
 ) -> None:

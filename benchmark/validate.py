@@ -146,8 +146,6 @@ def model_settings(names: Iterable[str], config: str, overrides: dict[str, Any])
     is most of a warm default run's validation. The CPU build runs under a forked RNG, leaving the caller's
     random state as it was.
     """
-    import torch
-
     from avbench.models import get, model_class
 
     for name in names:

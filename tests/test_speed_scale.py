@@ -10,25 +10,27 @@ import pytest
 from avbench.speed.scale import CORPORA, project_model
 
 
-def _scale(*args: str, cache) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AVBENCH_CACHE": str(cache), "COLUMNS": "250"}
+def _scale(*args: str, cache, columns: str = "250") -> subprocess.CompletedProcess:
+    env = {**os.environ, "AVBENCH_CACHE": str(cache), "COLUMNS": columns}
     return subprocess.run([sys.executable, "-m", "avbench", "speed", "scale", *args], env=env, capture_output=True,
                           text=True, timeout=600)
 
 
 def test_scale_measures_a_model_and_an_encoder_and_projects_corpus_costs(session_cache, synthetic):
     pytest.importorskip("transformers")
-    result = _scale("--models", "ser,late-fusion", "--encoders", "wav2vec2-large-robust", "--steps", "1",
-                    "--batch-size", "2", cache=session_cache)
+    result = _scale("--models", "ser,fer", "--encoders", "wav2vec2-large-robust", "--steps", "1",
+                    "--batch-size", "2", cache=session_cache, columns="80")
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert "wav2vec2-large-robust" in text and "extrapolated to 24" in text
+    assert "…" not in text  # piped: tables at their natural width, whatever $COLUMNS says
+    encoder = next(line for line in text.splitlines() if line.startswith("│ wav2vec2-large-robust "))
+    assert [c.strip() for c in encoder.strip("│ ").split("│")][1] == "24"  # extrapolated to its 24 layers
     ser = next(line for line in text.splitlines() if line.startswith("│ ser "))
     cells = [c.strip() for c in ser.strip("│ ").split("│")]
     assert float(cells[3]) > 0 and float(cells[5]) > 0  # steps/s, evaluation clips × levels/s
     assert cells[6] != "–" and cells[7] != "–"  # audio only: projected on both corpora
-    fusion = next(line for line in text.splitlines() if line.startswith("│ late-fusion "))
-    assert fusion.rstrip(" │").endswith("–")  # needs video, which MSP-Podcast lacks
+    faces = next(line for line in text.splitlines() if line.startswith("│ fer "))
+    assert faces.rstrip(" │").endswith("–")  # needs video, which MSP-Podcast lacks
     assert "full RAVER sweep" not in text  # CREMA-D's encoders were not measured
 
 

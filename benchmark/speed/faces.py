@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from rich.table import Table
+
+from avbench import terminal
 
 CREMA_D_CLIPS = 7438  # after the four broken clips
 CREMA_D_SECONDS = 2.54  # mean clip duration (RAVER paper; avbench datasets info on the real tables)
@@ -59,9 +60,11 @@ def measure(fps: float = 30.0, seconds: float = CREMA_D_SECONDS, repeats: int = 
 
 
 def report(results: list[tuple[str, float, int]], frames: int, console: Console | None = None) -> None:
-    console = console or Console()
-    table = Table("setting", "s per clip", "ms per frame", "faces found", "CREMA-D video (h)",
-                  title=f"video features per {frames}-frame clip on {torch.get_num_threads()} CPU thread(s)")
+    console = console or terminal.console()
+    table = terminal.readable_table("setting", "s per clip", "ms per frame", "faces found", "CREMA-D video (h)",
+                                    right=("s per clip", "ms per frame", "faces found", "CREMA-D video (h)"),
+                                    title=f"video features per {frames}-frame clip on {torch.get_num_threads()} "
+                                          "CPU thread(s)")
     for label, seconds, found in results:
         table.add_row(label, f"{seconds:.2f}", f"{1000 * seconds / frames:.0f}", f"{found}/{frames}",
                       f"{seconds * CREMA_D_CLIPS / 3600:.1f}")

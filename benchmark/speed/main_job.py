@@ -14,12 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
+from avbench import terminal
 from avbench.speed.timing import best_of
 
-console = Console()
+console = terminal.console()
 COLD_TARGET_S, WARM_TARGET_S = 150.0, 20.0  # on two CPU cores, test split sized for ±0.02 intervals
 
 
@@ -98,10 +96,8 @@ def memory(sizes: tuple[int, int] = (600, 2400)) -> dict[str, float]:
 def measure(models: str = "all") -> dict[str, dict[str, float]]:
     """Run all three measurements and print one table of ratios."""
     results = {"main job": main_job(models), "per level": per_level_cost(), "memory": memory()}
-    table = Table(title="avbench run: speed and memory (ratios from this one run)")
-    table.add_column("measurement")
-    table.add_column("value", justify="right")
-    table.add_column("target")
+    table = terminal.readable_table("measurement", "value", "target", right=("value",),
+                                    title="avbench run: speed and memory (ratios from this one run)")
     main = results["main job"]
     table.add_row("cold run (s)", f"{main['cold_s']:.1f}", f"< {COLD_TARGET_S:g}")
     table.add_row("warm run (s)", f"{main['warm_s']:.1f}", f"< {WARM_TARGET_S:g}")

@@ -5,8 +5,8 @@ Measured on this machine (``--device cpu`` or ``cuda``):
 * extraction clips/s per encoder, through avbench's own encoder code where it can run offline: the speech
   encoders are randomly initialised from ``transformers`` configs of the real architectures (WavLM-large,
   wav2vec2-large-robust) with fewer transformer layers — timed at 1 and ``layers`` layers and extrapolated
-  linearly to 24 — on a clip of the corpus's mean duration; RoBERTa-base is timed the same way on a fixed token
-  count; faces are MTCNN detection (on smooth face-free frames) plus the MobileNetV2 trunk on 480 × 360 frames, 30 per
+  linearly to their 24 — on a clip of the corpus's mean duration; RoBERTa-base is timed the same way on a fixed
+  token count and extrapolated to its 12 layers; faces are MTCNN detection (on smooth face-free frames) plus the MobileNetV2 trunk on 480 × 360 frames, 30 per
   second of clip.
 * training steps/s and peak memory per model, at its ``paper`` configuration and a chosen batch size on
   ``synthetic-paper`` (the papers' feature sizes), through the real training loop (prefetch, modality dropout,
@@ -31,16 +31,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
+from avbench import terminal
 from avbench.errors import UserError
 from avbench.speed.timing import best_of
 
-console = Console()
-progress = Console(stderr=True)
+console = terminal.console()  # off a terminal, tables at their natural width: nothing cut in a log
+progress = terminal.console(stderr=True)
 STORE = "synthetic-paper"
-FULL_LAYERS = 24  # WavLM-large and wav2vec2-large-robust
+FULL_LAYERS = {"wavlm-large": 24, "wav2vec2-large-robust": 24, "roberta-base": 12}  # transformer layers
 
 
 @dataclass(frozen=True)
@@ -85,11 +84,11 @@ def _speech_encoder(kind: str, layers: int, device: Any, folder: str) -> Any:
     return AudioEncoder(folder, "all" if kind == "wavlm-large" else "last", device)
 
 
-def _extrapolated(time_at: Callable[[int], float], layers: int) -> float:
-    """Seconds per clip of the 24-layer model from timings at 1 and ``layers`` layers (linear in depth)."""
+def _extrapolated(time_at: Callable[[int], float], layers: int, full: int) -> float:
+    """Seconds per clip of the ``full``-layer model from timings at 1 and ``layers`` layers (linear in depth)."""
     one, more = time_at(1), time_at(layers)
     per_layer = max(0.0, (more - one) / (layers - 1))
-    return one + per_layer * (FULL_LAYERS - 1)
+    return one + per_layer * (full - 1)
 
 
 def _speech_rate(kind: str, seconds: float, device: Any, layers: int, repeats: int) -> float:
@@ -104,7 +103,7 @@ def _speech_rate(kind: str, seconds: float, device: Any, layers: int, repeats: i
             encoder = _speech_encoder(kind, n_layers, device, folder)
             return best_of(lambda: encoder(wav), repeats, warm_up=True)
 
-    return 1.0 / _extrapolated(time_at, layers)
+    return 1.0 / _extrapolated(time_at, layers, FULL_LAYERS[kind])
 
 
 def _text_rate(device: Any, layers: int, repeats: int) -> float:
@@ -118,7 +117,7 @@ def _text_rate(device: Any, layers: int, repeats: int) -> float:
         with torch.no_grad():
             return best_of(lambda: model(input_ids=ids).last_hidden_state.float().cpu(), repeats, warm_up=True)
 
-    return 1.0 / _extrapolated(time_at, layers)
+    return 1.0 / _extrapolated(time_at, layers, FULL_LAYERS["roberta-base"])
 
 
 def _face_rate(seconds: float, device: Any, repeats: int) -> float:
@@ -303,20 +302,20 @@ def raver_sweep_s(models: dict[str, dict[str, float]], extraction: dict[str, flo
 def report(device: str, precision: str, extraction: dict[str, float], models: dict[str, dict[str, float]],
            failed: dict[str, str], seeds: int, layers: int) -> None:
     shares = _split_shares()
-    table = Table(title=f"extraction on {device} (random weights, {layers}-layer timings extrapolated to 24)")
-    for col in ("encoder", "clip length", "clips/s", *(f"{c.name} ({c.clips:,} clips)" for c in CORPORA)):
-        table.add_column(col, justify="right" if col != "encoder" else "left")
+    columns = ("encoder", "layers", "clip length", "clips/s", *(f"{c.name} ({c.clips:,} clips)" for c in CORPORA))
+    table = terminal.readable_table(*columns, right=columns[1:],
+                                    title=f"extraction on {device} (random weights, timings at 1 and {layers} "
+                                          "layers extrapolated to the encoder's layers)")
     for name, rate in extraction.items():
         corpus = next(c for c in CORPORA if name in c.encoders)
         cells = [_duration(c.clips / rate) if name in c.encoders else "–" for c in CORPORA]
-        table.add_row(name, f"{corpus.mean_seconds:.2f} s", f"{rate:.2f}", *cells)
+        table.add_row(name, str(FULL_LAYERS.get(name, "–")), f"{corpus.mean_seconds:.2f} s", f"{rate:.2f}", *cells)
     if extraction:
         console.print(table)
-    table = Table(title=f"training and evaluation on {device}, {precision}, paper configs on {STORE}; "
-                        "projected: train (recipe epochs) + one Markov sweep")
-    for col in ("model", "params", "batch", "steps/s", "peak MiB", "eval clips×levels/s",
-                *(c.name for c in CORPORA)):
-        table.add_column(col, justify="left" if col == "model" else "right")
+    columns = ("model", "params", "batch", "steps/s", "peak MiB", "eval clips×levels/s", *(c.name for c in CORPORA))
+    table = terminal.readable_table(*columns, right=columns[1:],
+                                    title=f"training and evaluation on {device}, {precision}, paper configs on "
+                                          f"{STORE}; projected: train (recipe epochs) + one Markov sweep")
     for name, m in models.items():
         cells = []
         for corpus in CORPORA:
