@@ -162,6 +162,41 @@ def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli
     assert not (tmp_path / "missing").exists()
 
 
+MSP_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _first_file(folder: str, data: bytes):
+    def damage(root: Path) -> None:
+        sorted((root / folder).iterdir())[0].write_bytes(data)
+    return damage
+
+
+MSP_DAMAGE = {
+    "msp-podcast: binary consensus": lambda r: (r / "Labels" / "labels_consensus.csv").write_bytes(
+        bytes(range(256)) * 4),
+    "msp-podcast: empty consensus": lambda r: (r / "Labels" / "labels_consensus.csv").write_text(""),
+    "msp-podcast: EmoAct=high": lambda r: _replace_cell(r / "Labels" / "labels_consensus.csv", "EmoAct", "high"),
+    "msp-podcast: binary detailed labels": lambda r: (r / "Labels" / "labels_detailed.csv").write_bytes(
+        bytes(range(256)) * 4),
+    "msp-podcast: transcript not UTF-8": _first_file("Transcripts", bytes(range(256))),
+    "msp-improv: A:abc": lambda r: (r / "Evaluation.txt").write_text(
+        (r / "Evaluation.txt").read_text().replace("A:3.938309", "A:abc", 1)),
+    "msp-improv: binary Evaluation.txt": lambda r: (r / "Evaluation.txt").write_bytes(bytes(range(256)) * 4),
+}
+
+
+@pytest.mark.parametrize("case", list(MSP_DAMAGE))
+def test_damaged_msp_tables_are_one_error_line(case: str, tmp_path, cli):
+    corpus = case.split(":")[0]
+    root = tmp_path / corpus
+    shutil.copytree(MSP_FIXTURES / corpus, root)
+    MSP_DAMAGE[case](root)
+    code, err = cli("datasets", "info", "--dataset", corpus, "--root", str(root))
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == errors[0]  # nothing after it
+
+
 def test_cache_whose_checkpoint_directory_is_a_file(tmp_path, cli, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir()

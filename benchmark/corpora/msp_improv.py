@@ -50,12 +50,15 @@ def _evaluation_file(root: Path) -> Path:
     raise UserError(f"{NAME}: no Evaluation.txt under {root} (expected the MSP-IMPROV release)")
 
 
-def _scores(fields: list[str]) -> dict[str, float]:
+def _scores(fields: list[str], where: str) -> dict[str, float]:
     found = {}
     for part in fields:
         match = _SCORE.match(part)
         if match:
-            found[match.group(1)] = float(match.group(2))  # float("NaN") is NaN
+            try:
+                found[match.group(1)] = float(match.group(2))  # float("NaN") is NaN
+            except ValueError:
+                raise UserError(f"{where}: {match.group(1)} score {match.group(2)!r} is not a number") from None
     return found
 
 
@@ -71,7 +74,7 @@ def parse_evaluation(path: Path) -> tuple[dict[str, dict], dict[str, dict[str, s
             continue
         if fields[0].lower().endswith((".avi", ".wav")):
             current = "MSP-IMPROV-" + fields[0].rsplit(".", 1)[0].split("-IMPROV-", 1)[-1]
-            consensus[current] = {"code": fields[1], **_scores(fields[2:])}
+            consensus[current] = {"code": fields[1], **_scores(fields[2:], f"{path}:{number}")}
         elif current is None:
             raise UserError(f"{path}:{number}: rater line before any clip line")
         else:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from avbench import validate
 from avbench.corpora.corpus import Corpus
 from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, exclude, shares
 from avbench.corpora.textgrid import read_words
@@ -49,10 +50,8 @@ def _labels_dir(root: Path) -> Path:
 
 def _consensus(labels_dir: Path) -> pd.DataFrame:
     path = next(labels_dir / n for n in CONSENSUS_FILES if (labels_dir / n).is_file())
-    table = pd.read_csv(path, dtype={"FileName": str, "SpkrID": str, "EmoClass": str, "Split_Set": str})
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise UserError(f"{NAME}: {path.name} lacks column(s) {', '.join(missing)}")
+    table = validate.corpus_table(path, NAME, REQUIRED, ["EmoAct", "EmoVal", "EmoDom"],
+                                  dtype={"FileName": str, "SpkrID": str, "EmoClass": str, "Split_Set": str})
     for column, fill in (("SpkrID", "unknown"), ("EmoClass", ""), ("Gender", "")):
         table[column] = table[column].fillna(fill) if column in table.columns else fill
     return table
@@ -60,7 +59,7 @@ def _consensus(labels_dir: Path) -> pd.DataFrame:
 
 def _detailed_choices(path: Path) -> pd.DataFrame:
     """(FileName, worker, primary) rows from either published layout of ``labels_detailed.csv``."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = validate.corpus_table(path, NAME, ["FileName"], dtype=str, keep_default_na=False)
     if "EmoDetail" in table.columns:
         parts = table["EmoDetail"].str.split(";")
         choices = pd.DataFrame({"FileName": table["FileName"], "worker": parts.str[0].str.strip(),
@@ -76,6 +75,16 @@ def _detailed_choices(path: Path) -> pd.DataFrame:
         log.warning("%s: dropped %d repeated annotation(s) of one worker to one file", NAME,
                     len(choices) - len(deduplicated))
     return deduplicated
+
+
+def _transcript(path: Path) -> str:
+    """A clip's transcript ('' when the release has none for it); text that is not UTF-8 is named, not skipped."""
+    if not path.is_file():
+        return ""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise UserError(f"{NAME}: {path} is not UTF-8 text") from None
 
 
 def _split(value: str, test_set: str) -> str | None:
@@ -128,7 +137,7 @@ def load(root: str | Path, test_set: str = "Test1") -> CorpusLabels:
             "duration": np.nan, "labels": labels.astype(np.float32), "votes": votes,
             "n_raters": float(raters_by_file.get(file_name, np.nan)),
             "attributes": np.array([record.EmoAct, record.EmoVal, record.EmoDom], np.float32),
-            "text": transcript.read_text(encoding="utf-8").strip() if transcript.is_file() else "",
+            "text": _transcript(transcript),
             "words": words, "word_times": times,
             "audio_path": str(audio) if audio.is_file() else None, "video_path": None,
             "consensus": str(record.EmoClass), "gender": str(record.Gender),
