@@ -10,6 +10,7 @@ never the bootstrap mean, so a results file's point value is the same with or wi
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -64,7 +65,16 @@ def resample_counts(indices: np.ndarray, n_clips: int) -> np.ndarray:
 
 def _counts(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
     _check_resamples(n_resamples)
-    return resample_counts(resample_indices(n_clips, n_resamples, seed), n_clips)
+    return _shared_counts(n_clips, n_resamples, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_counts(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
+    """The count matrix of (n_clips, n_resamples, seed), drawn once per process: a run scores every model and
+    level on the same resamples, and drawing them was half of its scoring time. Read-only, as it is shared."""
+    counts = resample_counts(resample_indices(n_clips, n_resamples, seed), n_clips)
+    counts.flags.writeable = False
+    return counts
 
 
 def bootstrap_distribution(
