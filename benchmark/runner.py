@@ -208,6 +208,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     from avbench.provenance import provenance
     from avbench.results import write_scores
     from avbench.run_report import write_report
+    from avbench.scheduling import longest_first
+    from avbench.scheduling import record as record_seconds
     from avbench.summary import RunScores, merge_scores, score_run
 
     started = time.time()
@@ -234,6 +236,11 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
     outstanding = {label: len(spec.seeds) for label in labels}  # a label's units not finished yet
     scored: dict[str, RunScores] = {}
+    # each model's evaluation seconds, for the next run's order (see avbench.scheduling): the part every run
+    # repeats (training is cached); not of resumed models
+    seconds = {label: 0.0 for label in labels
+               if all(len(pending_evals[ts]) == len(corruptions) for ts in train_specs if ts.label == label)}
+    order = {label: rank for rank, label in enumerate(longest_first(labels, spec.dataset, spec.config))}
 
     def score(label: str) -> None:
         """Score a model as soon as its last unit finishes: the main process does it while the workers evaluate
@@ -243,7 +250,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     finished = False
     try:
         with terminal.progress(console, f"{len(train_specs)} trainings + evaluations", total, progress) as bar:
-            for ts in train_specs:
+            # longest models first, so that no long evaluation is left to run alone at the end (see scheduling)
+            for ts in sorted(train_specs, key=lambda ts: order[ts.label]):
                 futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
             while futures:
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
@@ -252,6 +260,10 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                     outcome = _unit_result(future, kind, ts, store)
                     bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done")
                     outstanding[ts.label] -= 1
+                    if kind != "train" and outcome.get("skipped"):  # done by an earlier attempt: not timed here
+                        seconds.pop(ts.label, None)
+                    elif kind != "train" and ts.label in seconds:
+                        seconds[ts.label] += float(outcome["seconds"])
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
@@ -260,6 +272,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                     if outstanding[ts.label] == 0:
                         score(ts.label)
         finished = True
+        record_seconds(seconds, spec.dataset, spec.config)
     except BaseException as exc:
         write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
         raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,11 +169,12 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
     from avbench.corruptions import get as get_corruption
 
+    started = time.perf_counter()
     set_threads()
     corruption = get_corruption(corruption_name)
     path = predictions.path(ctx.run_dir, spec.label, spec.seed, corruption_name)
     if predictions.is_complete(path, len(corruption.levels)):
-        return {"path": str(path), "skipped": True}
+        return {"path": str(path), "skipped": True, "seconds": time.perf_counter() - started}
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
     model, _, directory = load_or_train(spec, store, ctx.device, root=root)
@@ -182,4 +184,4 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     arrays.update(contract.record(type(model).sees_masks))
     arrays[predictions.WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
     predictions.save(path, arrays)
-    return {"path": str(path), "skipped": False}
+    return {"path": str(path), "skipped": False, "seconds": time.perf_counter() - started}

@@ -80,9 +80,28 @@ def test_kill_and_resume_gives_identical_results(reference_run: Path, tmp_path, 
 
 
 def test_same_command_twice_is_identical(reference_run: Path, tmp_path, session_cache):
-    result = avbench("run", *GRID, "--out", str(tmp_path / "again"), cache=Path(os.environ["AVBENCH_CACHE"]))
+    """Also in another order: the recorded unit times below send ser to the workers before late-fusion."""
+    cache = Path(os.environ["AVBENCH_CACHE"])
+    record = cache / "unit-seconds.json"
+    record.write_text(json.dumps({"synthetic|tiny|ser": 99.0, "synthetic|tiny|late-fusion": 1.0}))
+    result = avbench("run", *GRID, "--out", str(tmp_path / "again"), "--workers", "2", cache=cache)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "again" / "results.csv").read_bytes() == (reference_run / "results.csv").read_bytes()
+    timed = json.loads(record.read_text())  # this run's own times replace the made-up ones
+    assert 0 < timed["synthetic|tiny|ser"] < 99 and timed["synthetic|tiny|late-fusion"] > 0
+
+
+def test_models_are_submitted_longest_first(tmp_path, monkeypatch):
+    from avbench import scheduling
+
+    monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path))
+    labels = ["fer", "raver", "ser", "vavl"]
+    assert scheduling.longest_first(labels, "synthetic", "tiny") == labels  # nothing recorded: as given
+    scheduling.record({"fer": 0.3, "raver": 1.5, "vavl": 4.0}, "synthetic", "tiny")
+    assert scheduling.longest_first(labels, "synthetic", "tiny") == ["ser", "vavl", "raver", "fer"]  # untimed first
+    assert scheduling.longest_first(labels, "synthetic", "paper") == labels  # per configuration
+    (tmp_path / scheduling.FILE).write_bytes(b"\x00not json")
+    assert scheduling.longest_first(labels, "synthetic", "tiny") == labels  # a broken record is only a lost hint
 
 
 @pytest.mark.parametrize(("executor", "extra"), [("ray", "ray"), ("slurm", "submitit")])
