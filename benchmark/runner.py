@@ -171,7 +171,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None, ch
     """Execute the grid and write predictions, results, summary, plots and provenance. Returns the run dir.
 
     ``checked``: the caller has already passed ``spec`` through :func:`check_spec` (the CLI does, before it opens
-    the dataset); checking builds every model on the meta device, so it is not done twice.
+    the dataset); checking builds every model, so it is not done twice.
     """
     from avbench.corruptions import get as get_corruption
 
@@ -260,10 +260,11 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                     outcome = _unit_result(future, kind, ts, store)
                     bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done")
                     outstanding[ts.label] -= 1
-                    if kind != "train" and outcome.get("skipped"):  # done by an earlier attempt: not timed here
-                        seconds.pop(ts.label, None)
-                    elif kind != "train" and ts.label in seconds:
-                        seconds[ts.label] += float(outcome["seconds"])
+                    if kind != "train" and ts.label in seconds:
+                        if outcome["skipped"]:  # done by an earlier attempt: not timed here
+                            del seconds[ts.label]
+                        else:
+                            seconds[ts.label] += float(outcome["seconds"])
                     if kind == "train":
                         weights.setdefault(ts.label, {})[ts.seed] = outcome["weights_sha256"]
                         for name in pending_evals[ts]:
