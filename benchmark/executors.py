@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -85,6 +85,38 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+# What a local worker imports to run a unit; forked from the server that imported it once (see local_context).
+WORKER_MODULES = ("__main__", "avbench.units")
+
+
+def local_context() -> multiprocessing.context.BaseContext:
+    """How local pool workers start: forked from a fork server that has imported :data:`WORKER_MODULES` once (torch
+    included), where the platform has one and it is known to fork cleanly (Linux); spawned afresh elsewhere.
+
+    A spawned worker imports torch itself, about two seconds per worker before its first unit; a worker forked
+    from the server starts at once. The server is a clean single-threaded process (Python's own default on Linux
+    from 3.14), so nothing of the run's main process (its threads, its torch state) is forked.
+    """
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(WORKER_MODULES))
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def start_local_workers(kind: str, workers: int | None) -> None:
+    """Start the fork server of local workers now, when a run will use them, so that its import of torch overlaps
+    the main process's own set-up instead of following it. Nothing happens for other executors, for one worker
+    (units then run in this process) or where workers are spawned. A run that then stops on bad input leaves the
+    server to finish its import and exit with this process."""
+    if kind != "local" or (workers or default_workers()) == 1:
+        return
+    if local_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: str | None = None,
                   slurm_cluster: str | None = None, gpus_per_unit: int = 0) -> Executor:
     """``gpus_per_unit`` GPUs are requested per Ray task or Slurm job (runs with ``--device cuda`` ask for one)."""
@@ -99,20 +131,33 @@ def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: st
         return SubmititExecutor(run_dir / ".submitit", n, slurm_cluster, gpus_per_unit)
     if n == 1:
         return InlineExecutor()
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=watch_parent, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(max_workers=n, mp_context=local_context(), initializer=start_worker,
+                               initargs=(dict(os.environ),))
 
 
-def watch_parent(parent: int, interval: float = 1.0) -> None:
-    """Pool-worker initializer: exit as soon as the run that started this worker is gone.
+def start_worker(environment: dict[str, str]) -> None:
+    """Pool-worker initializer: this run's environment (a worker forked from the server would otherwise have the
+    server's, from when it started: a cache directory or thread count set since would be missed), then
+    :func:`watch_parent`."""
+    os.environ.clear()
+    os.environ.update(environment)
+    watch_parent()
 
-    A SIGKILLed parent cannot tell its workers to stop; without this they finish their unit and then wait forever,
-    each holding its model and data in memory.
+
+def watch_parent() -> None:
+    """Exit as soon as the run that started this worker is gone.
+
+    A SIGKILLed run cannot tell its workers to stop; without this they finish their unit and then wait forever,
+    each holding its model and data in memory. ``multiprocessing.parent_process()`` is the run whether the worker
+    was spawned or forked from the fork server (whose own exit waits for every worker), and its sentinel becomes
+    ready when the run's end of the pipe closes, however it ended.
     """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
 
-    def poll() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
+    def wait_for_exit() -> None:
+        parent.join()
         os._exit(1)
 
-    threading.Thread(target=poll, name="avbench-parent-watch", daemon=True).start()
+    threading.Thread(target=wait_for_exit, name="avbench-parent-watch", daemon=True).start()

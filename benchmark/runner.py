@@ -174,7 +174,9 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None, ch
     the dataset); checking builds every model, so it is not done twice.
     """
     from avbench.corruptions import get as get_corruption
+    from avbench.executors import start_local_workers
 
+    start_local_workers(spec.executor, spec.workers)
     if not checked:
         check_spec(spec)
     console = console or terminal.console(stderr=True)

@@ -62,17 +62,16 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-_MASKS: dict[tuple[str, str, str, int, str], list[list[dict[str, np.ndarray]]]] = {}
+_MASKS: dict[tuple[str, str, str, int, str], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
 _MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
 
 
-def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
-                     split: str = "test") -> list[list[dict[str, np.ndarray]]]:
-    """Keep-masks of every clip of the test (or another) split, all modalities, at every level:
-    ``[level][clip][modality]``.
+def _split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
+                 split: str) -> tuple[list[list[dict[str, np.ndarray]]], list[str]]:
+    """The keep-masks of a split at every level and one digest per level, made once per process and corruption.
 
-    Masks depend only on the clip, the level and the seed, never on the model, so a process computes them once per
-    corruption and every model it evaluates (and every protocol check) reuses them.
+    Masks depend only on the clip, the level and the seed, never on the model, so every model a process evaluates
+    (and every protocol check) reuses them and their digests (hashing them was ~1 s of a default run's workers).
     """
     from avbench.corruptions import masks_for
 
@@ -82,9 +81,17 @@ def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
             _MASKS.pop(next(iter(_MASKS)))
         modalities = tuple(sorted(store.modalities))
         timings = [store.timing(int(i)) for i in store.split_indices(split)]
-        _MASKS[key] = [[masks_for(corruption, level, t, mask_seed, modalities) for t in timings]
-                       for level in corruption.levels]
+        levels = [[masks_for(corruption, level, t, mask_seed, modalities) for t in timings]
+                  for level in corruption.levels]
+        _MASKS[key] = (levels, [digest_masks(level) for level in levels])
     return _MASKS[key]
+
+
+def test_split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
+                     split: str = "test") -> list[list[dict[str, np.ndarray]]]:
+    """Keep-masks of every clip of the test (or another) split, all modalities, at every level:
+    ``[level][clip][modality]``."""
+    return _split_masks(store, corruption, mask_seed, split)[0]
 
 
 def digest_masks(masks: list[dict[str, np.ndarray]]) -> str:
@@ -97,9 +104,9 @@ def digest_masks(masks: list[dict[str, np.ndarray]]) -> str:
     return h.hexdigest()
 
 
-def mask_digests(store: FeatureStore, corruption: Any, mask_seed: int) -> list[str]:
-    """One digest per level over the test split's masks of every modality: the protocol's fingerprint."""
-    return [digest_masks(level) for level in test_split_masks(store, corruption, mask_seed)]
+def mask_digests(store: FeatureStore, corruption: Any, mask_seed: int, split: str = "test") -> list[str]:
+    """One digest per level over the split's masks of every modality: the protocol's fingerprint."""
+    return list(_split_masks(store, corruption, mask_seed, split)[1])
 
 
 def stack_masks(level_masks: list[dict[str, np.ndarray]], modalities: list[str]) -> dict[str, np.ndarray]:
@@ -163,7 +170,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     return predictions.make(
         store.clips["clip_id"].to_numpy()[test], [lv.label for lv in corruption.levels],
         [lv.x for lv in corruption.levels], task.to_label_scale(stacked, collator), task.targets(store, test),
-        task.name, task.names(store), [digest_masks(level_masks) for level_masks in all_masks])
+        task.name, task.names(store), mask_digests(store, corruption, mask_seed, split))
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
