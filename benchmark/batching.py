@@ -72,6 +72,15 @@ class Batch:
                 inputs[m] = x * keep.view(*keep.shape, *([1] * (x.dim() - 2))).to(x.dtype)
         return replace(self, inputs=inputs, masks=new_masks)
 
+    def shapes_only(self) -> "Batch":
+        """A copy whose inputs keep their shapes, dtypes and devices but hold only zeros (views of one zero frame,
+        no memory): what the folded path hands a model after its frontend, which needs the inputs' shapes (to make
+        a zero frame) and never their content. A model that reads them there differs from the honest path, so the
+        folding check (:mod:`avbench.contract`) sends it down that path."""
+        inputs = {m: torch.zeros((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device).expand(x.shape)
+                  for m, x in self.inputs.items()}
+        return replace(self, inputs=inputs)
+
     def blinded(self) -> "Batch":
         """A copy whose keep-masks say only where each clip ends: what a mask-blind model is shown."""
         masks = {m: torch.arange(k.shape[1], device=k.device)[None, :] < self.lengths[m][:, None].to(k.device)

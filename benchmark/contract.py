@@ -4,7 +4,8 @@ Evaluation folds every model by default: ``frontend`` runs once on the clean cli
 replaces the lost frames by the frontend of a zero frame before ``fuse`` (:mod:`avbench.units`). That equals
 zero-filling the inputs only if the frontend treats every frame on its own. A frontend that mixes neighbouring
 frames — a temporal convolution, a Conformer convolution module, a recurrent layer — would let every kept frame
-carry its lost neighbours' content, so the model would be scored on frames it never received.
+carry its lost neighbours' content, so the model would be scored on frames it never received. Past the frontend
+the folded path gives the model zeros for inputs (their shapes only), so ``fuse`` cannot read them either.
 
 The promise is therefore checked, not believed. Before a model's evaluation, :func:`check_folding` runs a probe
 batch under a heavy-loss mask both ways — folded (``fuse(apply_masks(frontend(x)))``) and honest (the whole model
@@ -58,7 +59,11 @@ class Contract:
 
 
 def folded_outputs(model: Any, frames: dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
-    """The folded path: ``frames`` = frontend of the clean clips, lost frames replaced after it, then ``fuse``."""
+    """The folded path: ``frames`` = frontend of the clean clips, lost frames replaced after it, then ``fuse``.
+
+    Past the frontend the model gets ``batch`` with zeros for inputs (:meth:`Batch.shapes_only`): it needs only
+    their shapes there, so ``batch`` need not be zero-filled (a copy of every input at every level)."""
+    batch = batch.shapes_only()
     return model.fuse(model.apply_masks(frames, batch), visible(model, batch))
 
 

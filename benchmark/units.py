@@ -162,7 +162,8 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
             frames = model.frontend(clean.inputs) if eval_path == "folded" else None
             for li, level_masks in enumerate(stacked):
                 masks = _mask_tensors(level_masks, slice(start, start + batch_size), clean.lengths)
-                batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()})
+                batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()},
+                                         zero_fill=frames is None)  # the folded path reads no input
                 out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
                 out = task.activate(out)
                 outputs[li].append(out.float().cpu().numpy())

@@ -120,6 +120,31 @@ def test_mask_blind_models_never_receive_the_masks(synthetic) -> None:
     assert seen and all(torch.equal(s[m], clean.blinded().masks[m]) for s in seen for m in s)
 
 
+class InputReader(TemporalConvFusion):
+    """A per-frame frontend (the mean over layers), but a ``fuse`` that also sums the batch's inputs."""
+
+    def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
+        return {m: inputs[m].mean(dim=2) if inputs[m].dim() == 4 else inputs[m] for m in self.modalities}
+
+    def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
+        read = torch.stack([batch.inputs[m].flatten(1).sum(1) for m in self.modalities], dim=-1)
+        return self.head(torch.cat([read, torch.zeros(read.shape[0], self.head.in_features - 2)], dim=-1))
+
+
+def test_the_folded_path_hands_fuse_no_input_content(synthetic) -> None:
+    """Past the frontend the folded path gives the model zeros for inputs (their shapes only): a fuse that reads
+    them sees nothing, differs from the honest path, fails the check and is evaluated on zero-filled inputs."""
+    torch.manual_seed(0)
+    model = InputReader(_dims(synthetic), 6).eval()
+    assert check_folding(model, synthetic).outcome == "failed"
+    markov = get_corruption("markov")
+    folded = units.predict_under_corruption(model, synthetic, markov, 0, eval_path="folded")["outputs"]
+    assert np.all(folded == folded[0, 0])  # the same output for every clip and level: no content reached it
+    honest = units.predict_under_corruption(model, synthetic, markov, 0, eval_path="honest")["outputs"]
+    assert np.abs(honest - folded).max() > 1e-3
+    np.testing.assert_array_equal(units.predict_under_corruption(model, synthetic, markov, 0)["outputs"], honest)
+
+
 def _avbench(*args: str, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "AVBENCH_CACHE": str(cache), "AVBENCH_THREADS": "1", "COLUMNS": "200",
            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
