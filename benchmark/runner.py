@@ -298,8 +298,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
         write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
         raise
     finally:
-        # When every unit has finished, the workers' exit (interpreter teardown, ~1 s each) overlaps the scoring
-        # below instead of delaying it; after a failure, wait for them.
+        # When every unit has finished, the workers' exit (for spawned workers, ~1 s of interpreter teardown each)
+        # overlaps the scoring below instead of delaying it; after a failure, wait for them.
         executor.shutdown(wait=not finished, cancel_futures=True)
     evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
     write_scores(out, merge_scores([scored[label] for label in labels]))

@@ -152,15 +152,15 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     task = get_task(model.task)
     collator = Collator(store, type(model).modalities)
     test = store.split_indices(split)
-    all_masks = test_split_masks(store, corruption, mask_seed, split)
-    stacked = [stack_masks(level_masks, collator.modalities) for level_masks in all_masks]
+    all_masks, digests = _split_masks(store, corruption, mask_seed, split)
+    level_stacks = [stack_masks(level_masks, collator.modalities) for level_masks in all_masks]
     outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
     chunks = [test[start : start + batch_size] for start in range(0, len(test), batch_size)]
     cuda = torch.device(device).type == "cuda"
     with autocast(device, precision):
         for start, clean in zip(range(0, len(test), batch_size), prefetch(chunks, collator, device), strict=True):
             frames = model.frontend(clean.inputs) if eval_path == "folded" else None
-            for li, level_masks in enumerate(stacked):
+            for li, level_masks in enumerate(level_stacks):
                 masks = _mask_tensors(level_masks, slice(start, start + batch_size), clean.lengths)
                 batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()},
                                          zero_fill=frames is None)  # the folded path reads no input
@@ -171,7 +171,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     return predictions.make(
         store.clips["clip_id"].to_numpy()[test], [lv.label for lv in corruption.levels],
         [lv.x for lv in corruption.levels], task.to_label_scale(stacked, collator), task.targets(store, test),
-        task.name, task.names(store), mask_digests(store, corruption, mask_seed, split))
+        task.name, task.names(store), list(digests))
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:

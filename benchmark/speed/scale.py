@@ -5,9 +5,9 @@ Measured on this machine (``--device cpu`` or ``cuda``):
 * extraction clips/s per encoder, through avbench's own encoder code where it can run offline: the speech
   encoders are randomly initialised from ``transformers`` configs of the real architectures (WavLM-large,
   wav2vec2-large-robust) with fewer transformer layers — timed at 1 and ``layers`` layers and extrapolated
-  linearly to their 24 — on a clip of the corpus's mean duration; RoBERTa-base is timed the same way on a fixed
-  token count and extrapolated to its 12 layers; faces are MTCNN detection (on smooth face-free frames) plus the MobileNetV2 trunk on 480 × 360 frames, 30 per
-  second of clip.
+  linearly to their full 24 — on a clip of the corpus's mean duration; RoBERTa-base is timed the same way on a
+  fixed token count and extrapolated to its 12 layers; faces are MTCNN detection (on smooth face-free frames) plus
+  the MobileNetV2 trunk on 480 × 360 frames, 30 per second of clip.
 * training steps/s and peak memory per model, at its ``paper`` configuration and a chosen batch size on
   ``synthetic-paper`` (the papers' feature sizes), through the real training loop (prefetch, modality dropout,
   autocast, the model's own ``train_step``). Each model runs in a fresh process, so its peak memory is its own
