@@ -60,7 +60,26 @@ def loss_grid(timing: ClipTiming) -> tuple[int, dict[str, np.ndarray]]:
     The grid ticks at the audio rate (50 Hz) from 0 and is long enough for every audio frame, video frame and
     word centre of the clip; audio frames map one-to-one. It depends on the whole clip, never on which
     modalities a model asks for, so a modality's mask is the same whichever others are requested.
+
+    It is a pure function of the clip's clocks, remembered per process (read-only arrays): a sweep asks for the
+    same clip's grid at every level, and building it was most of the cost of a Markov sweep's masks.
     """
+    key = (timing.duration, tuple(sorted(timing.n_frames.items())), tuple(sorted(timing.rates.items())),
+           np.asarray(timing.word_times, dtype=np.float64).tobytes())
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = _build_loss_grid(timing)
+        while len(_GRIDS) >= _GRIDS_KEPT:
+            _GRIDS.pop(next(iter(_GRIDS)))
+        _GRIDS[key] = grid
+    return grid
+
+
+_GRIDS: dict[tuple, tuple[int, dict[str, np.ndarray]]] = {}
+_GRIDS_KEPT = 20_000  # clips' grids a process keeps (a few kB each)
+
+
+def _build_loss_grid(timing: ClipTiming) -> tuple[int, dict[str, np.ndarray]]:
     rate = float(timing.rates.get("audio", 0.0)) or DEFAULT_GRID_RATE
     times = {m: frame_times(timing, m) for m in MODALITIES}
     latest = max((float(t.max()) for t in times.values() if t.size), default=None)
@@ -68,4 +87,7 @@ def loss_grid(timing: ClipTiming) -> tuple[int, dict[str, np.ndarray]]:
     if latest is not None:
         length = max(length, int(np.ceil(max(latest, 0.0) * rate)) + 1)
     grid = np.arange(length, dtype=np.float64) / rate
-    return length, {m: nearest_frame(grid, t) if t.size else np.zeros(0, np.intp) for m, t in times.items()}
+    index = {m: nearest_frame(grid, t) if t.size else np.zeros(0, np.intp) for m, t in times.items()}
+    for steps in index.values():
+        steps.flags.writeable = False
+    return length, index

@@ -247,6 +247,24 @@ def test_markov_masks_of_all_modalities_agree_in_time():
             np.testing.assert_array_equal(masks["text"], masks["audio"][[12, 50, 119]])
 
 
+def test_loss_grid_is_remembered_per_clock_and_never_shared_across_different_clocks():
+    from avbench.corruptions.clocks import _build_loss_grid, loss_grid
+
+    base = timing("g")
+    length, index = loss_grid(base)
+    assert loss_grid(timing("other-id"))[1] is index  # the same clocks: built once
+    with pytest.raises(ValueError):  # shared between calls, so nobody may write into it
+        index["audio"][0] = 1
+    for changed in (timing("g", n_audio=180), timing("g", n_video=60), timing("g", rates={"audio": 50.0, "video": 25.0}),
+                    timing("g", word_times=np.array([[0.1, 0.4], [3.5, 3.9]]))):  # any clock differs: built anew
+        fresh_length, fresh = _build_loss_grid(changed)
+        got_length, got = loss_grid(changed)
+        assert got_length == fresh_length
+        for m in ALL:
+            np.testing.assert_array_equal(got[m], fresh[m])
+    assert _build_loss_grid(timing("g", word_times=np.array([[0.1, 0.4], [3.5, 3.9]])))[0] != length
+
+
 def test_async_chains_are_independent_with_the_same_statistics():
     same_clock = {"audio": 50.0, "video": 50.0, "text": 0.0}
     level = corruptions.get("markov").level("pL0.5-pN0.5")
