@@ -17,7 +17,7 @@ from avbench.checkpoints import config_hash
 from avbench.errors import UserError
 from avbench.store import FeatureStore
 
-LIBRARIES = ("torch", "numpy", "scipy", "pandas", "transformers", "matplotlib", "seaborn", "typer", "rich")
+LIBRARIES = ("torch", "numpy", "scipy", "pandas", "transformers", "matplotlib", "typer", "rich")
 
 
 def git_commit() -> str | None:

@@ -172,8 +172,8 @@ def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
 
 def _import_in_background(module: str) -> None:
     """Import ``module`` on a daemon thread while this process mostly waits for its workers. The plotting stack
-    (matplotlib, seaborn) takes ~1.3 s to import; after the last unit, with one core idle, that would be 1.3 s of
-    the run's wall time, and while the workers evaluate it costs about half. A failure here is left for the real
+    (matplotlib) takes ~0.4 s to import; after the last unit, with one core idle, that would be 0.4 s of the run's
+    wall time, and while the workers evaluate it costs about half. A failure here is left for the real
     import to report; an import in progress is waited for by Python's import lock."""
 
     def target() -> None:

@@ -9,11 +9,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from avbench.atomic import write_text, write_with  # noqa: E402
+from avbench.plots import STYLE, colours  # noqa: E402
 
 
 @dataclass
@@ -26,7 +26,7 @@ class FigureArtifact:
 
 
 def new_figure(n_panels: int = 1, width: float = 6.4, height: float = 4.0) -> tuple[Figure, list[Axes]]:
-    sns.set_theme(style="whitegrid", context="paper")
+    plt.rcParams.update(STYLE)  # global, as the figure is drawn and saved after this returns
     fig, axes = plt.subplots(1, n_panels, figsize=(width * n_panels if n_panels > 1 else width, height),
                              squeeze=False)
     return fig, list(axes[0])
@@ -45,7 +45,7 @@ def plot_only_note(compare_published: bool, figure: str) -> list[str]:
 
 
 def palette(n: int) -> list[tuple[float, float, float]]:
-    return list(sns.color_palette("tab10", n_colors=max(1, n)))
+    return colours(n, "tab10")
 
 
 def save(artifact: FigureArtifact, base: Path, title: str) -> list[Path]:
