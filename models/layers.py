@@ -76,7 +76,7 @@ def first_channel_positions(x: torch.Tensor) -> torch.Tensor:
     """MulT's ``make_positions``: step t gets position t+1, but a step whose first channel is exactly 0 is taken
     for padding and gets the zero vector. After a bias-free projection this strips zero-filled (lost) frames of
     their position embedding: a quirk of the source kept on purpose because it changes robustness."""
-    steps = torch.arange(1, x.shape[1] + 1, device=x.device).expand(x.shape[0], -1)
+    steps = torch.arange(1, x.shape[1] + 1, device=x.device)  # one (T, D) table, broadcast over the batch
     return sinusoid(steps, x.shape[-1]) * (x[..., 0] != 0).unsqueeze(-1).to(x.dtype)
 
 
