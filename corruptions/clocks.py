@@ -7,6 +7,8 @@ the authors' word-drop code.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from avbench.store import MODALITIES, ClipTiming
@@ -64,19 +66,17 @@ def loss_grid(timing: ClipTiming) -> tuple[int, dict[str, np.ndarray]]:
     It is a pure function of the clip's clocks, remembered per process (read-only arrays): a sweep asks for the
     same clip's grid at every level, and building it was most of the cost of a Markov sweep's masks.
     """
-    key = (timing.duration, tuple(sorted(timing.n_frames.items())), tuple(sorted(timing.rates.items())),
-           np.asarray(timing.word_times, dtype=np.float64).tobytes())
-    grid = _GRIDS.get(key)
-    if grid is None:
-        grid = _build_loss_grid(timing)
-        while len(_GRIDS) >= _GRIDS_KEPT:
-            _GRIDS.pop(next(iter(_GRIDS)))
-        _GRIDS[key] = grid
-    return grid
+    return _grid_of_clocks(timing.duration, tuple(sorted(timing.n_frames.items())),
+                           tuple(sorted(timing.rates.items())),
+                           np.asarray(timing.word_times, dtype=np.float64).tobytes())
 
 
-_GRIDS: dict[tuple, tuple[int, dict[str, np.ndarray]]] = {}
-_GRIDS_KEPT = 20_000  # clips' grids a process keeps (a few kB each)
+@functools.lru_cache(maxsize=20_000)  # clips' grids a process keeps (a few kB each)
+def _grid_of_clocks(duration: float, n_frames: tuple[tuple[str, int], ...], rates: tuple[tuple[str, float], ...],
+                    word_times: bytes) -> tuple[int, dict[str, np.ndarray]]:
+    """:func:`loss_grid` of a clip given by its clocks alone, so that nothing else (its id) can reach the grid."""
+    words = np.frombuffer(word_times, dtype=np.float64).reshape(-1, 2)
+    return _build_loss_grid(ClipTiming("", duration, dict(n_frames), dict(rates), words))
 
 
 def _build_loss_grid(timing: ClipTiming) -> tuple[int, dict[str, np.ndarray]]:
