@@ -20,8 +20,9 @@ from typing import Any, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
-from avbench import terminal, validate  # noqa: E402
-from avbench.errors import UserError, unknown  # noqa: E402
+from avbench.output import terminal  # noqa: E402
+from avbench import validate
+from avbench.errors import UserError  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
@@ -57,16 +58,11 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return result
 
 
-def model_names(spec: str) -> tuple[list[str], bool]:
-    """``all`` → every registered model (explicit=False: unusable ones are skipped with a warning)."""
-    from avbench.models import model_class, names
+def model_names(spec: str) -> list[str]:
+    """``--models all`` → every registered model; ``a,b`` → those, each checked to exist."""
+    from avbench.runner import requested_models  # deferred: torch
 
-    if spec.strip() == "all":
-        return names(), False
-    chosen = validate.unique([s.strip() for s in spec.split(",") if s.strip()], "--models")
-    for name in chosen:
-        model_class(name)  # raises with suggestions when unknown
-    return chosen, True
+    return requested_models([s.strip() for s in spec.split(",") if s.strip()])[0]
 
 
 ListFormat = typer.Option("table", "--format", help="table | json | csv (json carries every column)")
@@ -76,7 +72,7 @@ ListFormat = typer.Option("table", "--format", help="table | json | csv (json ca
 @list_app.command("models")
 def list_models(fmt: str = ListFormat) -> None:
     """Every model with its modalities, tasks, mask access, parameter counts (tiny and paper configs) and paper."""
-    from avbench.listing import model_records, render
+    from avbench.output.listing import model_records, render
 
     render("avbench models", model_records(), fmt, out)
 
@@ -84,7 +80,7 @@ def list_models(fmt: str = ListFormat) -> None:
 @list_app.command("corruptions")
 def list_corruptions(fmt: str = ListFormat) -> None:
     """Every corruption family with all its levels and its definition."""
-    from avbench.listing import corruption_records, render
+    from avbench.output.listing import corruption_records, render
 
     render("avbench corruptions", corruption_records(), fmt, out)
 
@@ -92,7 +88,7 @@ def list_corruptions(fmt: str = ListFormat) -> None:
 @list_app.command("reports")
 def list_reports(fmt: str = ListFormat) -> None:
     """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
-    from avbench.listing import render, report_records
+    from avbench.output.listing import render, report_records
 
     render("avbench reports", report_records(), fmt, out)
 
@@ -100,7 +96,7 @@ def list_reports(fmt: str = ListFormat) -> None:
 @list_app.command("datasets")
 def list_datasets(fmt: str = ListFormat) -> None:
     """Embedded datasets, and the real corpora ``avbench extract`` turns into feature stores."""
-    from avbench.listing import dataset_records, render
+    from avbench.output.listing import dataset_records, render
 
     render("avbench datasets", dataset_records(), fmt, out)
 
@@ -119,24 +115,14 @@ def train(
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
-    from avbench.datasets import open_dataset
-    from avbench.training import TrainSpec, check_precision, load_or_train
-    from avbench.units import set_threads
+    from avbench.data.datasets import open_dataset  # deferred: pandas
+    from avbench.execution.training import TrainSpec, check_train_spec, load_or_train  # deferred: torch
+    from avbench.execution.units import set_threads  # deferred: torch
 
-    check_precision(precision)
     set_threads()
-    validate.at_least(seed, 0, "--seed")
-    validate.at_least(epochs, 1, "--epochs")
-    validate.device_name(device)
-    from avbench.tasks import names as task_names
-
-    if task is not None and task not in task_names():
-        raise unknown("--task", task, task_names())
-    overrides = parse_overrides(set_)
-    validate.model_settings([model], config, overrides)
-    validate.checkpoint_cache()
+    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs, precision)
+    check_train_spec(spec, device)
     store = open_dataset(dataset)
-    spec = TrainSpec(model, seed, config, task, overrides, epochs, precision)
     with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
         _, description, directory = load_or_train(
             spec, store, device, on_epoch=lambda e, n: bar.update(completed=e, total=n))
@@ -169,39 +155,22 @@ def run(
     split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
-    from avbench.executors import start_local_workers
+    from avbench.execution.executors import start_local_workers  # deferred: the commands' shared start is light
 
     start_local_workers(executor, workers)  # first: their import of torch overlaps the checks below
-    from avbench.corruptions import parse_selection
-    from avbench.datasets import open_dataset
-    from avbench.summary_table import print_summary
-    from avbench.runner import RunSpec, check_spec, resolve_models
-    from avbench.runner import run as run_grid
-    from avbench.training import check_precision
+    from avbench.corruptions import parse_selection  # deferred: numpy and the corruption registry
+    from avbench.output.summary_table import print_summary  # deferred: pandas
+    from avbench.runner import RunSpec  # deferred: torch
+    from avbench.runner import run as run_grid  # deferred: torch
 
-    check_precision(precision)
-    from avbench.tasks import names as task_names
-
-    if task is not None and task not in task_names():
-        raise unknown("--task", task, task_names())
-    if split not in ("test", "dev"):
-        raise UserError(f"--split must be test or dev, got {split!r}")
-    names, explicit = model_names(models)
-    validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
-    chosen = [c.name for c in parse_selection(corruption, modality)]
-    spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task,
-                   seeds=validate.seed_values(seeds, seed_list), config=config, overrides=parse_overrides(set_),
-                   bootstrap=bootstrap, out=out_dir, executor=executor, workers=workers, device=device, resume=resume,
-                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, precision=precision, split=split)
-    check_spec(spec)  # every value checked before the dataset is opened or anything is written
-    store = open_dataset(dataset)
-    spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
-    from avbench.corpora.checks import recorded_problems
-
-    for problem in recorded_problems(store):
-        warnings.warn(f"degenerate features in {dataset} ({problem}); the models will train on them as they are "
-                      f"(see `avbench datasets info {dataset}`)")
-    directory = run_grid(spec, console=err, checked=True)
+    corruption_names = validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
+    chosen = [c.name for c in parse_selection(",".join(corruption_names), modality)]
+    spec = RunSpec(models=[m.strip() for m in models.split(",") if m.strip()], corruptions=chosen, dataset=dataset,
+                   task=task, seeds=validate.seed_values(seeds, seed_list), config=config,
+                   overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir, executor=executor,
+                   workers=workers, device=device, resume=resume, mask_seed=mask_seed, ray_address=ray_address,
+                   epochs=epochs, precision=precision, split=split)
+    directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
               markup=False, highlight=False)
@@ -214,9 +183,9 @@ def show(
     html: bool = typer.Option(False, "--html", help="also write RUN_DIR/report.html"),
 ) -> None:
     """Print a run's ranked tables again (an unfinished run: what is done so far)."""
-    from avbench.run_report import per_class_tables, write_report
-    from avbench.run_view import open_run
-    from avbench.summary_table import print_summary_frame
+    from avbench.output.run_report import per_class_tables, write_report
+    from avbench.rundir.run_view import open_run
+    from avbench.output.summary_table import print_summary_frame
 
     view = open_run(run_dir)
     status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
@@ -240,7 +209,7 @@ def compare(
                                            "(default RUN_B/compare-<name of RUN_A>)"),
 ) -> None:
     """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
-    from avbench.compare import compare_runs, level_table, summary_table, write_outputs
+    from avbench.scoring.compare import compare_runs, level_table, summary_table, write_outputs
 
     a, b, comparisons = compare_runs(run_a, run_b, models)
     for comparison in comparisons:
@@ -260,8 +229,8 @@ def datasets_realism(
     limit: int = typer.Option(2000, "--limit", min=1, help="at most this many clips per split"),
 ) -> None:
     """Autocorrelation, temporal evidence, burst cost, labels and modality strength beside real-data values."""
-    from avbench.datasets import open_dataset
-    from avbench.realism import measure, render
+    from avbench.data.datasets import open_dataset
+    from avbench.data.realism import measure, render
 
     render(measure(open_dataset(dataset), limit=limit), out)
 
@@ -319,7 +288,7 @@ def speed_scale(
 
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"--device must be cpu or cuda, got {device!r}")
-    names = [] if models.strip() == "none" else model_names(models)[0]
+    names = [] if models.strip() == "none" else model_names(models)
     chosen = list(ENCODERS) if encoders.strip() == "all" else [] if encoders.strip() == "none" else [
         e.strip() for e in encoders.split(",") if e.strip()]
     measure(names, chosen, device, precision, steps, batch_size, layers, repeats, seeds)

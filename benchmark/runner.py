@@ -1,6 +1,6 @@
 """``avbench run``: every model × seed trained (or reused) and evaluated under every level of every corruption.
 
-The grid is split into units (see :mod:`avbench.units`) whose outputs are written atomically and skipped when
+The grid is split into units (see :mod:`avbench.execution.units`) whose outputs are written atomically and skipped when
 present and valid, so a run killed at any point — SIGKILL included — finishes when the same command is run again,
 with byte-identical results. Results are computed only from the saved per-clip predictions, so they can always be
 recomputed without running a model.
@@ -14,25 +14,42 @@ import shutil
 import threading
 import time
 import warnings
+from collections.abc import Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from avbench import predictions, terminal, validate
+from avbench import validate
 from avbench.atomic import run_lock, write_json
-from avbench.checkpoints import config_hash
-from avbench.datasets import open_dataset
-from avbench.errors import UserError
-from avbench.executors import InlineExecutor, make_executor
-from avbench.provenance import RUN_JSON, find_run_info, read_run_info
-from avbench.training import TrainSpec
-from avbench.units import UnitContext, run_eval_unit, run_train_unit
+from avbench.corpora.checks import recorded_problems
+from avbench.corruptions import get as get_corruption
+from avbench.data.datasets import open_dataset
+from avbench.data.store import FeatureStore
+from avbench.errors import UserError, unknown
+from avbench.execution.checkpoints import config_hash
+from avbench.execution.contract import Contract, evaluation_record, merge_records
+from avbench.execution.executors import EXECUTORS, InlineExecutor, make_executor, start_local_workers
+from avbench.execution.scheduling import longest_first
+from avbench.execution.scheduling import record as record_seconds
+from avbench.execution.training import TrainSpec, check_precision
+from avbench.execution.units import UnitContext, run_eval_unit, run_train_unit
+from avbench.models import check_settings, model_class, names, task_for, unusable_reason
+from avbench.output import terminal
+from avbench.rundir import predictions
+from avbench.rundir.provenance import provenance
+from avbench.rundir.record import RUN_JSON, RunRecord, find_record, parse_record, read_record
+from avbench.rundir.results import write_scores
+from avbench.scoring.summary import RunScores, merge_scores, score_run
+from avbench.tasks import check as check_task
 
-__all__ = ["RunSpec", "run", "resolve_models"]
+__all__ = ["RunSpec", "run", "check_spec", "prepare", "resolve_models", "requested_models", "ALL"]
+
+ALL = "all"  # ``models=["all"]``: every registered model that can run on the dataset
+EVALUATION_SPLITS = ("test", "dev")
 
 
 @dataclass
@@ -66,21 +83,13 @@ class RunSpec:
         return {k: getattr(self, k) for k in keys}
 
 
-def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str | None, explicit: bool,
-                   store_tasks: tuple[str, ...] = ("emotion", "attributes")) -> list[str]:
+def resolve_models(names: list[str], store_modalities: Collection[str], task: str | None, explicit: bool,
+                   store_tasks: Collection[str] = ("emotion", "attributes")) -> list[str]:
     """Keep the models that can take the dataset's modalities and one of its labelled tasks (``task`` when given);
     warn under ``all``, fail when named."""
-    from avbench.models import model_class, unusable_reason
-    from avbench.tasks import get as get_task
-
     usable = []
     for name in names:
-        cls = model_class(name)
-        problem = unusable_reason(cls, store_modalities, task)
-        if not problem and task and get_task(task).head not in store_tasks:
-            problem = f"cannot be scored on task {task!r}: the dataset has no {get_task(task).head} labels"
-        elif not problem and not any(t in store_tasks for t in cls.tasks):
-            problem = f"does {' and '.join(cls.tasks)}, for which the dataset has no labels"
+        problem = unusable_reason(model_class(name), store_modalities, task, store_tasks)
         if not problem:
             usable.append(name)
         elif explicit:
@@ -94,18 +103,30 @@ def resolve_models(names: list[str], store_modalities: dict[str, Any], task: str
     return usable
 
 
-def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
-    """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.contract`);
-    warns once for every model whose frontend failed the folding check."""
-    from avbench.contract import Contract, merge_records, read_record
+def requested_models(models: Sequence[str]) -> tuple[list[str], bool]:
+    """``["all"]`` → every registered model (explicit=False: unusable ones are skipped with a warning); otherwise
+    the named models, each of which must exist (an unknown name is answered with "did you mean")."""
+    if list(models) == [ALL]:
+        return names(), False
+    chosen = validate.unique(list(models), "--models")
+    for name in chosen:
+        if "[" in name:
+            raise UserError(f"--models {name!r}: the NAME[key=value] form is not supported here; pass settings "
+                            "with --set key=value")
+        model_class(name)  # raises with suggestions when unknown
+    return chosen, True
 
+
+def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
+    """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.execution.contract`);
+    warns once for every model whose frontend failed the folding check."""
     records = {}
     for label in labels:
         found = []
         for seed in seeds:
             for corruption in corruptions:
                 where = f"{label} seed {seed} {corruption.name}"
-                found.append(read_record(predictions.load(predictions.path(out, label, seed, corruption.name), where),
+                found.append(evaluation_record(predictions.load(predictions.path(out, label, seed, corruption.name), where),
                                          where))
         records[label] = merge_records(found)
         if records[label]["contract"] == "failed":
@@ -120,18 +141,27 @@ def _default_out(spec: RunSpec) -> Path:
     runs = Path("runs")
     if spec.resume and runs.is_dir():
         for candidate in sorted(runs.glob(prefix + "-*"), reverse=True):
-            info = find_run_info(candidate)
-            if info is not None and info.get("spec_hash") == config_hash(spec.identity()) and info.get("status") != "complete":
+            record = find_record(candidate)
+            if record is not None and record.spec_hash == config_hash(spec.identity()) and not record.complete:
                 return candidate
     return runs / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def check_spec(spec: RunSpec) -> None:
-    """Every setting of a run validated before anything is trained, created or written."""
-    from avbench.executors import EXECUTORS
-
-    validate.unique(spec.models, "--models")
+    """Every setting of a run validated before anything is trained, created or written — for the command line and
+    for library callers alike."""
+    if not spec.models:
+        raise UserError("--models names no model")
+    requested_models(spec.models)
+    if not spec.corruptions:
+        raise UserError("--corruption names no corruption")
     validate.unique(spec.corruptions, "--corruption")
+    for name in spec.corruptions:
+        get_corruption(name)  # raises with suggestions when unknown
+    check_task(spec.task)
+    if spec.split not in EVALUATION_SPLITS:
+        raise UserError(f"--split must be {' or '.join(EVALUATION_SPLITS)}, got {spec.split!r}")
+    check_precision(spec.precision)
     validate.unique(spec.seeds, "seeds")
     for seed in spec.seeds:
         validate.at_least(seed, 0, "every seed")
@@ -141,11 +171,21 @@ def check_spec(spec: RunSpec) -> None:
     validate.bootstrap_count(spec.bootstrap)
     validate.device_name(spec.device)
     if spec.executor not in EXECUTORS:
-        from avbench.errors import unknown
-
         raise unknown("executor", spec.executor, EXECUTORS)
-    validate.model_settings(spec.models, spec.config, spec.overrides)
+    check_settings(requested_models(spec.models)[0] if spec.models != [ALL] else names(), spec.config,
+                   spec.overrides)
     validate.checkpoint_cache()
+
+
+def prepare(spec: RunSpec, store: FeatureStore) -> RunSpec:
+    """``spec`` with its models resolved against the dataset (``all`` → every model that can run on it), after
+    warning about degenerate features recorded in the store."""
+    names_, explicit = requested_models(spec.models)
+    models = resolve_models(names_, store.modalities, spec.task, explicit, store.labelled_tasks)
+    for problem in recorded_problems(store):
+        warnings.warn(f"degenerate features in {spec.dataset} ({problem}); the models will train on them as they "
+                      f"are (see `avbench datasets info {spec.dataset}`)")
+    return replace(spec, models=models)
 
 
 def _remove_stale_temporaries(out: Path) -> None:
@@ -160,13 +200,10 @@ def _remove_stale_temporaries(out: Path) -> None:
 
 def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
     """A unit's outcome; its user error re-raised naming the unit, so a grid of many models says which failed."""
-    from avbench.models import model_class
-    from avbench.training import model_task
-
     try:
         return future.result()
     except UserError as exc:
-        task = model_task(model_class(ts.model), store, ts.task)
+        task = task_for(model_class(ts.model), store.labelled_tasks, ts.task)
         raise UserError(f"{kind} of {ts.label} (seed {ts.seed}, task {task}) failed: {exc}") from None
 
 
@@ -183,57 +220,45 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=target, name="avbench-import", daemon=True).start()
 
 
-def run(spec: RunSpec, progress: bool = True, console: Console | None = None, checked: bool = False) -> Path:
-    """Execute the grid and write predictions, results, summary, plots and provenance. Returns the run dir.
-
-    ``checked``: the caller has already passed ``spec`` through :func:`check_spec` (the CLI does, before it opens
-    the dataset); checking builds every model, so it is not done twice.
-    """
-    from avbench.corruptions import get as get_corruption
-    from avbench.executors import start_local_workers
-
-    start_local_workers(spec.executor, spec.workers)
-    if not checked:
-        check_spec(spec)
+def run(spec: RunSpec, progress: bool = True, console: Console | None = None) -> Path:
+    """Check ``spec``, resolve its models against the dataset, execute the grid and write predictions, results,
+    summary, plots and provenance. Returns the run directory. ``avbench run`` is this function: a notebook caller
+    gets exactly the command line's checks and warnings."""
+    start_local_workers(spec.executor, spec.workers)  # first: their import of torch overlaps the checks below
+    check_spec(spec)  # every value checked before the dataset is opened or anything is written
     console = console or terminal.console(stderr=True)
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
+    spec = prepare(spec, store)
     corruptions = [get_corruption(name) for name in spec.corruptions]
     out = Path(spec.out) if spec.out else _default_out(spec)
     info_path = out / RUN_JSON
     if info_path.exists() and not spec.resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    previous = _read_previous(info_path)
-    if previous is not None and previous.get("spec_hash") != config_hash(spec.identity()):
+    previous = _read_previous(out)
+    if previous is not None and previous.spec_hash != config_hash(spec.identity()):
         raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
     with run_lock(out):
         return _run_locked(spec, store, corruptions, out, console, progress)
 
 
-def _read_previous(info_path: Path) -> dict[str, Any] | None:
-    if not info_path.exists():
+def _read_previous(out: Path) -> RunRecord | None:
+    """The run record already in ``out``, if any (one that cannot be read is not ours to overwrite)."""
+    if not (out / RUN_JSON).exists():
         return None
     try:
-        previous = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise UserError(f"{info_path} is not a readable run record; choose another --out") from None
-    if not isinstance(previous, dict):
-        raise UserError(f"{info_path} is not a run record; choose another --out")
-    return previous
+        return read_record(out)
+    except UserError as exc:
+        raise UserError(f"{exc}; choose another --out") from None
 
 
 def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, console: Console,
                 progress: bool) -> Path:
-    from avbench.provenance import provenance
-    from avbench.results import write_scores
-    from avbench.run_report import write_report
-    from avbench.scheduling import longest_first
-    from avbench.scheduling import record as record_seconds
-    from avbench.summary import RunScores, merge_scores, score_run
+    from avbench.output.run_report import write_report  # deferred: matplotlib (imported meanwhile, see below)
 
     started = time.time()
     info_path = out / RUN_JSON
-    previous = _read_previous(info_path)  # again under the lock: another writer may have finished meanwhile
-    if previous is not None and previous.get("spec_hash") != config_hash(spec.identity()):
+    previous = _read_previous(out)  # again under the lock: another writer may have finished meanwhile
+    if previous is not None and previous.spec_hash != config_hash(spec.identity()):
         raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
     _remove_stale_temporaries(out)
     write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
@@ -254,7 +279,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
     outstanding = {label: len(spec.seeds) for label in labels}  # a label's units not finished yet
     scored: dict[str, RunScores] = {}
-    # each model's evaluation seconds, for the next run's order (see avbench.scheduling): the part every run
+    # each model's evaluation seconds, for the next run's order (see avbench.execution.scheduling): the part every run
     # repeats (training is cached); not of resumed models
     seconds = {label: 0.0 for label in labels
                if all(len(pending_evals[ts]) == len(corruptions) for ts in train_specs if ts.label == label)}
@@ -272,7 +297,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
             for ts in sorted(train_specs, key=lambda ts: order[ts.label]):
                 futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
             if not isinstance(executor, InlineExecutor):
-                _import_in_background("avbench.plots")  # needed at the end, when it would run alone
+                _import_in_background("avbench.output.plots")  # needed at the end, when it would run alone
             while futures:
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for future in done:
@@ -295,7 +320,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
         finished = True
         record_seconds(seconds, spec.dataset, spec.config)
     except BaseException as exc:
-        write_json(info_path, {**read_run_info(out), "status": "failed", "error": str(exc)})
+        write_json(info_path, {**read_record(out).as_dict(), "status": "failed", "error": str(exc)})
         raise
     finally:
         # When every unit has finished, the workers' exit (for spawned workers, ~1 s of interpreter teardown each)
@@ -306,6 +331,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
                  "split": spec.split})
+    parse_record(info, info_path)  # the record every reader will read: typed before it is written
     write_json(info_path, info)
     write_report(out)
     return out

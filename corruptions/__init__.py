@@ -23,7 +23,7 @@ from avbench.corruptions.clocks import frame_count
 from avbench.corruptions.processes import packet_loss_mask, random_mask
 from avbench.errors import UserError, unknown
 from avbench.registry import Registry
-from avbench.store import MODALITIES, ClipTiming
+from avbench.data.store import MODALITIES, ClipTiming
 
 __all__ = ["Corruption", "Level", "KeepMasks", "REGISTRY", "names", "get", "masks_for", "parse_selection",
            "describe", "CorruptionInfo", "condition_name", "packet_loss_mask", "random_mask", "stable_rng"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from avbench.store import ClipTiming
+from avbench.data.store import ClipTiming
 
 KeepMasks = dict[str, np.ndarray]  # modality -> bool array, True = frame (or word) received
 

@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from avbench.store import MODALITIES, ClipTiming
+from avbench.data.store import MODALITIES, ClipTiming
 
 DEFAULT_GRID_RATE = 50.0  # Hz: the wav2vec2/WavLM frame clock, used as the loss grid when a clip has no audio
 

@@ -3,7 +3,7 @@
 RAVER Table 3 compares models under 100 % missing audio or video; AuxFormer and SFAV evaluate the same way.
 The levels are categorical (x = 0, 1, 2, 3 for none, audio, video, text); a level naming a modality the model
 does not use leaves its inputs intact, so it does not *apply* to that model (:meth:`Corruption.applies`) and the
-summaries leave it out (see :mod:`avbench.summary`).
+summaries leave it out (see :mod:`avbench.scoring.summary`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from avbench.corruptions.base import Corruption, KeepMasks, Level
 from avbench.corruptions.clocks import frame_count
 from avbench.corruptions.sweeps import RAVER
 from avbench.errors import unknown
-from avbench.store import MODALITIES, ClipTiming
+from avbench.data.store import MODALITIES, ClipTiming
 
 CHOICES = ("none", *MODALITIES)
 

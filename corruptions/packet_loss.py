@@ -18,7 +18,7 @@ from avbench.corruptions.base import Corruption, KeepMasks, Level
 from avbench.corruptions.clocks import loss_grid
 from avbench.corruptions.processes import check_probability, independent_streams, packet_loss_mask
 from avbench.corruptions.sweeps import AUDIO_TEXT, RAVER
-from avbench.store import ClipTiming
+from avbench.data.store import ClipTiming
 
 # (p_L, p_N) of Table 2 in the audio-text paper (also RAVER Fig. 5), ordered by expected loss
 PAPER_PAIRS = ((0.0, 1.0), (0.1, 0.9), (0.5, 0.9), (0.1, 0.5), (0.1, 0.1), (0.5, 0.5), (0.9, 0.9),

@@ -16,7 +16,7 @@ from avbench.corruptions.base import Corruption, KeepMasks
 from avbench.corruptions.clocks import frame_count
 from avbench.corruptions.processes import check_probability, independent_streams, random_mask
 from avbench.corruptions.sweeps import RAVER, RAVER_PERCENTS, percent_levels
-from avbench.store import MODALITIES, ClipTiming
+from avbench.data.store import MODALITIES, ClipTiming
 
 def random_drop(target: str) -> Corruption:
     """The random-drop variant that hits ``target`` (a modality, or ``"all"`` for every modality at once)."""

@@ -18,7 +18,7 @@ from avbench.corruptions.base import Corruption, KeepMasks
 from avbench.corruptions.clocks import frame_times, span_mask
 from avbench.corruptions.processes import check_probability
 from avbench.corruptions.sweeps import AUDIO_TEXT, AUDIO_TEXT_PERCENTS, percent_levels
-from avbench.store import ClipTiming
+from avbench.data.store import ClipTiming
 
 
 def _drop_words(timing: ClipTiming, params: dict[str, Any], rng: np.random.Generator,

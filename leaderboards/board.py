@@ -1,10 +1,10 @@
 """Ranked leaderboards from entries: one board per dataset × task × corruption.
 
 A board ranks the entries that measured the same thing (same dataset and task). The ranking, the robustness
-summary, effective robustness and the test against the top row all come from :func:`avbench.summary.summarise`,
+summary, effective robustness and the test against the top row all come from :func:`avbench.scoring.summary.summarise`,
 the summariser that also writes a run's ``summary.csv``, so a run and its verified entries are ranked the same way:
 by the area under the primary-metric curve for a sweep, by the mean over the shared conditions for a categorical
-corruption (a whole modality missing; see :mod:`avbench.summary`), by the clean score on the ``clean`` board.
+corruption (a whole modality missing; see :mod:`avbench.scoring.summary`), by the clean score on the ``clean`` board.
 Summaries are always derived here from the per-condition numbers, for reported and verified entries alike. The
 test against the top row is a paired bootstrap when both entries are verified on the same protocol (same clips,
 same masks, same bootstrap resamples), otherwise a normal approximation from the two confidence intervals
@@ -20,9 +20,9 @@ import numpy as np
 
 from avbench.errors import UserError, unknown
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
-from avbench.metrics import ATTRIBUTE_METRICS, CCC_MEAN
+from avbench.scoring.metrics import ATTRIBUTE_METRICS, CCC_MEAN
 from avbench.models import model_modalities
-from avbench.summary import ALPHA, Curve, Point, Summary, categorical, summarise
+from avbench.scoring.summary import ALPHA, Curve, Point, Summary, categorical, summarise
 from avbench.tasks import get as get_task
 
 __all__ = ["ALPHA", "Board", "CLEAN_BOARD", "Row", "build_board", "build_boards", "clean_value", "curve",

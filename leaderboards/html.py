@@ -14,9 +14,9 @@ from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.corruptions import condition_name
 from avbench.leaderboards.board import CLEAN_BOARD, Board, Row
 from avbench.leaderboards.render import board_table
-from avbench.metric_specs import display
+from avbench.scoring.metrics import display
 from avbench.leaderboards.schema import MetricValue
-from avbench.tables import to_html
+from avbench.output.tables import to_html
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from avbench.corruptions import condition_name
 from avbench.leaderboards.board import ALPHA, CLEAN_BOARD, Board, Row
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
-from avbench.metric_specs import BRIER, display, higher_is_better, is_family_member, spec
-from avbench.tables import Cell, Num, Table, bold_best
+from avbench.scoring.metrics import BRIER, display, higher_is_better, is_family_member, spec
+from avbench.output.tables import Cell, Num, Table, bold_best
 
 
 def _num(value: MetricValue | None, digits: int = 3) -> Num:

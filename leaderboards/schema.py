@@ -53,7 +53,7 @@ class ModelInfo:
     checkpoint_hash: str | None = None  # sha256 over the seeds' weight files, checked against the predictions
     code_hash: str | None = None  # digest of the model's source file in the avbench that verified the entry
     # how the numbers were made (verified entries; None = not recorded): was the model told which frames were lost,
-    # and was its frontend folded or the whole model run per level (avbench.contract)
+    # and was its frontend folded or the whole model run per level (avbench.execution.contract)
     sees_masks: bool | None = None
     eval_path: str | None = None
 

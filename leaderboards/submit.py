@@ -1,6 +1,6 @@
 """``avbench submit``: recompute a submitted run from its per-clip predictions and write ``verified`` entries.
 
-Every number in a verified entry comes from avbench's own rescoring (:func:`avbench.summary.score_run`, the code
+Every number in a verified entry comes from avbench's own rescoring (:func:`avbench.scoring.summary.score_run`, the code
 that writes ``results.csv``), never from the submission. The claimed numbers — ``--claimed FILE`` or, without it,
 the run's own ``results.csv`` — must agree with the recomputation to the precision they were written with
 (a claim of ``0.777`` accepts anything that rounds to it). All checks run before anything is written, so a
@@ -28,8 +28,8 @@ from avbench.leaderboards.board import CLEAN_BOARD, build_board
 from avbench.leaderboards.schema import (Entry, MetricValue, ModelInfo, Protocol, entry_path, load_entry,
                                          write_entry)
 from avbench.leaderboards.verify import Submission, verify_run
-from avbench.robustness import curve_area
-from avbench.summary import score_run
+from avbench.scoring.robustness import curve_area
+from avbench.scoring.summary import score_run
 
 KEY = ("model", "seed", "corruption", "level", "metric")
 META_FIELDS = ("name", "paper", "citation", "code")

@@ -16,16 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from avbench import predictions
-from avbench.contract import folded_despite_failure, merge_records, read_record
+from avbench.rundir import predictions
+from avbench.execution.contract import evaluation_record, folded_despite_failure, merge_records
 from avbench.corruptions import Corruption, get as get_corruption
 from avbench import validate
-from avbench.datasets import EMBEDDED, open_path, regenerate_embedded
+from avbench.data.datasets import EMBEDDED, open_path, regenerate_embedded
 from avbench.errors import UserError
-from avbench.provenance import RUN_JSON, read_run_info
-from avbench.store import FeatureStore
+from avbench.rundir.record import RUN_JSON, read_record
+from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task, names as task_names
-from avbench.units import mask_digests
+from avbench.execution.units import mask_digests
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,11 @@ class Submission:
     predictions_sha256: dict[str, str]  # label -> digest of all its prediction files
     checkpoint_hashes: dict[str, str | None]  # label -> checked digest of its seeds' weights (None: none claimed)
     code_hashes: dict[str, str | None]  # label -> this avbench's digest of the model's code (None: not registered)
-    evaluation: dict[str, dict[str, Any]]  # label -> mask access and evaluation path (avbench.contract)
+    evaluation: dict[str, dict[str, Any]]  # label -> mask access and evaluation path (avbench.execution.contract)
 
 
 def _read_run_json(run_dir: Path) -> dict[str, Any]:
-    info = read_run_info(run_dir)
+    info = read_record(run_dir).as_dict()
     path = run_dir / RUN_JSON
     if info.get("status") != "complete":
         raise UserError(f"{path}: the run is not complete (status {info.get('status')!r}); finish it with "
@@ -124,7 +124,7 @@ def _evaluation(data: dict[str, np.ndarray], where: str, declared: Any) -> dict[
     """The file's record of how it was made; refused when it was folded although the contract check failed, or
     when it disagrees with what run.json recorded for the model (one of the two was edited)."""
     try:
-        record = read_record(data, where)
+        record = evaluation_record(data, where)
     except ValueError as exc:
         raise UserError(f"{exc}; re-run it with this avbench version") from None
     if folded_despite_failure(record):
@@ -242,7 +242,7 @@ def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, 
                           store: FeatureStore) -> None:
     """Where this machine has trained the model the run names, its weights must be the predictions' weights."""
     from avbench.models import REGISTRY
-    from avbench.training import TrainSpec, checkpoint_dir
+    from avbench.execution.training import TrainSpec, checkpoint_dir
 
     model, overrides = label.split("[")[0], info.get("overrides") or {}
     if model not in REGISTRY or not isinstance(overrides, dict) or not isinstance(info.get("config", "tiny"), str):
@@ -258,7 +258,7 @@ def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, 
 def _code_hash(info: dict[str, Any], label: str) -> str | None:
     """This avbench's digest of the model's code; the run's must be the same (other code = another model)."""
     from avbench.models import REGISTRY
-    from avbench.provenance import model_code_hash
+    from avbench.rundir.provenance import model_code_hash
 
     model = label.split("[")[0]
     if model not in REGISTRY:

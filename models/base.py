@@ -1,6 +1,6 @@
 """The contract every model in the registry follows.
 
-A model receives a :class:`~avbench.batching.Batch` and returns logits over the emotions (task ``emotion``) or
+A model receives a :class:`~avbench.data.batching.Batch` and returns logits over the emotions (task ``emotion``) or
 three z-normalised values (task ``attributes``: arousal, valence, dominance). Evaluation under many corruption
 levels is made cheap by splitting ``forward`` in two:
 
@@ -10,7 +10,7 @@ levels is made cheap by splitting ``forward`` in two:
   exactly what zero-filling the input would have produced.
 
 The split is a promise the harness checks rather than believes: before a model's first evaluation
-:mod:`avbench.contract` compares the folded path with the whole model on zero-filled inputs, and evaluates a model
+:mod:`avbench.execution.contract` compares the folded path with the whole model on zero-filled inputs, and evaluates a model
 whose frontend mixes frames (a temporal convolution, say) by the honest path instead. A model that knows it is not
 per-frame sets ``foldable = False`` and skips the probe.
 
@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.errors import UserError
 from avbench.tasks import get as get_task
 

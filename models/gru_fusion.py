@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.errors import UserError
 from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe, require_modalities
 from avbench.models.layers import FrameFrontend

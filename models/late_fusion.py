@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import FrameFrontend, FrameModel, masked_mean, mlp
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.errors import UserError
 from avbench.models.base import EmotionModel, FeatureDims, Frames, require_modalities
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import CrossmodalTransformer, FrameFrontend, FrameModel, causal_allowed, key_mask, last_valid
 

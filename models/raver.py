@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import (AttentiveStatsPool, CrossmodalTransformer, FrameFrontend, FrameModel,
                                    TransformerLayer, key_mask, mlp, sinusoid)

@@ -6,7 +6,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import FrameFrontend, FrameModel, check_heads, masked_mean, shrink_keep, valid_mask
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.models.base import FeatureDims, Frames, Recipe
 from avbench.models.layers import FrameFrontend, FrameModel, check_heads, masked_mean, valid_mask
 from avbench.tasks import get as get_task

@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.errors import UserError, unknown
 from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe, require_modalities
 from avbench.models.chunking import (

@@ -2,7 +2,7 @@
 
 Significance follows the paper's protocol: every training seed's test predictions are split into 5 equal
 subsets, giving seeds × 5 testing points per system, and a two-tailed t-test (p < 0.05) on those points decides
-the ``*``/``†`` markers (:func:`avbench.stats.protocol_points`, :func:`avbench.stats.significance_markers`).
+the ``*``/``†`` markers (:func:`avbench.scoring.stats.protocol_points`, :func:`avbench.scoring.stats.significance_markers`).
 The printed values are the seed-mean CCC over the whole test set.
 """
 from __future__ import annotations
@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 
 from avbench.corruptions import get as get_corruption
-from avbench.metric_specs import ccc_key
-from avbench.metrics import ATTRIBUTE_NAMES
+from avbench.scoring.metrics import ccc_key
+from avbench.scoring.metrics import ATTRIBUTE_NAMES
 from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
 from avbench.reports.layout import DISPLAY, Col, model_table
 from avbench.reports.published import published
-from avbench.tables import Cell, Num, Table, with_columns_after
-from avbench.stats import protocol_points, significance_markers
+from avbench.output.tables import Cell, Num, Table, with_columns_after
+from avbench.scoring.stats import protocol_points, significance_markers
 
 SOURCE = "Lin, Goncalves & Busso, ICMI 2023"
 PROTOCOL_SEEDS = 5

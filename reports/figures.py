@@ -13,7 +13,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from avbench.atomic import write_text, write_with  # noqa: E402
-from avbench.plots import STYLE, colours  # noqa: E402
+from avbench.output.plots import STYLE, colours  # noqa: E402
 
 
 @dataclass

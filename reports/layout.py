@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from avbench.metric_specs import higher_is_better
+from avbench.scoring.metrics import higher_is_better
 from avbench.reports.base import Context
 from avbench.reports.published import published
-from avbench.tables import Cell, Num, Table, bold_best, with_columns_after
+from avbench.output.tables import Cell, Num, Table, bold_best, with_columns_after
 
 DISPLAY = {"tlstm": "TLSTM", "sfav": "SFAV", "mult": "MuT", "auxformer": "AuxFormer", "vavl": "VAVL",
            "raver": "RAVER", "fer": "FER", "ser": "SER", "mdre-gru": "MDRE-GRU", "mdrea-gru": "MDREA-GRU",

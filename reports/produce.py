@@ -16,7 +16,7 @@ from avbench.errors import UserError
 from avbench.reports.base import REGISTRY, Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, save
 from avbench.reports.runs import ResultSet, discover, locate
-from avbench.tables import Table
+from avbench.output.tables import Table
 
 ALL = "all"
 TABLE_SUFFIXES = {"md": ".md", "latex": ".tex", "csv": ".csv"}

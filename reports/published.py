@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from avbench.leaderboards.board import clean_value, metric_value
 from avbench.leaderboards.schema import Entry, load_entries
-from avbench.tables import Num
+from avbench.output.tables import Num
 
 
 @lru_cache(maxsize=1)

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 
 from avbench.corruptions import get as get_corruption
-from avbench.metric_specs import BRIER, MACRO_F1, MICRO_F1, SAMPLE_PRECISION, f1_key
+from avbench.scoring.metrics import BRIER, MACRO_F1, MICRO_F1, SAMPLE_PRECISION, f1_key
 from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, band, new_figure, palette, plot_only_note
 from avbench.reports.layout import DISPLAY, Col, model_table
-from avbench.tables import Table
+from avbench.output.tables import Table
 
 MODELS = ("tlstm", "sfav", "mult", "auxformer", "vavl", "raver")  # Table 2's row order
 UNIMODAL = ("fer", "ser")

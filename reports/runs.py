@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from avbench import predictions
+from avbench.rundir import predictions
 from avbench.errors import UserError
-from avbench.provenance import RUN_JSON, find_run_info
-from avbench.reports.base import Need
-from avbench.tables import Num
+from avbench.rundir.record import RUN_JSON, find_record
+from avbench.reports.needs import Need
+from avbench.output.tables import Num
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,11 @@ class RunInfo:
 
 
 def _read(path: Path) -> RunInfo | None:
-    info = find_run_info(path)
-    if info is None or info.get("status") != "complete":
+    info = find_record(path)
+    if info is None or not info.complete:
         return None
-    return RunInfo(path, str(info.get("dataset")), str(info.get("config")), tuple(info.get("models", ())),
-                   tuple(info.get("corruptions", {})), tuple(info.get("seeds", ())), str(info.get("split", "test")))
+    return RunInfo(path, str(info.dataset), str(info.config), tuple(info.models or ()), tuple(info.corruptions or {}),
+                   tuple(info.seeds or ()), info.split)
 
 
 def discover(results: Path) -> list[RunInfo]:
@@ -52,7 +52,7 @@ def discover(results: Path) -> list[RunInfo]:
 
 def dataset_name(dataset: str) -> str:
     """The name a run records for a dataset argument: embedded names as is, a store path by its meta.json."""
-    from avbench.datasets import EMBEDDED, looks_like_path
+    from avbench.data.datasets import EMBEDDED, looks_like_path
 
     if dataset in EMBEDDED or not looks_like_path(dataset):
         return dataset

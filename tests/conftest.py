@@ -25,7 +25,7 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic(session_cache: Path):
-    from avbench.datasets import open_dataset
+    from avbench.data.datasets import open_dataset
 
     return open_dataset("synthetic")
 

@@ -62,7 +62,7 @@ def test_python_m_and_console_script_agree():
 def _audio_text_store(path: Path) -> Path:
     import numpy as np
 
-    from avbench.store import StoreWriter
+    from avbench.data.store import StoreWriter
 
     writer = StoreWriter(path, "podcast-like", ["a", "b"], {"audio": {"rate": 50.0, "shape": [2, 4]},
                                                            "text": {"rate": 0.0, "shape": [4]}})

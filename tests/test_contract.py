@@ -18,14 +18,14 @@ import torch
 from torch import nn
 
 from avbench import models
-from avbench.batching import Batch, Collator
-from avbench.contract import check_folding
+from avbench.data.batching import Batch, Collator
+from avbench.execution.contract import check_folding
 from avbench.corruptions import get as get_corruption
 from avbench.errors import UserError
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import submit_run
 from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe, visible
-from avbench import units
+from avbench.execution import units
 
 TESTS = Path(__file__).resolve().parent
 PLUGIN = "test_contract:TemporalConvFusion"

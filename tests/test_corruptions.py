@@ -13,7 +13,7 @@ from avbench.corruptions.clocks import nearest_frame
 from avbench.corruptions.packet_loss import PAPER_PAIRS, expected_loss, markov_level
 from avbench.errors import UserError
 from avbench.speed.masks import baseline_lean_loop, measure
-from avbench.store import ClipTiming
+from avbench.data.store import ClipTiming
 
 RATES = {"audio": 50.0, "video": 30.0, "text": 0.0}
 ALL = ("audio", "video", "text")
@@ -330,7 +330,7 @@ def test_vectorised_generator_beats_the_authors_style_loop():
 
 
 def test_masks_fit_the_clips_of_a_feature_store(tmp_path):
-    from avbench.store import StoreWriter
+    from avbench.data.store import StoreWriter
 
     rng = np.random.default_rng(0)
     writer = StoreWriter(tmp_path / "store", "tiny", ["anger", "neutral"],

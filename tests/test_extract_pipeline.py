@@ -22,7 +22,7 @@ from avbench.corpora.commands import extract
 from avbench.corpora.encoders import AudioEncoder, TextEncoder
 from avbench.corpora.extract import Encoders, ExtractConfig, run_extraction, select_clips
 from avbench.errors import UserError
-from avbench.store import FeatureStore
+from avbench.data.store import FeatureStore
 
 from test_extract_media import face_image, write_video
 

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from avbench import batching, training
-from avbench.batching import Collator, prefetch
-from avbench.executors import make_executor
-from avbench.training import TrainSpec, checkpoint_dir, iterate, load_or_train
+from avbench.data import batching
+
+from avbench.execution import training
+from avbench.data.batching import Collator, prefetch
+from avbench.execution.executors import make_executor
+from avbench.execution.training import TrainSpec, checkpoint_dir, iterate, load_or_train
 
 
 def _tensors(batch: batching.Batch) -> list[torch.Tensor]:
@@ -62,7 +64,7 @@ def test_precision_keys_the_checkpoint_and_fp32_keys_are_unchanged(synthetic):
     fp32, bf16 = TrainSpec("ser"), TrainSpec("ser", precision="bf16")
     assert checkpoint_dir(fp32, synthetic) != checkpoint_dir(bf16, synthetic)
     assert "bf16" in checkpoint_dir(bf16, synthetic).name
-    from avbench import checkpoints
+    from avbench.execution import checkpoints
 
     old_key = checkpoints.config_hash({"spec": {k: v for k, v in fp32.__dict__.items() if k != "precision"},
                                        "dataset": synthetic.fingerprint})

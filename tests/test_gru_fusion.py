@@ -6,7 +6,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from avbench import models
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.models.gru_fusion import ReceivedGRU, received_first
 from test_word_chunk import edge_batches, even_words, make_batch
 

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import f1_score, precision_score
 
 from avbench.errors import UserError
-from avbench.metrics import (
+from avbench.scoring.metrics import (
     ATTRIBUTE_METRICS,
     CLASSIFICATION_METRICS,
     PER_CLASS_F1,

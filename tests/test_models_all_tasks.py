@@ -17,8 +17,9 @@ import pytest
 from avbench.errors import UserError
 from avbench.models import model_class, names
 from avbench.runner import _unit_result, resolve_models
-from avbench.store import FeatureStore, StoreWriter
-from avbench.training import TrainSpec, model_task
+from avbench.data.store import FeatureStore, StoreWriter
+from avbench.execution.training import TrainSpec
+from avbench.models import task_for
 
 
 def _store(path: Path, attributes: bool) -> FeatureStore:
@@ -39,10 +40,10 @@ def test_models_default_to_a_task_the_store_has_labels_for(tmp_path):
     both = _store(tmp_path / "both", attributes=True)
     for name in names():
         cls = model_class(name)
-        assert model_task(cls, emotion_only, None) == "emotion"
-        assert model_task(cls, both, None) == cls.tasks[0]
-    assert model_task(model_class("align-vw-ser"), both, None) == "attributes"
-    assert model_task(model_class("align-vw-ser"), emotion_only, "attributes") == "attributes"  # asked for
+        assert task_for(cls, emotion_only.labelled_tasks) == "emotion"
+        assert task_for(cls, both.labelled_tasks) == cls.tasks[0]
+    assert task_for(model_class("align-vw-ser"), both.labelled_tasks) == "attributes"
+    assert task_for(model_class("align-vw-ser"), emotion_only.labelled_tasks, "attributes") == "attributes"  # asked for
 
 
 def test_all_keeps_every_model_on_an_emotion_only_store_and_refuses_attributes():
@@ -66,15 +67,27 @@ def test_a_failing_unit_names_its_model_seed_and_task(tmp_path):
 
 
 def test_a_failed_run_is_recorded_as_failed_with_its_cause(tmp_path, monkeypatch):
-    """Forcing attributes on a store without them (what ``--models all`` no longer does) fails naming the unit,
-    and run.json says ``failed`` rather than staying ``running``."""
+    """A unit that fails inside the grid (here: training refused by a check of its own) names the unit, and run.json
+    says ``failed`` rather than staying ``running``. Forcing a task the store has no labels for is refused before
+    the grid starts, by the library exactly as by the command line."""
+    import avbench.execution.units as units
     from avbench.runner import RunSpec, run
 
     monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))
     store = _store(tmp_path / "emotion", attributes=False)
     spec = RunSpec(models=["ser"], corruptions=["modality"], dataset=str(store.path), task="attributes", epochs=1,
-                   bootstrap=100, out=tmp_path / "run", workers=1)
-    with pytest.raises(UserError, match=r"ser \(seed 0, task attributes\) failed: .*NaN"):
+                   bootstrap=100, out=tmp_path / "refused", workers=1)
+    with pytest.raises(UserError, match=r"model 'ser' cannot be scored on task 'attributes'"):
+        run(spec, progress=False)
+    assert not (tmp_path / "refused").exists()
+
+    def refuse(*args, **kwargs):
+        raise UserError("labels contain NaN or inf (18 values)")
+
+    monkeypatch.setattr(units, "load_or_train", refuse)  # one worker: units run in this process
+    spec = RunSpec(models=["ser"], corruptions=["modality"], dataset=str(store.path), epochs=1, bootstrap=100,
+                   out=tmp_path / "run", workers=1)
+    with pytest.raises(UserError, match=r"ser \(seed 0, task emotion\) failed: .*NaN"):
         run(spec, progress=False)
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["status"] == "failed" and "ser (seed 0, task attributes)" in info["error"]
+    assert info["status"] == "failed" and "ser (seed 0, task emotion)" in info["error"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import avbench.models as models
-from avbench.batching import Batch
+from avbench.data.batching import Batch
 from avbench.errors import UserError
 from avbench.models import FeatureDims
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from avbench import terminal
+from avbench.output import terminal
 
 LONG = "align-multiscalew-ser"  # the longest registered name: the one an 80-column log used to cut
 GRID = ["--models", f"late-fusion,{LONG}", "--corruption", "markov,modality", "--bootstrap", "100", "--epochs", "1"]

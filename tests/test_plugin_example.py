@@ -43,7 +43,7 @@ def test_example_model_stays_finite_without_a_modality() -> None:
         from avbench_example_plugin.model import GatedMeanFusion
     finally:
         sys.path.remove(str(PLUGIN))
-    from avbench.batching import Batch
+    from avbench.data.batching import Batch
 
     model = GatedMeanFusion(FeatureDims({"audio": (5, 32), "video": (32,)}), 6)
     inputs = {"audio": torch.randn(2, 7, 5, 32), "video": torch.randn(2, 4, 32)}

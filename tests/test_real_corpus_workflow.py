@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 
 from avbench.corpora import crema_d, load_labels
-from avbench.store import FeatureStore
+from avbench.data.store import FeatureStore
 
 from test_extract_media import face_image, write_video
 from test_extract_pipeline import SPEECH, models  # noqa: F401  (module fixture: tiny local encoders)

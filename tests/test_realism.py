@@ -10,10 +10,10 @@ from scipy.signal import lfilter
 from typer.testing import CliRunner
 
 from avbench.cli import app
-from avbench.corpus_stats import autocorrelation
-from avbench.realism import TARGETS, measure
-from avbench.reference_data import CREMA_D_CARDINALITY
-from avbench.store import StoreWriter
+from avbench.data.corpus_stats import autocorrelation
+from avbench.data.realism import TARGETS, measure
+from avbench.data.reference_data import CREMA_D_CARDINALITY
+from avbench.data.store import StoreWriter
 
 EMOTIONS = ("a", "b", "c")
 
@@ -77,7 +77,7 @@ def test_cli_on_a_store_path_and_bad_input(tmp_path):
 @pytest.mark.usefixtures("synthetic")
 def test_the_embedded_corpus_meets_the_realism_targets():
     """The four targets of the embedded corpus, measured through the command a user runs."""
-    from avbench.datasets import open_dataset
+    from avbench.data.datasets import open_dataset
 
     result = CliRunner().invoke(app, ["datasets", "realism", "synthetic"])
     assert result.exit_code == 0, result.output

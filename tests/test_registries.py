@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import avbench.models as models
-from avbench import metric_specs, tasks
-from avbench.batching import Collator
+from avbench.scoring import metrics as metric_specs
+from avbench import tasks
+from avbench.data.batching import Collator
 from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.errors import UserError
 from avbench.models import EmotionModel, FeatureDims, Recipe

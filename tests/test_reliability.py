@@ -20,8 +20,8 @@ import pytest
 
 from avbench import validate
 from avbench.corruptions import get as get_corruption
-from avbench.datasets import open_dataset
-from avbench.store import StoreWriter
+from avbench.data.datasets import open_dataset
+from avbench.data.store import StoreWriter
 
 CREMA_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "crema-d"
 
@@ -254,7 +254,7 @@ def test_run_removes_stale_temporaries_and_holds_a_lock(tmp_path, cli, session_c
 PARENT = """
 import os, sys, time
 from pathlib import Path
-from avbench.executors import make_executor
+from avbench.execution.executors import make_executor
 
 if __name__ == "__main__":
     pool = make_executor("local", 2, Path("."))

@@ -24,7 +24,7 @@ from avbench.models import model_class
 from avbench.reports.base import Settings
 from avbench.reports.commands import list_reports, report
 from avbench.reports.produce import Options, produce
-from avbench.training import TrainSpec
+from avbench.execution.training import TrainSpec
 from test_submit import make_run
 
 QUALITY = {"raver": 0.9, "vavl": 0.8, "auxformer": 0.7, "mult": 0.65, "sfav": 0.6, "tlstm": 0.55, "fer": 0.5,

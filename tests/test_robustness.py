@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from avbench.errors import UserError
-from avbench.robustness import area_under_curve, effective_robustness, relative_robustness
+from avbench.scoring.robustness import area_under_curve, effective_robustness, relative_robustness
 
 # RAVER's Fig. 3 axis: 0–90 % in steps of 10, then 1 % steps up to 100 %.
 RAVER_LEVELS = np.concatenate([np.arange(0, 91, 10), np.arange(91, 101)]).astype(float)

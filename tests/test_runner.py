@@ -92,7 +92,7 @@ def test_same_command_twice_is_identical(reference_run: Path, tmp_path, session_
 
 
 def test_models_are_submitted_longest_first(tmp_path, monkeypatch):
-    from avbench import scheduling
+    from avbench.execution import scheduling
 
     monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path))
     labels = ["fer", "raver", "ser", "vavl"]

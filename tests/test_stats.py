@@ -6,9 +6,9 @@ import pytest
 from scipy import stats as scipy_stats
 
 from avbench.errors import UserError
-from avbench.metrics import CLASSIFICATION_METRICS, attribute_scores, ccc, classification_scores
+from avbench.scoring.metrics import CLASSIFICATION_METRICS, attribute_scores, ccc, classification_scores
 from avbench.speed.bootstrap import measure
-from avbench.stats import (
+from avbench.scoring.stats import (
     bootstrap_ccc,
     bootstrap_ci,
     bootstrap_distribution,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from avbench.errors import UserError
-from avbench.store import FeatureStore, StoreWriter
+from avbench.data.store import FeatureStore, StoreWriter
 
 
 def _write(path, n=6, fail_at=None):

@@ -2,7 +2,7 @@
 with a clear reason and nothing written.
 
 Runs are built here in the exact run-directory format (predictions through the runner's own writer, results
-through :func:`avbench.results.write_results`), with made-up outputs instead of trained models so the tests are
+through :func:`avbench.rundir.results.write_results`), with made-up outputs instead of trained models so the tests are
 fast; the real ``avbench run`` → ``avbench submit`` path is exercised by ``test_plugin_example.py``.
 """
 from __future__ import annotations
@@ -17,20 +17,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from avbench import predictions
+from avbench.rundir import predictions
 from avbench.atomic import write_json
-from avbench.contract import Contract
+from avbench.execution.contract import Contract
 from avbench.corruptions import get as get_corruption
 from avbench.errors import UserError
 from avbench.leaderboards.board import build_board
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
 from avbench.models import model_class
-from avbench.results import write_results
-from avbench.store import FeatureStore
+from avbench.rundir.results import write_results
+from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
-from avbench.training import TrainSpec, checkpoint_dir
-from avbench.units import mask_digests
+from avbench.execution.training import TrainSpec, checkpoint_dir
+from avbench.execution.units import mask_digests
 
 _DIGESTS: dict[tuple[str, str], list[str]] = {}
 PASSED = Contract("passed", 0.0)

@@ -15,8 +15,8 @@ import pytest
 from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.leaderboards.board import build_boards
 from avbench.leaderboards.schema import load_entries
-from avbench.stats import seed_clip_bootstrap
-from avbench.summary import Curve, Point, summarise
+from avbench.scoring.stats import seed_clip_bootstrap
+from avbench.scoring.summary import Curve, Point, summarise
 
 MODELS = "late-fusion,ser"  # two modality sets, so categorical boards compare over a shared subset
 FAMILIES = ("random-audio", "markov", "async", "word_drop", "modality")  # one per corruption module, categorical too

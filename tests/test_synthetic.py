@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from avbench.corpus_stats import label_cardinality, prevalence
-from avbench.reference_data import CREMA_D_CARDINALITY, CREMA_D_DURATION, CREMA_D_PREVALENCE, CREMA_D_RATERS
-from avbench.synthetic import EMOTIONS, SyntheticConfig, _events, generate
+from avbench.data.corpus_stats import label_cardinality, prevalence
+from avbench.data.reference_data import CREMA_D_CARDINALITY, CREMA_D_DURATION, CREMA_D_PREVALENCE, CREMA_D_RATERS
+from avbench.data.synthetic import EMOTIONS, SyntheticConfig, _events, generate
 
 
 def test_shape_of_the_corpus(synthetic):

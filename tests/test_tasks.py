@@ -13,8 +13,10 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from avbench import predictions, tasks
-from avbench.batching import Collator
+from avbench.rundir import predictions
+
+from avbench import tasks
+from avbench.data.batching import Collator
 
 
 def test_category_targets_the_plurality_emotion_and_decides_by_the_most_probable(synthetic) -> None:

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from avbench import checkpoints
-from avbench.training import TrainSpec, class_balanced_weights, load_or_train, predict_split
-from avbench.batching import Collator
+from avbench.execution import checkpoints
+from avbench.execution.training import TrainSpec, load_or_train, predict_split
+from avbench.tasks.losses import class_balanced_weights
+from avbench.data.batching import Collator
 
 SPEC = TrainSpec("late-fusion", seed=0, epochs=2)
 
@@ -59,8 +60,8 @@ def test_class_balanced_beta_defaults_to_the_training_set_size():
 def test_synthetic_is_learnable_and_degrades_with_masking(synthetic, tmp_path):
     """A simple model beats chance clearly on clean data, and its score falls as random masking rises."""
     from avbench.corruptions import get
-    from avbench.metrics import classification_scores
-    from avbench.units import predict_under_corruption
+    from avbench.scoring.metrics import classification_scores
+    from avbench.execution.units import predict_under_corruption
 
     model, _, _ = load_or_train(TrainSpec("late-fusion", seed=0), synthetic, root=tmp_path)
     arrays = predict_under_corruption(model, synthetic, get("random-all"), mask_seed=0)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from avbench import models
-from avbench.batching import Batch, Collator
+from avbench.data.batching import Batch, Collator
 from avbench.corruptions.clocks import span_mask
 from avbench.errors import UserError
 from avbench.models.chunking import (
@@ -20,7 +20,7 @@ from avbench.models.chunking import (
     vw_bounds,
     word_counts,
 )
-from avbench.store import StoreWriter
+from avbench.data.store import StoreWriter
 
 torch.set_num_threads(1)
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from avbench.store import FeatureStore
+from avbench.data.store import FeatureStore
 
 FP16_TINY = float(np.finfo(np.float16).tiny)  # below this, float16 keeps (almost) no precision
 

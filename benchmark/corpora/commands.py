@@ -10,12 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from avbench import corpora, terminal
+from avbench import corpora
+
+from avbench.output import terminal
 from avbench.corpora.checks import problems
 from avbench.corpora.labels import CorpusLabels
 from avbench.corpora.summary import CorpusSummary, Stats, StoreDescription, describe_store, summarize
 from avbench.errors import UserError
-from avbench.store import SPLITS, FeatureStore
+from avbench.data.store import FeatureStore
+from avbench.data.vocabulary import SPLITS
 
 if TYPE_CHECKING:  # extraction pulls in torch: imported when a command needs it
     from avbench.corpora.extract import ExtractReport, Selection

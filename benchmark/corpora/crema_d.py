@@ -27,12 +27,13 @@ from avbench.corpora.corpus import Corpus
 from avbench.corpora.labels import CorpusLabels, clip_table, count_votes, empty_attributes, exclude, shares
 from avbench.corpora.media import lfs_pointer_size
 from avbench.corpora.splits import DEFAULT_FRACTIONS, speaker_splits
+from avbench.data.vocabulary import CREMA_D_EMOTIONS
 from avbench.errors import UserError, unknown
 
 log = logging.getLogger("avbench.corpora")
 
 NAME = "crema-d"
-EMOTIONS = ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
+EMOTIONS = list(CREMA_D_EMOTIONS)
 VOTE_CODES = ["A", "D", "F", "H", "N", "S"]  # column / response letters, in EMOTIONS order
 RATING_MODALITIES = {"audio": 1, "video": 2, "audio-visual": 3}  # upstream queryType
 VOTE_SOURCES = ("auto", "raw", "tabulated")

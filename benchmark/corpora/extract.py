@@ -5,7 +5,7 @@ resumes where it stopped and never reads half a file. ``config.json`` in that fo
 settings by content — a sha256 of each encoder's weights and preprocessing, not the path they were given by — so
 parts made with other weights or frame rates are never mixed in, while the same weights reached by another path
 resume. Nothing is written before the encoders have loaded. When every clip is done the parts are streamed into a
-:class:`~avbench.store.StoreWriter` one at a time (peak memory is one clip, whatever the corpus size), the
+:class:`~avbench.data.store.StoreWriter` one at a time (peak memory is one clip, whatever the corpus size), the
 features are checked for degenerate frames on the way (:mod:`avbench.corpora.checks`) and the parts folder is
 removed. A store already extracted with the same settings and clips is recognised and kept (``force`` redoes it).
 
@@ -39,7 +39,8 @@ from avbench.corpora.labels import CLIP_COLUMNS, CorpusLabels
 from avbench.corpora.media import SAMPLE_RATE, ClipError, load_audio, video_frames
 from avbench.corpora.splits import speaker_splits
 from avbench.errors import UserError
-from avbench.store import MODALITIES, SPLITS, FeatureStore, StoreWriter
+from avbench.data.store import MODALITIES, FeatureStore, StoreWriter
+from avbench.data.vocabulary import SPLITS
 
 DTYPES = ("float16", "float32")
 TEXT_RATE = 0.0  # words have no clock; their times live in word_times

@@ -28,7 +28,7 @@ from avbench.corpora.extract import (Encoders, ExtractConfig, _check_inputs, _pa
 from avbench.corpora.labels import CorpusLabels
 from avbench.corpora.media import load_audio
 from avbench.errors import UserError
-from avbench.executors import make_executor
+from avbench.execution.executors import make_executor
 
 ShardResult = tuple[int, int, dict[str, str], dict[str, dict[str, Any]]]  # extracted, reused, failures, specs
 Progress = Callable[[int, int, str], None]

@@ -12,7 +12,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 
 from avbench.errors import UserError
-from avbench.store import SPLITS
+from avbench.data.vocabulary import SPLITS
 
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 

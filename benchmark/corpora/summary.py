@@ -9,7 +9,8 @@ import numpy as np
 
 from avbench.corpora.checks import problems, store_checks
 from avbench.corpora.labels import CorpusLabels
-from avbench.store import ATTRIBUTES, SPLITS, FeatureStore
+from avbench.data.store import FeatureStore
+from avbench.data.vocabulary import ATTRIBUTES, SPLITS
 
 
 @dataclass(frozen=True)

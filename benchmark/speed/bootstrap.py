@@ -2,7 +2,7 @@
 
 ``python -m avbench.speed.bootstrap`` prints the timings. The loop is what a careful user would otherwise write:
 for every resample, scikit-learn's ``f1_score`` (macro, micro, weighted, per class) and ``precision_score``
-(samples), plus Brier and ECE with numpy (falling back to :func:`avbench.metrics.classification_scores` per
+(samples), plus Brier and ECE with numpy (falling back to :func:`avbench.scoring.metrics.classification_scores` per
 resample when scikit-learn is not installed). The loop is timed on the first ``loop_resamples`` resamples and
 scaled linearly to ``n_resamples`` (each resample costs the same), which the output says. Both paths use the same
 resample indices, and the run checks that they agree on the point estimates and on every timed resample.
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from avbench.metrics import (
+from avbench.scoring.metrics import (
     BRIER,
     ECE,
     MACRO_F1,
@@ -26,7 +26,7 @@ from avbench.metrics import (
     classification_scores,
     reliability_curve,
 )
-from avbench.stats import bootstrap_distribution, resample_indices
+from avbench.scoring.stats import bootstrap_distribution, resample_indices
 
 AGREEMENT_TOLERANCE = 1e-9  # float summation order differs between the paths; counts themselves are exact
 Scorer = Callable[[np.ndarray, np.ndarray, float], dict[str, Any]]
@@ -37,7 +37,7 @@ def _sklearn_scorer() -> tuple[str, Scorer]:
     try:
         from sklearn.metrics import f1_score, precision_score
     except ImportError:
-        return "avbench.metrics.classification_scores", lambda y, p, t: classification_scores(y, p, t)
+        return "avbench.scoring.metrics.classification_scores", lambda y, p, t: classification_scores(y, p, t)
 
     def score(target: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, Any]:
         predicted = probs > threshold

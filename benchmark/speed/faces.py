@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from avbench import terminal
+from avbench.output import terminal
 
 CREMA_D_CLIPS = 7438  # after the four broken clips
 CREMA_D_SECONDS = 2.54  # mean clip duration (RAVER paper; avbench datasets info on the real tables)

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from avbench import terminal
+from avbench.output import terminal
 from avbench.speed.timing import best_of
 
 console = terminal.console()
@@ -33,7 +33,7 @@ def main_job(models: str = "all", warm_repeats: int = WARM_REPEATS) -> dict[str,
     best of ``warm_repeats``, the timing rule of every benchmark here, as the warm run is short enough to repeat."""
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
-        from avbench.datasets import open_dataset
+        from avbench.data.datasets import open_dataset
 
         os.environ["AVBENCH_CACHE"] = str(cache)
         open_dataset("synthetic")
@@ -48,11 +48,11 @@ def per_level_cost(model_name: str = "raver", repeats: int = 3) -> dict[str, flo
     """Seconds of one forward pass over the test split vs seconds per extra Markov level."""
     import torch
 
-    from avbench.batching import Collator
+    from avbench.data.batching import Collator
     from avbench.corruptions import get
-    from avbench.datasets import open_dataset
-    from avbench.training import TrainSpec, build_model, iterate
-    from avbench.units import predict_under_corruption
+    from avbench.data.datasets import open_dataset
+    from avbench.execution.training import TrainSpec, build_model, iterate
+    from avbench.execution.units import predict_under_corruption
 
     torch.set_num_threads(1)
     store = open_dataset("synthetic")
@@ -77,9 +77,9 @@ def _peak_rss_eval(n_clips: int) -> float:
     """Peak RSS (MiB) of a fresh process that evaluates late fusion on a synthetic store of ``n_clips``."""
     code = (
         "import resource, tempfile, torch; torch.set_num_threads(1)\n"
-        "from avbench.synthetic import generate, SyntheticConfig\n"
-        "from avbench.training import TrainSpec, build_model\n"
-        "from avbench.units import predict_under_corruption\n"
+        "from avbench.data.synthetic import generate, SyntheticConfig\n"
+        "from avbench.execution.training import TrainSpec, build_model\n"
+        "from avbench.execution.units import predict_under_corruption\n"
         "from avbench.corruptions import get\n"
         f"store = generate(tempfile.mkdtemp() + '/s', config=SyntheticConfig(n_clips={n_clips}))\n"
         "predict_under_corruption(build_model(TrainSpec('late-fusion'), store), store, get('markov'), 0)\n"

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from avbench import terminal
+from avbench.output import terminal
 from avbench.errors import UserError
 from avbench.speed.timing import best_of
 
@@ -175,14 +175,14 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     """Steps/s, peak memory and evaluation clips × levels/s of one model at its paper config (run in a child)."""
     import torch
 
-    from avbench.batching import Collator, prefetch
-    from avbench.contract import check_folding
+    from avbench.data.batching import Collator, prefetch
+    from avbench.execution.contract import check_folding
     from avbench.models.base import visible
     from avbench.corruptions import get as get_corruption
-    from avbench.datasets import open_dataset
+    from avbench.data.datasets import open_dataset
     from avbench.tasks import get as get_task
-    from avbench.training import TrainSpec, autocast, build_model, make_optimizer, modality_dropout
-    from avbench.units import predict_under_corruption, set_threads
+    from avbench.execution.training import TrainSpec, autocast, build_model, make_optimizer, modality_dropout
+    from avbench.execution.units import predict_under_corruption, set_threads
 
     set_threads()
     store = open_dataset(STORE)
@@ -244,7 +244,7 @@ def measure_models(models: Sequence[str], device: str, precision: str, steps: in
 
 # -- projection ----------------------------------------------------------------------------------------------------
 def _split_shares() -> dict[str, float]:
-    from avbench.datasets import open_dataset
+    from avbench.data.datasets import open_dataset
 
     store = open_dataset(STORE)
     total = len(store.clips)
@@ -344,7 +344,7 @@ def measure(models: Sequence[str], encoders: Sequence[str], device: str = "cpu",
     """Measure, print the tables and return the raw rates."""
     import torch
 
-    from avbench.training import check_precision
+    from avbench.execution.training import check_precision
 
     check_precision(precision)
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from avbench.batching import Batch
-from avbench.models.base import EmotionModel, FeatureDims, Frames, Recipe
+from avbench.models.base import Batch, EmotionModel, FeatureDims, Frames, Recipe
 
 
 class GatedMeanFusion(EmotionModel):

@@ -1,0 +1,1 @@
+"""Data: feature stores and their checks, batching, the embedded datasets, realism probes."""

@@ -1,0 +1,1 @@
+"""Execution: run units, training, checkpoints, executors, scheduling, the evaluation contract."""

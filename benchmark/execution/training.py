@@ -1,0 +1,208 @@
+"""Training one model on one dataset with one seed, following the model's own recipe.
+
+The harness owns what every recipe shares — the loss criteria (soft-label CE, class-balanced CE, 1−CCC), modality
+dropout, model selection on the development split, seeding and checkpointing — and the model owns its
+architecture-specific steps (auxiliary losses, several updates per batch) through ``loss``/``train_step``.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from avbench.execution import checkpoints
+from avbench.data.batching import Batch, Collator, prefetch
+from avbench.cache import cache_dir
+from avbench import validate
+from avbench.errors import UserError
+from avbench.models import (EmotionModel, FeatureDims, check_settings, format_label, get, model_class, task_for,
+                            unusable_reason)
+from avbench.models.base import visible
+from avbench.data.store import FeatureStore
+from avbench.tasks import check as check_task
+from avbench.tasks import get as get_task
+
+EpochCallback = Callable[[int, int], None]
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that identifies a trained model; its hash keys the checkpoint cache."""
+
+    model: str
+    seed: int = 0
+    config: str = "tiny"
+    task: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False)
+    epochs: int | None = None  # None = the recipe's
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
+
+    @property
+    def label(self) -> str:
+        """Model name as shown in results: ``raver`` or ``raver[n_ctx=16]`` when overridden."""
+        return format_label(self.model, self.overrides)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` for ``precision='bf16'``; nothing at fp32, so fp32 numbers are untouched."""
+    check_precision(precision)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def check_train_spec(spec: TrainSpec, device: str) -> None:
+    """Every setting of one training validated before anything is trained (``avbench train``; ``avbench run``
+    checks the same settings for its grid)."""
+    check_precision(spec.precision)
+    validate.at_least(spec.seed, 0, "--seed")
+    validate.at_least(spec.epochs, 1, "--epochs")
+    validate.device_name(device)
+    check_task(spec.task)
+    check_settings([spec.model], spec.config, spec.overrides)
+    validate.checkpoint_cache()
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def make_optimizer(model: nn.Module, recipe: Any) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, betas=recipe.betas)
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay, betas=recipe.betas)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Generator) -> Batch:
+    """Per batch: zero all audio with probability p_a, else all video with probability p_v (RAVER/AuxFormer)."""
+    p_audio, p_video = probs
+    if p_audio <= 0 and p_video <= 0:
+        return batch
+    r = rng.random()
+    drop = "audio" if r < p_audio else "video" if r < p_audio + p_video else None
+    if drop is None or drop not in batch.masks:
+        return batch
+    return batch.with_masks({drop: torch.zeros_like(batch.masks[drop])})
+
+
+def build_model(spec: TrainSpec, store: FeatureStore) -> EmotionModel:
+    cls = model_class(spec.model)
+    problem = unusable_reason(cls, store.modalities)
+    if problem:
+        raise UserError(f"model {spec.label!r} {problem} ({store.name!r})")
+    task = task_for(cls, store.labelled_tasks, spec.task)
+    dims = FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
+    return get(spec.model, config=spec.config, dims=dims, n_outputs=get_task(task).n_outputs(store), task=task,
+               **spec.overrides)
+
+
+def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> Path:
+    fields = dict(spec.__dict__)
+    if fields["precision"] == "fp32":  # fp32 keys predate the field: cached checkpoints stay valid
+        del fields["precision"]
+    key = checkpoints.config_hash({"spec": fields, "dataset": store.fingerprint})
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.label)
+    precision = "" if spec.precision == "fp32" else f"-{spec.precision}"
+    return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}{precision}-seed{spec.seed}-{key}"
+
+
+def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    order = rng.permutation(indices) if rng is not None else indices
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@torch.no_grad()
+def predict_split(model: nn.Module, collator: Collator, indices: np.ndarray, batch_size: int = 64,
+                  device: str = "cpu", precision: str = "fp32") -> np.ndarray:
+    """Model predictions (the task's activation: probabilities, or z-normalised attributes) for the clips, in order."""
+    model.eval()
+    with autocast(device, precision):
+        outs = [model.predict(visible(model, batch)).float().cpu().numpy()
+                for batch in prefetch(iterate(indices, batch_size, None), collator, device)]
+    return np.concatenate(outs) if outs else np.zeros((0, model.n_outputs), np.float32)
+
+
+def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device: str,
+              precision: str = "fp32") -> float:
+    """Selection score on the development split: the task's primary metric (:class:`avbench.tasks.Task`)."""
+    task = get_task(model.task)
+    dev = store.split_indices("dev")
+    out = task.to_label_scale(predict_split(model, collator, dev, device=device, precision=precision), collator)
+    return task.dev_score(task.targets(store, dev), out, task.names(store))
+
+
+def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None):
+    """Train from scratch with the model's recipe; returns (model, description) with the best dev state loaded."""
+    seed_everything(spec.seed)
+    model = build_model(spec, store).to(device)
+    recipe = type(model).recipes[spec.config]
+    epochs = recipe.epochs if spec.epochs is None else spec.epochs
+    criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)
+    optimizer = make_optimizer(model, recipe)
+    collator = Collator(store, type(model).modalities)
+    rng = np.random.default_rng(spec.seed)
+    train_idx = store.split_indices("train")
+    best_score, best_state, history = -np.inf, None, []
+    for epoch in range(epochs):
+        model.train()
+        losses = []
+        for batch in prefetch(iterate(train_idx, recipe.batch_size, rng), collator, device):
+            batch = visible(model, modality_dropout(batch, recipe.modality_dropout, rng))
+            with autocast(device, spec.precision):
+                losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
+        loss = float(np.mean(losses))
+        if not np.isfinite(loss):
+            warnings.warn(f"{spec.label}: training loss became {loss} at epoch {epoch + 1}; keeping the best state")
+            break
+        score = dev_score(model, collator, store, device, spec.precision)
+        history.append({"epoch": epoch + 1, "loss": round(loss, 6), "dev": round(score, 6)})
+        if score > best_score:
+            best_score, best_state = score, copy.deepcopy(model.state_dict())
+        if on_epoch:
+            on_epoch(epoch + 1, epochs)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    description = {
+        "model": spec.model, "label": spec.label, "config": spec.config, "task": model.task, "seed": spec.seed,
+        "overrides": spec.overrides, "epochs": epochs, "precision": spec.precision, "dataset": store.name,
+        "dataset_fingerprint": store.fingerprint,
+        "best_dev": round(float(best_score), 6), "history": history, "parameters": model.num_parameters(),
+    }
+    return model, description
+
+
+def load_or_train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None,
+                  root: Path | None = None):
+    """Reuse the cached checkpoint when it is valid; retrain (with a warning) when it is corrupt."""
+    directory = checkpoint_dir(spec, store, root)
+    if checkpoints.exists(directory):
+        model = build_model(spec, store).to(device)
+        try:
+            description = checkpoints.load(directory, model)
+            return model, description, directory
+        except checkpoints.CorruptCheckpoint as exc:
+            warnings.warn(f"corrupt cached checkpoint, retraining: {exc}")
+    model, description = train(spec, store, device, on_epoch)
+    checkpoints.save(directory, model, description)
+    return model, description, directory

@@ -1,0 +1,1 @@
+"""Output for people: tables, the terminal, plots, the run report, listings."""

@@ -1,0 +1,97 @@
+"""What ``avbench list models|corruptions|datasets|reports`` prints, as a table, JSON or CSV.
+
+Each listing is a list of records with native values (lists stay lists, parameter counts stay integers) so that
+``--format json`` carries every column for scripts, as ``pip list --format json`` does; the table and the CSV are
+renderings of the same records, never a shortened copy of them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+
+from avbench.errors import unknown
+from avbench.output.terminal import add_plain_row, readable_table
+
+FORMATS = ("table", "json", "csv")
+Record = dict[str, Any]
+
+
+def model_records() -> list[Record]:
+    """Name, modalities, tasks, parameter counts of the tiny and paper configs, mask access, source paper."""
+    import torch
+
+    from avbench.models import REGISTRY, get
+
+    records = []
+    for name in REGISTRY.names():
+        cls = REGISTRY.get(name)
+        with torch.device("meta"):  # count parameters without allocating the paper-size weights
+            tiny, paper = (get(name, config=c).num_parameters() for c in ("tiny", "paper"))
+        records.append({"name": name, "modalities": list(cls.modalities), "tasks": list(cls.tasks),
+                        "params_tiny": tiny, "params_paper": paper, "sees_masks": bool(cls.sees_masks),
+                        "paper": cls.paper})
+    return records
+
+
+def corruption_records() -> list[Record]:
+    """Every corruption with all its level labels and x positions, definition and source paper."""
+    from avbench.corruptions import describe
+
+    return [{**row._asdict(), "levels": list(row.levels), "x": list(row.x)} for row in describe()]
+
+
+def dataset_records() -> list[Record]:
+    """Embedded datasets and the real corpora ``avbench extract`` turns into feature stores."""
+    from avbench.corpora import CORPORA
+    from avbench.data.datasets import EMBEDDED
+
+    records: list[Record] = [
+        {"name": name, "kind": "embedded", "modalities": ["audio", "video", "text"],
+         "description": f"embedded, generated on first use ({variant} dimensions)"}
+        for name, variant in EMBEDDED.items()]
+    records.extend({"name": name, "kind": "corpus", "modalities": list(corpus.modalities),
+                    "description": f"{corpus.description} (avbench extract --dataset {name})"}
+                   for name, corpus in CORPORA.items())
+    return records
+
+
+def report_records() -> list[Record]:
+    """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
+    from avbench.reports.commands import list_reports
+
+    return [row._asdict() for row in list_reports()]
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_flat(v) for v in value)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def render(title: str, records: list[Record], fmt: str, out: Console) -> None:
+    """Print ``records`` as a rich table (cells fold, never cut), JSON (every column, native types) or CSV."""
+    if fmt not in FORMATS:
+        raise unknown("--format", fmt, FORMATS)
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    if fmt == "json":
+        out.file.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
+        out.file.write(buffer.getvalue())
+    else:
+        numbers = tuple(c.replace("_", " ") for c in columns if all(isinstance(r.get(c), int) and not isinstance(r.get(c), bool)
+                                                   for r in records))
+        table = readable_table(*(c.replace("_", " ") for c in columns), title=title, right=numbers)
+        for record in records:
+            add_plain_row(table, *(_flat(record.get(c, "")) for c in columns))
+        out.print(table)

@@ -1,0 +1,202 @@
+"""``report.html``: one self-contained page per run directory — ranked tables, curves, per-class scores,
+reliability diagrams and provenance.
+
+The page opens offline and from a file: every figure is a PNG inlined as base64, there is no script, and a
+Content-Security-Policy forbids every fetch. Every string from the run (model labels carry user overrides) is
+HTML-escaped. The numbers are the run's own (``results.csv``/``summary.csv``, or what an unfinished run has done,
+see :mod:`avbench.rundir.run_view`); nothing here scores anything.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from avbench.atomic import write_text
+from avbench.rundir.run_view import RunView, open_run
+from avbench.output.summary_table import FOOTNOTE, summary_tables
+from avbench.output.tables import Num, Table, bold_best, to_html
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 90em; }
+table.board { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+table.board th, table.board td { border-bottom: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
+table.board th { background: #f4f4f4; }
+table.board td:nth-child(-n+2), table.board th:nth-child(-n+2) { text-align: left; }
+td.best { font-weight: bold; }
+.scroll { overflow-x: auto; max-width: 100%; }
+p.note, figcaption { font-size: 0.85em; color: #555; max-width: 60em; }
+img.figure { max-width: 100%; height: auto; }
+dl.provenance { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; font-size: 0.85em; }
+dl.provenance dt { font-weight: 600; } dl.provenance dd { margin: 0; white-space: pre-wrap; font-family: monospace; }
+"""
+
+
+def _png(figure: object) -> str:
+    """A matplotlib figure as an inline data URI (closed afterwards)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})  # type: ignore[attr-defined]
+    plt.close(figure)  # type: ignore[arg-type]
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(uri: str, alt: str, css: str = "figure") -> str:
+    return f'<img class="{css}" src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def _table_block(table: Table) -> str:
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes if n != FOOTNOTE)
+    return f"<h3>{html.escape(table.title)}</h3><div class=\"scroll\">{to_html(table)}</div>{notes}"
+
+
+def _curve_figures(view: RunView) -> dict[tuple[str, str], str]:
+    """(corruption, task) → inline PNG of the plots the runner writes: read from ``plots/`` of a finished run,
+    drawn (PNG only) from what is done when the run is unfinished."""
+    from avbench.output.plots import plot_curves
+    from avbench.tasks import get as get_task
+
+    means = view.rows[view.rows["seed"] == "mean"]
+    names = {key: f"{key[0]}-{get_task(key[1]).primary}.png"
+             for key, _ in means.groupby(["corruption", "task"], sort=False)}
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = view.directory / "plots"
+        if not view.complete or not all((directory / name).is_file() for name in names.values()):
+            directory = Path(scratch)
+            plot_curves(view.rows, directory, formats=("png",))
+        return {key: "data:image/png;base64," + base64.b64encode((directory / name).read_bytes()).decode()
+                for key, name in names.items()}
+
+
+def _clean_rows(view: RunView) -> pd.DataFrame:
+    """Seed-mean rows of the clean condition (the x = 0 level of the first corruption that has one)."""
+    means = view.rows[view.rows["seed"] == "mean"]
+    for corruption in view.corruptions:
+        rows = means[(means["corruption"] == corruption.name) & (means["x"] == 0.0)]
+        if len(rows):
+            first_level = rows["level"].iloc[0]
+            return rows[rows["level"] == first_level]
+    return means.iloc[0:0]
+
+
+def per_class_tables(view: RunView) -> list[Table]:
+    """Per-emotion F1 (emotion task) and per-attribute CCC (attributes task) on the clean test set."""
+    clean = _clean_rows(view)
+    tables = []
+    for task, prefix, title in (("emotion", "f1_", "per-emotion F1"), ("attributes", "ccc_", "per-attribute CCC")):
+        rows = clean[(clean["task"] == task) & clean["metric"].str.startswith(prefix) & (clean["metric"] != "ccc_mean")]
+        metrics = list(dict.fromkeys(rows["metric"]))
+        if not metrics:
+            continue
+        cells: list[list[object]] = []
+        for model, group in rows.groupby("model", sort=False):
+            by_metric = {r.metric: Num(r.value, r.ci_low, r.ci_high) for r in group.itertuples()}
+            cells.append([model, *(by_metric.get(m, Num(None)) for m in metrics)])
+        for j in range(1, len(metrics) + 1):
+            bold_best(cells, j)  # type: ignore[arg-type]
+        level = f"{clean['corruption'].iloc[0]} level {clean['level'].iloc[0]}"
+        tables.append(Table(f"{task} · {title}, clean test set ({level})",
+                            ["model", *(m[len(prefix):] for m in metrics)], cells,  # type: ignore[arg-type]
+                            ["95 % intervals in parentheses (clip bootstrap; t interval over seeds with several)."]))
+    return tables
+
+
+def reliability_figure(view: RunView) -> str | None:
+    """One reliability diagram of the emotion models on the clean test set (first seed), ECE in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from avbench.rundir import predictions
+    from avbench.scoring.metrics import reliability_curve
+
+    clean = _clean_rows(view)
+    emotion = clean[(clean["task"] == "emotion") & (clean["metric"] == "ece")]
+    if not len(emotion) or not view.seeds:
+        return None
+    corruption, level = str(emotion["corruption"].iloc[0]), str(emotion["level"].iloc[0])
+    fig, ax = plt.subplots(figsize=(6.4, 5.0))
+    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1, label="perfect calibration")
+    for row in emotion.itertuples():
+        data = predictions.load(predictions.path(view.directory, str(row.model), view.seeds[0], corruption))
+        index = [str(lv) for lv in data["levels"]].index(level)
+        curve = reliability_curve(data["targets"], data["outputs"][index])
+        seen = curve.count > 0
+        ax.plot(curve.confidence[seen], curve.accuracy[seen], marker="o", markersize=3,
+                label=f"{row.model} (ECE {row.value:.3f})")
+    ax.set_xlabel("predicted probability (bin mean)")
+    ax.set_ylabel("observed frequency of the emotion")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"reliability, clean test set, seed {view.seeds[0]}")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _provenance(view: RunView) -> str:
+    entries = []
+    for key, value in view.info.as_dict().items():
+        shown = value if isinstance(value, str) else json.dumps(value, indent=1, sort_keys=True)
+        entries.append(f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(str(shown))}</dd>")
+    return f'<dl class="provenance">{"".join(entries)}</dl>'
+
+
+def _status(view: RunView) -> str:
+    if view.complete:
+        return "finished"
+    return f"unfinished: {len(view.done)} of {view.expected} model × corruption evaluations done (shown below)"
+
+
+def report_html(view: RunView) -> str:
+    """The complete page for one run."""
+    title = f"avbench run {view.directory.name}"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f'<p class="note">{html.escape(_status(view))}. Dataset {html.escape(view.dataset)}; command: '
+             f"<code>{html.escape(str(view.info.command or ''))}</code></p>"]
+    if len(view.summary):
+        figures = _curve_figures(view)
+        ranked = []
+        for table, ((task, corruption), _) in zip(summary_tables(view.summary),
+                                                   view.summary.groupby(["task", "corruption"], sort=False)):
+            figure = figures.get((corruption, task))
+            picture = (f"<figure>{_img(figure, f'{corruption} curves')}<figcaption>Seed-mean curves of the ranking "
+                       "metric against the level; the band is the 95 % interval.</figcaption></figure>"
+                       if figure else "")
+            ranked.append(f'<div class="ranked">{_table_block(table)}{picture}</div>')
+        footnote = f'<p class="note">{html.escape(FOOTNOTE)}</p>'
+        parts.append(_section("Ranked tables and curves", "".join(ranked) + footnote))
+        per_class = per_class_tables(view)
+        if per_class:
+            parts.append(_section("Per-class scores", "".join(_table_block(t) for t in per_class)))
+        reliability = reliability_figure(view)
+        if reliability:
+            parts.append(_section("Reliability diagram", f"<figure>{_img(reliability, 'reliability diagram')}"
+                                  "<figcaption>Mean predicted probability against how often the emotion is present "
+                                  "(vote share above 1/C), 15 equal-width bins as in ECE.</figcaption></figure>"))
+    else:
+        parts.append('<p class="note">Nothing is evaluated yet.</p>')
+    parts.append(_section("Provenance (run.json)", _provenance(view)))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def write_report(directory: Path) -> Path:
+    """Write ``report.html`` into the run directory (atomically) and return its path."""
+    path = Path(directory) / "report.html"
+    write_text(path, report_html(open_run(directory)))
+    return path
+

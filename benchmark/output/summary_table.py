@@ -1,0 +1,73 @@
+"""The ranked table ``avbench run`` prints at the end: the ranking score first, then clean score, worst level, Brier.
+
+It shows ``summary.csv`` as the summariser (:mod:`avbench.scoring.summary`) wrote it, so the table, the file and the
+leaderboard rank a run the same way. It is built once as an :class:`avbench.output.tables.Table` (from ``summary.csv``, or
+an unfinished run's summary), so the terminal, ``avbench show`` and the run's ``report.html`` show the same table.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+
+from avbench.corruptions import condition_name
+from avbench.scoring.metrics import display
+from avbench.scoring.summary import read_summary
+from avbench.output.tables import Cell, Num, Table
+from avbench.output.terminal import print_table
+
+FOOTNOTE = "* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, p < 0.05)"
+OWN_MEAN = ("own mean = mean over the conditions that apply to that model (the clean one and the loss of a modality "
+            "it uses)")
+
+
+def as_number(value: object) -> float | None:
+    """A summary.csv cell as a float, or None where it is blank or not a number."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(number) else number
+
+
+def summary_tables(summary: pd.DataFrame) -> list[Table]:
+    """One ranked table per task × corruption (rows in summary order: by rank); 'vs top' is the Holm-corrected
+    test against rank 1."""
+    tables = []
+    for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False):
+        metric = display(group["metric"].iloc[0])
+        shared = str(group["compared_over"].iloc[0]) if "compared_over" in group else ""  # older runs lack it
+        categorical = bool(shared)
+        ranking = (f"mean {metric} over {', '.join(condition_name(corruption, c) for c in shared.split('+'))} "
+                   "(the conditions that apply to every model)" if categorical else f"area under the {metric} curve")
+        columns = ["rank", "model", *(("score", "own mean") if categorical else ("AUC",)), "clean", "relative",
+                   "effective", "worst (level)", "Brier", "vs top"]
+        rows: list[list[Cell]] = []
+        for _, row in group.iterrows():
+            p = as_number(row["p_holm"])
+            shown = "p –" if p is None else "p<0.001" if p < 0.001 else f"p={p:.3f}"
+            vs_top = "" if str(row["rank"]) in ("1", "") else f"{row['sig'] or 'n.s.'} ({shown})"
+            scores = [Num(as_number(row["score"])), Num(as_number(row["auc"]))] if categorical else \
+                [Num(as_number(row["auc"]))]
+            worst = f"{Num(as_number(row['worst'])).text()} ({condition_name(corruption, str(row['worst_level']))})"
+            rows.append([str(row["rank"]) or "–", str(row["model"]), *scores, Num(as_number(row["clean"])),
+                         Num(as_number(row["relative_robustness"])), Num(as_number(row["effective_robustness"])),
+                         worst, Num(as_number(row["brier"])), vs_top])
+        notes = [OWN_MEAN, FOOTNOTE] if categorical else [FOOTNOTE]
+        tables.append(Table(f"{corruption} · {task} · ranked by {ranking}", columns, rows, notes))
+    return tables
+
+
+def print_summary(run_dir: Path, console: Console) -> None:
+    """One table per task × corruption from ``summary.csv``; '*' marks a significant gap to the top model."""
+    print_summary_frame(read_summary(run_dir), console)
+
+
+def print_summary_frame(summary: pd.DataFrame, console: Console) -> None:
+    """The tables of :func:`print_summary` from a summary already in memory (an unfinished run's, for instance)."""
+    for table in summary_tables(summary):
+        print_table(console, table)
+        if OWN_MEAN in table.notes:
+            console.print(OWN_MEAN, markup=False, highlight=False)
+    console.print(FOOTNOTE, markup=False, highlight=False)

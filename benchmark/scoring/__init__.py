@@ -1,0 +1,1 @@
+"""Scoring: the metric registry and metrics, statistics, robustness summaries, the one summariser."""

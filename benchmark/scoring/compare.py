@@ -1,0 +1,230 @@
+"""``avbench compare RUN_A RUN_B``: did a change help under loss, and is it significant?
+
+Two runs of the same protocol — same dataset (fingerprint), same corruption levels, identical masks — score the
+same clips under the same masks, and scoring both with the same bootstrap seed resamples the same clips in both.
+The difference B − A of a model's score is therefore paired, per level and for the robustness summary: its 95 %
+interval is the percentile interval of the resampled differences and its p-value the matching two-sided bootstrap
+p (:func:`avbench.scoring.stats._paired_summary`), Holm-corrected across the levels of a corruption. The curves and the
+robustness summaries come from the one summariser (:mod:`avbench.scoring.summary`), as in ``summary.csv``. Runs that differ in
+protocol are refused with the reason, because a "difference" between them would mix the change with the protocol.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from avbench.errors import UserError, unknown
+from avbench.rundir.run_view import RunView, open_run
+from avbench.output.summary_table import as_number
+from avbench.output.tables import Cell, Num, Table
+
+CONFIDENCE = 0.95
+COLUMNS = ["model_a", "model_b", "task", "corruption", "level", "x", "metric", "a", "b", "difference", "ci_low",
+           "ci_high", "p", "p_holm"]
+
+
+@dataclass
+class Comparison:
+    """One model pair under one corruption: per-level rows (:data:`COLUMNS`) and the summary differences."""
+
+    model_a: str
+    model_b: str
+    task: str
+    corruption: Any
+    levels: pd.DataFrame
+    summary: list[list[Cell]]
+
+
+def pairs(a: RunView, b: RunView, models: str | None) -> list[tuple[str, str]]:
+    """``None`` → every label in both runs; ``m`` → m in both; ``x,y`` → x of run A against y of run B."""
+    if models is None:
+        shared = [label for label in a.labels if label in b.labels]
+        if not shared:
+            raise UserError(f"{a.directory} and {b.directory} share no model; name two with --models A_MODEL,B_MODEL")
+        chosen = [(label, label) for label in shared]
+    else:
+        names = [n.strip() for n in models.split(",") if n.strip()]
+        if len(names) not in (1, 2):
+            raise UserError(f"--models takes one model name or two (A_MODEL,B_MODEL), got {models!r}")
+        chosen = [(names[0], names[-1])]
+    for (label_a, label_b) in chosen:
+        for view, label in ((a, label_a), (b, label_b)):
+            if label not in view.labels:
+                raise unknown(f"model of {view.directory}", label, view.labels)
+        if a.task_of(label_a) != b.task_of(label_b):
+            raise UserError(f"{label_a} ({a.task_of(label_a)}) and {label_b} ({b.task_of(label_b)}) "
+                            "run different tasks")
+    return chosen
+
+
+def _predictions(view: RunView, label: str, corruption: str) -> dict[str, np.ndarray]:
+    from avbench.rundir import predictions
+
+    return predictions.load(predictions.path(view.directory, label, view.seeds[0], corruption))
+
+
+def protocol_problem(a: RunView, b: RunView, chosen: list[tuple[str, str]]) -> str | None:
+    """Why the two runs cannot be compared, or None: unfinished, other dataset, other levels, other masks."""
+    for view in (a, b):
+        if not view.complete:
+            return f"{view.directory} is unfinished (run the same `avbench run` command again to finish it)"
+    if a.info.get("dataset_fingerprint") != b.info.get("dataset_fingerprint"):
+        return (f"different datasets: fingerprint {a.info.get('dataset_fingerprint')} ({a.dataset}) vs "
+                f"{b.info.get('dataset_fingerprint')} ({b.dataset})")
+    shared = [c for c in a.corruptions if c.name in {d.name for d in b.corruptions}]
+    if not shared:
+        return (f"no corruption in common ({', '.join(c.name for c in a.corruptions)} vs "
+                f"{', '.join(c.name for c in b.corruptions)})")
+    for corruption in shared:
+        levels_a, levels_b = a.info["corruptions"][corruption.name], b.info["corruptions"][corruption.name]
+        if levels_a != levels_b:
+            return f"{corruption.name} has other levels: {', '.join(levels_a)} vs {', '.join(levels_b)}"
+        for label_a, label_b in chosen:
+            pa, pb = _predictions(a, label_a, corruption.name), _predictions(b, label_b, corruption.name)
+            if not np.array_equal(pa["clip_ids"], pb["clip_ids"]):
+                return f"other test clips under {corruption.name}"
+            if not np.array_equal(pa["mask_digests"], pb["mask_digests"]):
+                return (f"other masks under {corruption.name} (mask seed {a.info.get('mask_seed')} vs "
+                        f"{b.info.get('mask_seed')})")
+    return None
+
+
+def _curve(view: RunView, label: str, corruption: Any, n_resamples: int, boot_seed: int, name: str
+           ) -> tuple[Any, str]:
+    """One model's primary-metric curve under one corruption, scored by the summariser, renamed ``name`` so that
+    the same label in both runs gives two curves; and its task."""
+    from avbench.scoring.summary import run_curves, score_run
+
+    scores = score_run(view.directory, view.dataset, [label], view.seeds, [corruption], n_resamples, boot_seed)
+    task = str(scores.rows["task"].iloc[0])
+    (curve,) = run_curves(scores, task, corruption.name)
+    curve.model = name
+    return curve, task
+
+
+def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption: Any) -> Comparison:
+    from avbench.scoring.stats import _paired_summary, holm
+    from avbench.scoring.summary import categorical, summarise
+    from avbench.tasks import get as get_task
+
+    n_resamples, boot_seed = a.bootstrap, a.boot_seed  # both runs resampled alike: the differences are paired
+    curve_a, task = _curve(a, label_a, corruption, n_resamples, boot_seed, "A")
+    curve_b, _ = _curve(b, label_b, corruption, n_resamples, boot_seed, "B")
+    metric = get_task(task).primary
+    tests = [_paired_summary(pb.value - pa.value, curve_b.distributions[pb.level] - curve_a.distributions[pa.level],
+                             CONFIDENCE) for pa, pb in zip(curve_a.points, curve_b.points)]
+    adjusted = holm([t[3] for t in tests])
+    levels = pd.DataFrame([{
+        "model_a": label_a, "model_b": label_b, "task": task, "corruption": corruption.name, "level": pa.level,
+        "x": pa.x, "metric": metric, "a": pa.value, "b": pb.value, "difference": d, "ci_low": lo, "ci_high": hi,
+        "p": p, "p_holm": float(ph)} for pa, pb, (d, lo, hi, p), ph in
+        zip(curve_a.points, curve_b.points, tests, adjusted)], columns=COLUMNS)
+    sa, sb = summarise([curve_a, curve_b], metric, corruption.name, categorical(corruption.name), None)
+    shared = ", ".join(corruption.condition(label) for label in sa.compared_over)
+    summary: list[list[Cell]] = []
+    if sa.score is not None and sb.score is not None and sa.distribution is not None and sb.distribution is not None:
+        d, lo, hi, p = _paired_summary(sb.score - sa.score, sb.distribution - sa.distribution, CONFIDENCE)
+        title = f"mean over {shared}" if sa.compared_over else "AUC"
+        summary.append([title, Num(sa.score), Num(sb.score), Num(d, lo, hi), _p(p)])
+    effective_a, effective_b = (as_number(_summary_row(view, label, task, corruption.name).get("effective_robustness"))
+                                for view, label in ((a, label_a), (b, label_b)))
+    for title, va, vb in (("clean", sa.clean and sa.clean.value, sb.clean and sb.clean.value),
+                          ("relative robustness", sa.relative, sb.relative),
+                          ("effective robustness (vs the run's baseline)", effective_a, effective_b),
+                          ("worst level", sa.worst and sa.worst.value, sb.worst and sb.worst.value)):
+        summary.append([title, Num(va), Num(vb), Num(None if va is None or vb is None else vb - va), "–"])
+    return Comparison(label_a, label_b, task, corruption, levels, summary)
+
+
+def _summary_row(view: RunView, label: str, task: str, corruption: str) -> dict[str, Any]:
+    rows = view.summary[(view.summary["model"] == label) & (view.summary["task"] == task)
+                        & (view.summary["corruption"] == corruption)]
+    return rows.iloc[0].to_dict() if len(rows) else {}
+
+
+def _p(p: float) -> Cell:
+    return "<0.001" if p < 0.001 else Num(p)
+
+
+def level_table(comparison: Comparison, a: RunView, b: RunView) -> Table:
+    rows: list[list[Cell]] = []
+    for r in comparison.levels.itertuples():
+        marker = "*" if r.p_holm < 1 - CONFIDENCE else ""
+        rows.append([comparison.corruption.condition(r.level), f"{r.x:g}", Num(r.a), Num(r.b),
+                     Num(r.difference, r.ci_low, r.ci_high, marker), _p(r.p), _p(r.p_holm)])
+    title = (f"{comparison.corruption.name} · {comparison.task} · {comparison.levels['metric'].iloc[0]}: "
+             f"B {comparison.model_b} ({b.directory}) − A {comparison.model_a} ({a.directory})")
+    return Table(title, ["level", "x", "A", "B", "B − A (95 % CI)", "p", "p (Holm)"], rows,
+                 ["Paired bootstrap over the same clips and masks; * = Holm-corrected p < 0.05 across the levels."])
+
+
+def summary_table(comparison: Comparison) -> Table:
+    return Table(f"{comparison.corruption.name} · {comparison.task} · robustness summary, B − A",
+                 ["summary", "A", "B", "B − A (95 % CI)", "p"], comparison.summary,
+                 ["The ranking score's difference is paired-bootstrapped; the other rows are set side by side "
+                  "(effective robustness as each run's summary.csv gives it)."])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def plot_difference(comparison: Comparison, path: Path) -> Path:
+    """B − A against the level with its 95 % band, a line at zero and significant levels filled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from avbench.atomic import write_with
+
+    levels = comparison.levels.sort_values("x", kind="stable")
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    ax.axhline(0.0, color="#666", linewidth=1)
+    ax.fill_between(levels["x"], levels["ci_low"], levels["ci_high"], alpha=0.2, color="#1f77b4", label="95 % CI")
+    ax.plot(levels["x"], levels["difference"], marker="o", color="#1f77b4", markerfacecolor="white",
+            label=f"{comparison.model_b} (B) − {comparison.model_a} (A)")
+    significant = levels[levels["p_holm"] < 1 - CONFIDENCE]
+    ax.plot(significant["x"], significant["difference"], "o", color="#1f77b4", label="Holm p < 0.05")
+    ticks = sorted(set(levels["x"]))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([comparison.corruption.condition(levels[levels["x"] == t]["level"].iloc[0])
+                        if comparison.corruption.categorical else f"{t:.3g}" for t in ticks], fontsize=8)
+    ax.set_xlabel(comparison.corruption.x_label)
+    ax.set_ylabel(f"Δ {levels['metric'].iloc[0]} (B − A)")
+    ax.set_title(f"{comparison.corruption.name}: {comparison.model_b} (B) − {comparison.model_a} (A)")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    write_with(path, lambda p: fig.savefig(p, format="png", dpi=130, metadata={"Software": None}))
+    plt.close(fig)
+    return path
+
+
+def compare_runs(run_a: Path, run_b: Path, models: str | None) -> tuple[RunView, RunView, list[Comparison]]:
+    """Check the protocol, then compare every chosen model pair under every shared corruption."""
+    a, b = open_run(run_a), open_run(run_b)
+    chosen = pairs(a, b, models)
+    problem = protocol_problem(a, b, chosen)
+    if problem:
+        raise UserError(f"cannot compare {run_a} and {run_b}: {problem}")
+    shared = [c for c in a.corruptions if c.name in {d.name for d in b.corruptions}]
+    return a, b, [compare_pair(a, b, la, lb, c) for la, lb in chosen for c in shared]
+
+
+def write_outputs(comparisons: list[Comparison], out: Path) -> list[Path]:
+    """``compare.csv`` (every level of every pair) and one difference plot per pair × corruption."""
+    from avbench.atomic import write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    frame = pd.concat([c.levels for c in comparisons], ignore_index=True)
+    written = [out / "compare.csv"]
+    write_text(written[0], frame.to_csv(index=False))
+    for c in comparisons:
+        name = _slug(f"{c.model_a}-vs-{c.model_b}-{c.corruption.name}") + ".png"
+        written.append(plot_difference(c, out / name))
+    return written

@@ -1,0 +1,336 @@
+"""Uncertainty and significance: clip bootstrap, paired bootstrap, t-tests, the 5×5 subset protocol, Holm.
+
+Bootstrap resamples are drawn over *clips* from ``np.random.default_rng(seed)`` as one (B, N) index matrix and
+turned into per-clip counts; every score is then a weighted sum of per-clip statistics
+(:class:`avbench.scoring.metrics.ClipStatistics`, :func:`avbench.scoring.metrics.weighted_ccc`), so all resamples of all metrics
+cost a handful of matrix products. Memory is O(B·N) (1000 × 1500 clips ≈ 24 MB).
+
+Intervals are percentile intervals; point estimates are the plain test-set scores from :mod:`avbench.scoring.metrics`,
+never the bootstrap mean, so a results file's point value is the same with or without intervals.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from avbench.errors import UserError, unknown
+from avbench.scoring.metrics import (
+    ATTRIBUTE_NAMES,
+    CCC_MEAN,
+    CLASSIFICATION_METRICS,
+    MACRO_F1,
+    attribute_distribution,
+    attribute_inputs,
+    attribute_scores,
+    ccc,
+    ccc_key,
+    classification_scores,
+    clip_statistics,
+)
+
+Interval = tuple[Any, Any, Any]  # (point, low, high); floats, or arrays for per-class keys
+T_TEST_KINDS = ("student", "welch", "paired")
+
+
+# ------------------------------------------------------------------------------------------- resampling
+
+
+def _check_resamples(n_resamples: int) -> None:
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise UserError(f"n_resamples must be a positive integer; got {n_resamples}")
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise UserError(f"confidence must lie strictly between 0 and 1; got {confidence}")
+
+
+def resample_indices(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
+    """(B, N) clip indices drawn with replacement; row b is resample b. Same seed, same matrix."""
+    return np.random.default_rng(seed).integers(0, n_clips, size=(n_resamples, n_clips))
+
+
+def resample_counts(indices: np.ndarray, n_clips: int) -> np.ndarray:
+    """(B, N) float counts: how many times resample b drew clip i (one bincount for all rows)."""
+    n_resamples = indices.shape[0]
+    offsets = np.arange(n_resamples)[:, None] * n_clips
+    flat = np.bincount((indices + offsets).ravel(), minlength=n_resamples * n_clips)
+    return flat.reshape(n_resamples, n_clips).astype(np.float64)
+
+
+def _counts(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
+    _check_resamples(n_resamples)
+    return _shared_counts(n_clips, n_resamples, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_counts(n_clips: int, n_resamples: int, seed: int) -> np.ndarray:
+    """The count matrix of (n_clips, n_resamples, seed), drawn once per process: a run scores every model and
+    level on the same resamples, and drawing them was half of its scoring time. Read-only, as it is shared."""
+    counts = resample_counts(resample_indices(n_clips, n_resamples, seed), n_clips)
+    counts.flags.writeable = False
+    return counts
+
+
+def bootstrap_distribution(
+    y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, seed: int = 0, threshold: float | str | None = None
+) -> dict[str, np.ndarray]:
+    """Every classification score on each of B clip resamples: (B,) arrays, (B, C) for ``per_class_f1``."""
+    statistics = clip_statistics(y_true, probs, threshold)
+    return statistics.scores(_counts(statistics.n_clips, n_resamples, seed))
+
+
+def ccc_distribution(
+    y_true: ArrayLike, y_pred: ArrayLike, n_resamples: int = 1000, seed: int = 0,
+    names: Sequence[str] = ATTRIBUTE_NAMES,
+) -> dict[str, np.ndarray]:
+    """``ccc_<name>`` and their mean (:data:`CCC_MEAN`) on each of B clip resamples, as (B,) arrays."""
+    t, p = attribute_inputs(y_true, y_pred, names)
+    return attribute_distribution(t, p, _counts(len(t), n_resamples, seed), names)
+
+
+def intervals(
+    point: Mapping[str, Any], distribution: Mapping[str, np.ndarray], confidence: float = 0.95
+) -> dict[str, Interval]:
+    """Percentile intervals of ``point``'s keys from an already drawn bootstrap ``distribution``."""
+    tail = (1.0 - confidence) / 2.0
+    out: dict[str, Interval] = {}
+    for key, value in point.items():
+        low, high = np.nanquantile(distribution[key], [tail, 1.0 - tail], axis=0)
+        out[key] = (value, float(low), float(high)) if np.ndim(value) == 0 else (value, low, high)
+    return out
+
+
+def bootstrap_ci(
+    y_true: ArrayLike, probs: ArrayLike, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+    threshold: float | str | None = None,
+) -> dict[str, Interval]:
+    """Percentile bootstrap interval of every classification score: key → (point, low, high).
+
+    Point values are exactly :func:`avbench.scoring.metrics.classification_scores`; ``per_class_f1`` gives three
+    arrays of C.
+    """
+    _check_confidence(confidence)
+    point = classification_scores(y_true, probs, threshold)
+    return intervals(point, bootstrap_distribution(y_true, probs, n_resamples, seed, threshold), confidence)
+
+
+def bootstrap_ccc(
+    y_true: ArrayLike, y_pred: ArrayLike, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
+    names: Sequence[str] = ATTRIBUTE_NAMES,
+) -> dict[str, Interval]:
+    """Percentile bootstrap interval of each attribute's CCC and their mean: key → (point, low, high).
+
+    NaN resamples (constant labels and predictions, only possible for tiny test sets) are ignored.
+    """
+    _check_confidence(confidence)
+    point = attribute_scores(y_true, y_pred, names)
+    return intervals(point, ccc_distribution(y_true, y_pred, n_resamples, seed, names), confidence)
+
+
+# ------------------------------------------------------------------------------------ paired bootstrap
+
+
+def _paired_summary(
+    difference: float, distribution: np.ndarray, confidence: float
+) -> tuple[float, float, float, float]:
+    """(diff, low, high, p). Two-sided p = 2·min(P*(d ≤ 0), P*(d ≥ 0)), capped at 1.
+
+    This is the p-value that matches the percentile interval: up to quantile interpolation, p < 1 − confidence
+    exactly when 0 lies outside the interval. Its resolution is 2/B, so p = 0 means p < 2/B.
+    """
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.nanquantile(distribution, [tail, 1.0 - tail])
+    return float(difference), float(low), float(high), paired_p_value(distribution)
+
+
+def paired_p_value(differences: np.ndarray) -> float:
+    """Two-sided bootstrap p of paired differences: 2·min(P*(d ≤ 0), P*(d ≥ 0)), capped at 1, NaN resamples
+    ignored. The one paired-bootstrap p-value of avbench (tables, summaries and leaderboards all use it)."""
+    d = np.asarray(differences, dtype=np.float64)
+    valid = d[~np.isnan(d)]
+    return float(min(1.0, 2.0 * min(np.mean(valid <= 0), np.mean(valid >= 0))))
+
+
+def seed_clip_bootstrap(per_seed: np.ndarray, seed: int) -> np.ndarray:
+    """Hierarchical bootstrap over training seeds and clips: (S, ..., B) → (..., B).
+
+    ``per_seed[s, ..., b]`` is seed s's score on clip resample b (the same clip resamples for every seed and every
+    model). Resample b then also draws S seeds with replacement and averages their scores on clip resample b, so
+    the distribution carries the between-seed variance that the seed-mean t interval reports, not only the clip
+    variance. The seed draws come from ``seed`` alone, so every model is resampled on the same seeds and clips and
+    differences stay paired. With one seed it returns that seed's distribution unchanged.
+    """
+    scores = np.asarray(per_seed, dtype=np.float64)
+    n_seeds, n_resamples = scores.shape[0], scores.shape[-1]
+    if n_seeds == 1:
+        return scores[0]
+    draws = np.random.default_rng(np.random.SeedSequence([seed, n_seeds, n_resamples])).integers(
+        0, n_seeds, size=(n_resamples, n_seeds))
+    columns = np.arange(n_resamples)
+    return np.mean([np.moveaxis(scores[draws[:, k], ..., columns], 0, -1) for k in range(n_seeds)], axis=0)
+
+
+def paired_bootstrap(
+    y_true: ArrayLike, probs_a: ArrayLike, probs_b: ArrayLike, metric: str = MACRO_F1, n_resamples: int = 1000,
+    confidence: float = 0.95, seed: int = 0, threshold: float | str | None = None,
+) -> tuple[float, float, float, float]:
+    """Score of model A minus model B on the same clips, resampled jointly: (diff, low, high, p_value).
+
+    Both models see the same resampled clips in every resample, which is what makes the test paired: clip
+    difficulty cancels. The sign is always A − B; for ``brier``/``ece`` a negative difference favours A.
+    """
+    if metric not in CLASSIFICATION_METRICS:
+        raise unknown("classification metric", metric, CLASSIFICATION_METRICS)
+    _check_confidence(confidence)
+    stats_a = clip_statistics(y_true, probs_a, threshold)
+    stats_b = clip_statistics(y_true, probs_b, threshold)
+    counts = _counts(stats_a.n_clips, n_resamples, seed)
+    difference = classification_scores(y_true, probs_a, threshold)[metric] - classification_scores(
+        y_true, probs_b, threshold
+    )[metric]
+    distribution = stats_a.scores(counts)[metric] - stats_b.scores(counts)[metric]
+    return _paired_summary(difference, distribution, confidence)
+
+
+def paired_bootstrap_ccc(
+    y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike, metric: str = CCC_MEAN, n_resamples: int = 1000,
+    confidence: float = 0.95, seed: int = 0, names: Sequence[str] = ATTRIBUTE_NAMES,
+) -> tuple[float, float, float, float]:
+    """CCC of model A minus model B on the same resampled clips: (diff, low, high, p_value)."""
+    keys = [ccc_key(name) for name in names] + [CCC_MEAN]
+    if metric not in keys:
+        raise unknown("attribute metric", metric, keys)
+    _check_confidence(confidence)
+    t, p_a = attribute_inputs(y_true, pred_a, names)
+    p_b = attribute_inputs(y_true, pred_b, names)[1]
+    difference = attribute_scores(t, p_a, names)[metric] - attribute_scores(t, p_b, names)[metric]
+    counts = _counts(len(t), n_resamples, seed)
+    distribution = attribute_distribution(t, p_a, counts, names)[metric] - attribute_distribution(t, p_b, counts, names)[metric]
+    return _paired_summary(difference, distribution, confidence)
+
+
+# -------------------------------------------------------------------------------------------- t-tests
+
+
+def _sample(name: str, values: ArrayLike) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or len(array) < 2:
+        raise UserError(f"{name} must be a 1-D sample of at least 2 values; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise UserError(f"{name} contains NaN or inf")
+    return array
+
+
+def t_test(a: ArrayLike, b: ArrayLike, kind: str = "student") -> tuple[float, float]:
+    """Two-tailed t-test of mean(a) vs mean(b): (t, p) from scipy.
+
+    ``student``: independent samples, pooled variance; ``welch``: independent, unequal variances;
+    ``paired``: a[i] and b[i] measured on the same unit (same seed and subset). Zero-variance samples give NaN,
+    as scipy does; NaN never counts as significant.
+    """
+    if kind not in T_TEST_KINDS:
+        raise unknown("t-test kind", kind, T_TEST_KINDS)
+    from scipy import stats as scipy_stats  # here: importing it costs ~0.6 s, and only t-tests need it
+
+    x, y = _sample("first sample", a), _sample("second sample", b)
+    if kind == "paired":
+        if len(x) != len(y):
+            raise UserError(f"a paired t-test needs equal-length samples; got {len(x)} and {len(y)}")
+        result = scipy_stats.ttest_rel(x, y)
+    else:
+        result = scipy_stats.ttest_ind(x, y, equal_var=kind == "student")
+    return float(result.statistic), float(result.pvalue)
+
+
+def holm(p_values: ArrayLike) -> np.ndarray:
+    """Holm–Bonferroni step-down adjusted p-values, in the input order.
+
+    Sorted ascending, the i-th smallest (0-based) of m becomes max over j ≤ i of (m − j)·p_(j), capped at 1:
+    monotone in p, and rejecting adjusted p < α controls the family-wise error rate at α.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1:
+        raise UserError(f"p-values must be a 1-D array; got shape {p.shape}")
+    if not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise UserError("p-values must be finite and lie in [0, 1]")
+    order = np.argsort(p, kind="stable")
+    scaled = (len(p) - np.arange(len(p))) * p[order]
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return adjusted
+
+
+# ------------------------------------------------------------------------------ 5 seeds × 5 subsets
+
+
+def subset_indices(n_clips: int, n_subsets: int = 5, seed: int = 0) -> list[np.ndarray]:
+    """Split clip positions into ``n_subsets`` disjoint, near-equal subsets (sizes differ by at most one).
+
+    The split is a seeded permutation, so it depends only on (n_clips, seed): every system and every training
+    run is scored on the same subsets, provided their per-clip outputs are in the same clip order.
+    """
+    if n_subsets < 1 or n_clips < n_subsets:
+        raise UserError(f"cannot split {n_clips} clips into {n_subsets} subsets")
+    return np.array_split(np.random.default_rng(seed).permutation(n_clips), n_subsets)
+
+
+def subset_points(
+    y_true: ArrayLike, y_pred: ArrayLike, n_subsets: int = 5, seed: int = 0,
+    score: Callable[[np.ndarray, np.ndarray], Any] = ccc,
+) -> np.ndarray:
+    """The audio-text paper's testing points: ``score`` on each of ``n_subsets`` equal test subsets.
+
+    Returns (n_subsets,) for a scalar score, or (n_subsets, K) for the default column-wise CCC of (N, K)
+    attributes. Pass e.g. ``lambda y, p: classification_scores(y, p)[MACRO_F1]`` for classification.
+    """
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if len(t) != len(p):
+        raise UserError(f"labels have {len(t)} clips but predictions have {len(p)}")
+    subsets = subset_indices(len(t), n_subsets, seed)
+    return np.stack([np.asarray(score(t[idx], p[idx]), dtype=np.float64) for idx in subsets])
+
+
+def protocol_points(
+    runs: Sequence[tuple[ArrayLike, ArrayLike]], n_subsets: int = 5, seed: int = 0,
+    score: Callable[[np.ndarray, np.ndarray], Any] = ccc,
+) -> np.ndarray:
+    """All testing points of one system: ``runs`` is one (y_true, y_pred) per training seed.
+
+    5 runs × 5 subsets give the paper's 25 points (run-major order). Every run must carry the same test labels
+    in the same clip order, otherwise its subsets would not be the other runs' subsets.
+    """
+    if not runs:
+        raise UserError("no runs to score")
+    reference = np.asarray(runs[0][0])
+    for number, (y_true, _) in enumerate(runs):
+        if not np.array_equal(np.asarray(y_true), reference):
+            raise UserError(f"run {number} has different test labels from run 0; align outputs by clip id first")
+    return np.concatenate([subset_points(t, p, n_subsets, seed, score) for t, p in runs])
+
+
+def significance_markers(
+    system: ArrayLike, baselines: Sequence[ArrayLike], markers: Sequence[str] = ("*", "†"), alpha: float = 0.05,
+    kind: str = "student", higher_is_better: bool = True, holm_correction: bool = False,
+) -> str:
+    """The paper's marker string: marker k when ``system`` is significantly better than ``baselines[k]``.
+
+    Significantly better = two-tailed t-test p < ``alpha`` on the testing points *and* the system's mean is
+    better. The papers do not say which t-test; ``student`` is scipy's default. ``holm_correction`` adjusts the
+    p-values across the baselines (not done in the papers). A NaN p (zero-variance points) counts as 1.
+    Points are 1-D (one attribute or metric at a time).
+    """
+    if len(markers) != len(baselines):
+        raise UserError(f"{len(baselines)} baselines need {len(baselines)} markers; got {len(markers)}")
+    tests = [t_test(system, baseline, kind) for baseline in baselines]
+    p_values = np.nan_to_num(np.array([p for _, p in tests]), nan=1.0)
+    if holm_correction:
+        p_values = holm(p_values)
+    sign = 1.0 if higher_is_better else -1.0
+    mean = float(np.mean(system))
+    better = [sign * (mean - float(np.mean(baseline))) > 0 for baseline in baselines]
+    return "".join(m for m, p, b in zip(markers, p_values, better) if b and p < alpha)

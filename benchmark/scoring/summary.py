@@ -1,0 +1,385 @@
+"""The one summariser: predictions → per-condition scores → robustness summaries, paired tests and ranks.
+
+Every table that ranks models calls this module — ``summary.csv`` and the table ``avbench run`` prints, the
+entries ``avbench submit`` writes, the leaderboard boards and the reports — so they cannot disagree.
+
+* **Per-condition scores** (:func:`score_run`): every metric of every model × seed × corruption × level from the
+  saved predictions, with its clip-bootstrap interval; ``seed = mean`` rows give the seed mean with a t interval
+  over seeds. The bootstrap uses one seed for every model, so all models are resampled on the same clips.
+* **Robustness summaries and ranks** (:func:`summarise`), on the task's primary metric: for a sweep, the area
+  under the metric-vs-level curve (levels sharing an x averaged first), relative and effective robustness
+  (:mod:`avbench.scoring.robustness`) and the worst level; models are ranked by the area.
+* **Categorical corruptions** (``modality``: which modality is missing) have no axis. Each model is summarised
+  over the conditions that *apply* to it (:meth:`avbench.corruptions.Corruption.applies`: the clean condition and
+  the loss of a modality it uses — losing one it never reads changes nothing), and models are *compared* — ranked,
+  tested, measured against the baseline — on the mean over the **shared** conditions: those that apply to every
+  ranked model (``compared_over`` in ``summary.csv``; for audio-visual models with SER and FER on the board that is
+  the clean condition alone, for audio-visual models alone clean + no audio + no video).
+* **Paired tests against the top model**: the ranking score on each bootstrap resample, differenced and turned
+  into a two-sided p (:func:`avbench.scoring.stats.paired_p_value`), Holm-corrected across the rows. With several seeds the
+  resamples are hierarchical (:func:`avbench.scoring.stats.seed_clip_bootstrap`: seeds, then clips), so the test carries
+  the between-seed variance that the seed t intervals report. Rows without paired resamples (reported numbers)
+  are compared by a normal approximation from their intervals (unpaired, conservative).
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from avbench.rundir import predictions
+from avbench.scoring.metrics import BRIER, higher_is_better
+from avbench.scoring.robustness import curve_area, effective_gap, relative_robustness
+from avbench.scoring.stats import holm, paired_p_value, seed_clip_bootstrap
+from avbench.tasks import get as get_task
+
+COLUMNS = ["model", "seed", "dataset", "task", "corruption", "level", "x", "params", "metric", "value", "ci_low",
+           "ci_high", "n"]
+SUMMARY_COLUMNS = ["model", "task", "corruption", "metric", "clean", "auc", "relative_robustness",
+                   "effective_robustness", "worst", "worst_level", "brier", "rank", "p_holm", "sig", "score",
+                   "compared_over"]
+ALPHA = 0.05
+# scipy.special, not scipy.stats (~0.6 s to import, on every run's start): norm.ppf is ndtri, t.ppf is stdtrit,
+# norm.sf(x) is ndtr(-x), in scipy.stats as here
+_Z95 = float(special.ndtri(0.975))
+
+
+# -- per-condition scores ------------------------------------------------------------------------------------------
+@dataclass
+class RunScores:
+    """Tidy per-condition rows (:data:`COLUMNS`) and, per (label, corruption), the primary metric's (L, B)
+    resample distribution: clip resamples, hierarchical over seeds when there are several."""
+
+    rows: pd.DataFrame
+    distributions: dict[tuple[str, str], np.ndarray]
+
+
+def seed_mean(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> tuple[float, float, float]:
+    """Across seeds: the mean with a t interval (or the single seed's bootstrap interval)."""
+    if len(values) == 1:
+        return float(values[0]), float(lows[0]), float(highs[0])
+    mean, sem = float(np.mean(values)), float(np.std(values, ddof=1) / len(values) ** 0.5)
+    half = float(special.stdtrit(len(values) - 1, 0.975) * sem)
+    return mean, mean - half, mean + half
+
+
+def score_run(run_dir: Path, dataset: str, labels: Sequence[str], seeds: Sequence[int], corruptions: Sequence[Any],
+              n_resamples: int, boot_seed: int) -> RunScores:
+    """Every metric of every condition from ``predictions/``: per-seed rows, then seed-mean rows."""
+    rows: list[dict[str, Any]] = []
+    distributions: dict[tuple[str, str], np.ndarray] = {}
+    for label in labels:
+        for corruption in corruptions:
+            per_seed: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+            seed_dists = []
+            for seed in seeds:
+                data = predictions.load(predictions.path(run_dir, label, seed, corruption.name))
+                task_name, names = str(data["task"]), [str(n) for n in data["names"]]
+                task = get_task(task_name)
+                dists = []
+                for li, level in enumerate(corruption.levels):
+                    scores, dist = task.condition_scores(data["targets"], data["outputs"][li], names, n_resamples,
+                                                         boot_seed)
+                    dists.append(dist)
+                    for metric, triple in scores.items():
+                        per_seed.setdefault((level.label, metric), []).append(triple)
+                        rows.append(_row(label, str(seed), dataset, task_name, corruption.name, level, metric,
+                                         triple, len(data["clip_ids"])))
+                seed_dists.append(np.stack(dists))
+            distributions[(label, corruption.name)] = seed_clip_bootstrap(np.stack(seed_dists), boot_seed)
+            for level in corruption.levels:
+                for (lvl, metric), triples in per_seed.items():
+                    if lvl != level.label:
+                        continue
+                    arr = np.asarray(triples)
+                    rows.append(_row(label, "mean", dataset, task_name, corruption.name, level, metric,
+                                     seed_mean(arr[:, 0], arr[:, 1], arr[:, 2]), len(seeds)))
+    return RunScores(pd.DataFrame(rows, columns=COLUMNS), distributions)
+
+
+def merge_scores(parts: Sequence[RunScores]) -> RunScores:
+    """Scores computed piece by piece (a model at a time as a run finishes it, or what an unfinished run has done)
+    as one :class:`RunScores`, rows in the order of ``parts``."""
+    if not parts:
+        return RunScores(pd.DataFrame(columns=COLUMNS), {})
+    return RunScores(pd.concat([p.rows for p in parts], ignore_index=True),
+                     {key: dist for p in parts for key, dist in p.distributions.items()})
+
+
+def _row(model: str, seed: str, dataset: str, task: str, corruption: str, level: Any, metric: str,
+         triple: tuple[float, float, float], n: int) -> dict[str, Any]:
+    value, low, high = triple
+    return {"model": model, "seed": seed, "dataset": dataset, "task": task, "corruption": corruption,
+            "level": level.label, "x": float(level.x), "params": json.dumps(level.params, sort_keys=True),
+            "metric": metric, "value": value, "ci_low": low, "ci_high": high, "n": n}
+
+
+# -- summaries, tests and ranks ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Point:
+    """One condition's value of the ranking metric (with its interval when known)."""
+
+    level: str
+    x: float
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass
+class Curve:
+    """One model's points under one corruption, as a run or a leaderboard entry provides them.
+
+    ``distributions`` (level → B resampled values) and ``score_distribution`` (B resampled ranking scores, for
+    sources that store only that) enable paired tests between curves with the same non-None ``pairing`` key
+    (same clips, masks and resamples). ``protocol`` groups curves measured the same way (effective robustness is
+    only taken against a baseline of the same protocol). ``modalities`` decides which categorical conditions
+    apply (None: unknown model, every condition applies).
+    """
+
+    model: str
+    points: list[Point]
+    modalities: tuple[str, ...] | None = None
+    distributions: dict[str, np.ndarray] | None = None
+    score_distribution: np.ndarray | None = None
+    pairing: Hashable | None = None
+    protocol: Hashable | None = None
+
+
+@dataclass
+class Summary:
+    """The summary of one curve: what it is ranked by, its robustness numbers, its rank and its test."""
+
+    model: str
+    clean: Point | None = None
+    score: float | None = None  # what the ranking uses (area; or mean over the shared conditions)
+    score_ci: tuple[float, float] | None = None
+    auc: float | None = None  # area of a sweep; mean over the model's own conditions for a categorical corruption
+    relative: float | None = None
+    effective: float | None = None
+    worst: Point | None = None
+    compared_over: tuple[str, ...] = ()  # categorical: the shared conditions the score averages
+    rank: int | None = None
+    difference: float | None = None  # score minus the top row's score
+    p_value: float | None = None
+    p_holm: float | None = None
+    test: str = ""  # "paired bootstrap", "approx. from CIs" or ""
+    distribution: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def significant(self) -> bool:
+        return self.p_holm is not None and self.p_holm < ALPHA
+
+
+def categorical(corruption: str) -> bool:
+    """Whether a corruption's levels are categories (looked up when needed, never at import time; a name this
+    installation does not know, such as a missing plugin's, counts as a sweep)."""
+    from avbench.corruptions import REGISTRY
+
+    return corruption in REGISTRY and REGISTRY.get(corruption).categorical
+
+
+def applies(corruption: str | None, point: Point, modalities: tuple[str, ...] | None) -> bool:
+    """Does this condition change anything for the model? The clean condition always does."""
+    if point.x == 0.0 or corruption is None:
+        return True
+    from avbench.corruptions import REGISTRY
+
+    if corruption not in REGISTRY:
+        return True
+    known = {lv.label: lv for lv in REGISTRY.get(corruption).levels}
+    return point.level not in known or REGISTRY.get(corruption).applies(known[point.level], modalities)
+
+
+def summarise(curves: Sequence[Curve], metric: str, corruption: str | None, is_categorical: bool,
+              baseline: str | None) -> list[Summary]:
+    """Summaries of ``curves`` (same order), ranked on ``metric`` and tested against the top one.
+
+    ``corruption`` names the corruption (None for the clean board); ``is_categorical`` selects the categorical
+    summary; ``baseline`` is the model effective robustness is measured against.
+    """
+    higher = higher_is_better(metric)
+    summaries = [Summary(c.model) for c in curves]
+    for curve, summary in zip(curves, summaries):
+        if curve.points:
+            summary.clean = min(curve.points, key=lambda p: p.x)
+    if is_categorical:
+        _categorical(curves, summaries, corruption, higher)
+    else:
+        for curve, summary in zip(curves, summaries):
+            _sweep(curve, summary, higher)
+    _effective(curves, summaries, baseline)
+    _rank(curves, summaries, higher)
+    _test_against_top(curves, summaries)
+    return summaries
+
+
+def _worst(points: Sequence[Point], higher: bool) -> Point:
+    values = np.array([p.value for p in points])
+    return points[int(np.argmin(values) if higher else np.argmax(values))]
+
+
+def _percentile(distribution: np.ndarray | None) -> tuple[float, float] | None:
+    if distribution is None or not distribution.size:
+        return None
+    low, high = np.nanquantile(distribution, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def _relative(score: float, clean: Point | None) -> float | None:
+    return relative_robustness(score, clean.value) if clean is not None and clean.value else None
+
+
+def _sweep(curve: Curve, summary: Summary, higher: bool) -> None:
+    if len(curve.points) < 2:
+        return
+    x = np.array([p.x for p in curve.points])
+    summary.auc = summary.score = float(curve_area(x, np.array([p.value for p in curve.points])))
+    summary.relative = _relative(summary.auc, summary.clean)
+    summary.worst = _worst(curve.points, higher)
+    if curve.distributions is not None and all(p.level in curve.distributions for p in curve.points):
+        summary.distribution = curve_area(x, np.stack([curve.distributions[p.level] for p in curve.points]))
+    else:
+        summary.distribution = curve.score_distribution
+    summary.score_ci = _percentile(summary.distribution)
+
+
+def _categorical(curves: Sequence[Curve], summaries: list[Summary], corruption: str | None, higher: bool) -> None:
+    own = [[p for p in c.points if applies(corruption, p, c.modalities)] for c in curves]
+    for points, summary in zip(own, summaries):
+        if points:
+            summary.auc = float(np.mean([p.value for p in points]))
+            summary.relative = _relative(summary.auc, summary.clean)
+            summary.worst = _worst(points, higher)
+    scored = [points for points in own if points]
+    if not scored:
+        return
+    shared_labels = set.intersection(*({p.level for p in points} for points in scored))
+    shared = tuple(p.level for p in sorted(scored[0], key=lambda p: p.x) if p.level in shared_labels)
+    if not shared:
+        return
+    for curve, points, summary in zip(curves, own, summaries):
+        if not points:
+            continue
+        chosen = [next(p for p in points if p.level == label) for label in shared]
+        summary.compared_over = shared
+        summary.score = float(np.mean([p.value for p in chosen]))
+        if curve.distributions is not None and all(label in curve.distributions for label in shared):
+            summary.distribution = np.mean([curve.distributions[label] for label in shared], axis=0)
+            summary.score_ci = _percentile(summary.distribution)
+        elif len(chosen) == 1 and chosen[0].ci_low is not None and chosen[0].ci_high is not None:
+            summary.score_ci = (chosen[0].ci_low, chosen[0].ci_high)
+
+
+def _effective(curves: Sequence[Curve], summaries: list[Summary], baseline: str | None) -> None:
+    """Effective robustness against the baseline's curve of the same protocol, over the same levels (none when
+    the only shared condition is the clean one: there is no loss to compare)."""
+    bases = [(c, s) for c, s in zip(curves, summaries) if c.model == baseline and s.score is not None
+             and s.clean is not None]
+    for curve, summary in zip(curves, summaries):
+        if summary.score is None or summary.clean is None or curve.model == baseline \
+                or len(summary.compared_over) == 1:
+            continue
+        for base, base_summary in bases:
+            same_levels = [p.level for p in curve.points] == [p.level for p in base.points]
+            if base.protocol == curve.protocol and (summary.compared_over or same_levels):
+                summary.effective = effective_gap(summary.score, summary.clean.value, base_summary.score,
+                                                  base_summary.clean.value)  # type: ignore[arg-type, union-attr]
+
+
+def _rank(curves: Sequence[Curve], summaries: list[Summary], higher: bool) -> None:
+    sign = -1.0 if higher else 1.0
+    ranked = sorted((s for s in summaries if s.score is not None), key=lambda s: (sign * s.score, s.model))
+    for rank, summary in enumerate(ranked, start=1):
+        summary.rank = rank
+
+
+def _approx_p(a: Summary, b: Summary) -> float | None:
+    if a.score_ci is None or b.score_ci is None or a.score is None or b.score is None:
+        return None
+    se = math.hypot((a.score_ci[1] - a.score_ci[0]) / (2 * _Z95), (b.score_ci[1] - b.score_ci[0]) / (2 * _Z95))
+    if se == 0:
+        return None
+    return float(2 * special.ndtr(-(abs(a.score - b.score) / se)))
+
+
+def _test_against_top(curves: Sequence[Curve], summaries: list[Summary]) -> None:
+    order = sorted((i for i, s in enumerate(summaries) if s.rank is not None), key=lambda i: summaries[i].rank)
+    if len(order) < 2:
+        return
+    top, top_curve = summaries[order[0]], curves[order[0]]
+    tested: list[Summary] = []
+    for i in order[1:]:
+        row, curve = summaries[i], curves[i]
+        row.difference = row.score - top.score  # type: ignore[operator]
+        paired = (top_curve.pairing is not None and curve.pairing == top_curve.pairing
+                  and top.distribution is not None and row.distribution is not None
+                  and top.distribution.shape == row.distribution.shape)
+        if paired:
+            row.p_value, row.test = paired_p_value(top.distribution - row.distribution), "paired bootstrap"
+        else:
+            row.p_value = _approx_p(top, row)
+            row.test = "approx. from CIs" if row.p_value is not None else ""
+        if row.p_value is not None:
+            tested.append(row)
+    if tested:
+        for row, adjusted in zip(tested, holm([r.p_value for r in tested])):
+            row.p_holm = float(adjusted)
+
+
+# -- summary.csv -----------------------------------------------------------------------------------------------------
+def run_curves(scores: RunScores, task: str, corruption: str) -> list[Curve]:
+    """The primary-metric curves of one task × corruption of a run, models in results order."""
+    from avbench.models import model_modalities
+
+    means = scores.rows[(scores.rows["seed"] == "mean") & (scores.rows["task"] == task)
+                        & (scores.rows["corruption"] == corruption)]
+    curves = []
+    for model, g in means[means["metric"] == get_task(task).primary].groupby("model", sort=False):
+        points = [Point(str(r.level), float(r.x), float(r.value), float(r.ci_low), float(r.ci_high))
+                  for r in g.itertuples(index=False)]
+        dist = scores.distributions[(str(model), corruption)]
+        curves.append(Curve(str(model), points, model_modalities(str(model)),
+                            {p.level: dist[i] for i, p in enumerate(points)}, pairing="run"))
+    return curves
+
+
+def summary_frame(scores: RunScores) -> pd.DataFrame:
+    """``summary.csv``: one row per model × task × corruption, in rank order within each task × corruption."""
+    means = scores.rows[scores.rows["seed"] == "mean"]
+    out_rows = []
+    for (task, corruption), group in means.groupby(["task", "corruption"], sort=False):
+        metric = get_task(task).primary
+        curves = run_curves(scores, task, corruption)
+        summaries = summarise(curves, metric, corruption, categorical(corruption), get_task(task).baseline)
+        for summary in sorted(summaries, key=lambda s: (s.rank is None, s.rank or 0, s.model)):
+            brier = group[(group["model"] == summary.model) & (group["metric"] == BRIER)]
+            p = summary.p_holm
+            out_rows.append({
+                "model": summary.model, "task": task, "corruption": corruption, "metric": metric,
+                "clean": summary.clean.value if summary.clean else "", "auc": _blank(summary.auc),
+                "relative_robustness": _blank(summary.relative), "effective_robustness": _blank(summary.effective),
+                "worst": summary.worst.value if summary.worst else "",
+                "worst_level": summary.worst.level if summary.worst else "",
+                "brier": float(brier[brier["x"] == brier["x"].min()]["value"].iloc[0]) if len(brier) else "",
+                "rank": summary.rank if summary.rank is not None else "", "p_holm": _blank(p),
+                "sig": "" if p is None or p >= ALPHA else "*", "score": _blank(summary.score),
+                "compared_over": "+".join(summary.compared_over),
+            })
+    return pd.DataFrame(out_rows, columns=SUMMARY_COLUMNS)
+
+
+def _blank(value: float | None) -> float | str:
+    return "" if value is None else float(value)
+
+
+def read_summary(run_dir: Path) -> pd.DataFrame:
+    """A run's ``summary.csv`` as written (empty cells kept as ''), for the tables that show it."""
+    return pd.read_csv(Path(run_dir) / "summary.csv", keep_default_na=False)
