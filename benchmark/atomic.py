@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,17 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Deterministic JSON (sorted keys) so identical content gives identical bytes."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any]) -> None:
+    """An ``.npz`` of ``arrays`` written atomically (``np.savez`` through a handle, so the name stays as given)."""
+    import numpy as np  # deferred: numpy (the CLI's lock and JSON writes need none)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    write_with(path, write)
 
 
 def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None], suffix: str = "") -> None:

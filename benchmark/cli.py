@@ -20,14 +20,12 @@ from typing import Any, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
-from avbench.output import terminal  # noqa: E402
-from avbench import validate
+from avbench.output import formats, terminal  # noqa: E402
+from avbench import validate  # noqa: E402
 from avbench.errors import UserError  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
-list_app = typer.Typer(no_args_is_help=True, help="List registered models, corruptions, datasets and reports.")
-app.add_typer(list_app, name="list")
 speed_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks that print ratios measured side by side.")
 app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
@@ -65,40 +63,18 @@ def model_names(spec: str) -> list[str]:
     return requested_models([s.strip() for s in spec.split(",") if s.strip()])[0]
 
 
-ListFormat = typer.Option("table", "--format", help="table | json | csv (json carries every column)")
-
-
 # -- list --------------------------------------------------------------------------------------------------------
-@list_app.command("models")
-def list_models(fmt: str = ListFormat) -> None:
-    """Every model with its modalities, tasks, mask access, parameter counts (tiny and paper configs) and paper."""
-    from avbench.output.listing import model_records, render
+@app.command("list")
+def list_(
+    kind: str = typer.Argument(..., help="models | corruptions | datasets | reports"),
+    fmt: str = typer.Option("table", "--format", help=f"{formats.help_text(formats.RECORDS)} (json carries every "
+                                                     "column with native types)"),
+) -> None:
+    """List registered models (modalities, tasks, mask access, parameter counts, paper), corruptions (every level),
+    datasets, or the paper tables and figures ``avbench report`` regenerates."""
+    from avbench.output.listing import list_kind  # deferred: the model registry (torch)
 
-    render("avbench models", model_records(), fmt, out)
-
-
-@list_app.command("corruptions")
-def list_corruptions(fmt: str = ListFormat) -> None:
-    """Every corruption family with all its levels and its definition."""
-    from avbench.output.listing import corruption_records, render
-
-    render("avbench corruptions", corruption_records(), fmt, out)
-
-
-@list_app.command("reports")
-def list_reports(fmt: str = ListFormat) -> None:
-    """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
-    from avbench.output.listing import render, report_records
-
-    render("avbench reports", report_records(), fmt, out)
-
-
-@list_app.command("datasets")
-def list_datasets(fmt: str = ListFormat) -> None:
-    """Embedded datasets, and the real corpora ``avbench extract`` turns into feature stores."""
-    from avbench.output.listing import dataset_records, render
-
-    render("avbench datasets", dataset_records(), fmt, out)
+    list_kind(kind, fmt, out)
 
 
 # -- train / run ---------------------------------------------------------------------------------------------------
@@ -209,7 +185,8 @@ def compare(
                                            "(default RUN_B/compare-<name of RUN_A>)"),
 ) -> None:
     """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
-    from avbench.scoring.compare import compare_runs, level_table, summary_table, write_outputs
+    from avbench.output.compare import level_table, summary_table, write_outputs  # deferred: matplotlib
+    from avbench.scoring.compare import compare_runs  # deferred: pandas and scipy
 
     a, b, comparisons = compare_runs(run_a, run_b, models)
     for comparison in comparisons:

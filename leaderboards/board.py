@@ -22,10 +22,10 @@ from avbench.errors import UserError, unknown
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.scoring.metrics import ATTRIBUTE_METRICS, CCC_MEAN
 from avbench.models import model_modalities
-from avbench.scoring.summary import ALPHA, Curve, Point, Summary, categorical, summarise
+from avbench.scoring.summary import Curve, Point, Summary, categorical, summarise
 from avbench.tasks import get as get_task
 
-__all__ = ["ALPHA", "Board", "CLEAN_BOARD", "Row", "build_board", "build_boards", "clean_value", "curve",
+__all__ = ["Board", "CLEAN_BOARD", "Row", "build_board", "build_boards", "clean_value", "curve",
            "metric_value"]
 
 CLEAN_BOARD = "clean"

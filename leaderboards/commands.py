@@ -8,24 +8,22 @@ import typer
 
 from avbench import validate
 from avbench.atomic import write_text
-from avbench.errors import unknown
+from avbench.output import formats
 
-FORMATS = ("md", "csv", "latex", "html")
 README = Path(__file__).resolve().parent / "README.md"
 
 
 def render(fmt: str, dataset: str | None = None, corruption: str | None = None,
            entries: Path | None = None) -> str:
     """The leaderboard document in ``fmt``: Markdown is the full README page, HTML the static sortable page."""
-    # imported here, not at the top: boards pull in the model registry (torch) and the summariser, which every
-    # other subcommand (`avbench run` first of all) would otherwise pay for when the CLI starts
-    from avbench.leaderboards.board import build_boards
-    from avbench.leaderboards.html import page
-    from avbench.leaderboards.render import readme, render_boards
-    from avbench.leaderboards.schema import load_entries
+    # deferred: boards pull in the model registry (torch) and the summariser, which every other subcommand
+    # (`avbench run` first of all) would otherwise pay for when the CLI starts
+    from avbench.leaderboards.board import build_boards  # deferred: torch, scipy
+    from avbench.leaderboards.html import page  # deferred: matplotlib
+    from avbench.leaderboards.render import readme, render_boards  # deferred: torch
+    from avbench.leaderboards.schema import load_entries  # deferred: torch
 
-    if fmt not in FORMATS:
-        raise unknown("leaderboard format", fmt, FORMATS)
+    formats.get(fmt, formats.TABLES)
     boards = build_boards(load_entries(entries), dataset, corruption)
     if fmt == "md":
         return readme(boards)
@@ -43,7 +41,7 @@ def write_readme(entries: Path | None = None, path: Path = README) -> Path:
 def leaderboard(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="only this dataset (e.g. crema-d, synthetic)"),
     corruption: Optional[str] = typer.Option(None, "--corruption", help="only this board: a corruption or 'clean'"),
-    fmt: str = typer.Option("md", "--format", help="md | csv | latex | html"),
+    fmt: str = typer.Option("md", "--format", help=formats.help_text(formats.TABLES)),
     out: Optional[Path] = typer.Option(None, "--out", help="write to this file instead of printing"),
     entries: Optional[Path] = typer.Option(None, "--entries", help="entries directory (default: the shipped one)"),
 ) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from avbench.corruptions import condition_name
-from avbench.leaderboards.board import ALPHA, CLEAN_BOARD, Board, Row
+from avbench.leaderboards.board import CLEAN_BOARD, Board, Row
+from avbench.scoring.significance import STAR, format_p, level_text, star
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.scoring.metrics import BRIER, display, higher_is_better, is_family_member, spec
-from avbench.output.tables import Cell, Num, Table, bold_best
+from avbench.output import formats
+from avbench.output.tables import Cell, Num, Table, bold_best, to_markdown
 
 
 def _num(value: MetricValue | None, digits: int = 3) -> Num:
@@ -69,11 +71,6 @@ def protocol_line(board: Board) -> str:
     return " ".join(lines)
 
 
-def p_cell(p: float | None) -> Cell:
-    """A p-value to four decimals, or '<0.0001' rather than a misleading 0.0000."""
-    return Num(None) if p is None else "<0.0001" if p < 1e-4 else Num(p, digits=4)
-
-
 def mask_access(entry: Entry) -> str:
     """"yes"/"no" as the entry records whether the model was told which frames were lost; "–" when unrecorded."""
     return {True: "yes", False: "no"}.get(entry.model.sees_masks, "–")  # type: ignore[arg-type]
@@ -112,15 +109,15 @@ def board_table(board: Board) -> Table:
         for label in level_columns:
             cells.append(_num(next((p for p in row.points if p.level == label), None), digits))
         cells += [_num(_clean_metric(row, d), digits) for d in details]
-        significant = "*" if row.significant else ""
-        cells += [Num(row.difference, markers=significant, digits=digits), p_cell(row.p_holm), row.test]
+        significant = star(row.p_holm)
+        cells += [Num(row.difference, markers=significant, digits=digits), format_p(row.p_holm), row.test]
         rows.append(cells)
     first_number = 5
     lower = {j for j, d in enumerate(columns) if d in {display(m) for m in details if not higher_is_better(m)}}
     for j in range(first_number, len(columns) - 3):
         if all(not isinstance(r[j], str) for r in rows):
             bold_best(rows, j, lower_is_better=j in lower)
-    notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1; * = significant at α = {ALPHA} after Holm "
+    notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1; {STAR} = significant at {level_text()} after Holm "
              "correction across the rows. Test: paired bootstrap for verified entries of the same protocol, "
              "otherwise a normal approximation from the two 95 % intervals (unpaired, conservative)."]
     if categorical:
@@ -136,11 +133,8 @@ def board_table(board: Board) -> Table:
 
 
 def render_boards(boards: Sequence[Board], fmt: str) -> str:
-    """All boards in one document of format ``md``, ``csv`` or ``latex`` (CSV boards are separated by a title row)."""
-    tables = [board_table(b) for b in boards]
-    if fmt == "csv":
-        return "\n".join(f"# {t.title}\n{t.render('csv')}" for t in tables)
-    return "\n".join(t.render(fmt) for t in tables)
+    """All boards in one document of a table format (:mod:`avbench.output.formats`)."""
+    return formats.get(fmt, formats.TABLES).tables([board_table(b) for b in boards])
 
 
 README_HEAD = """# avbench leaderboards
@@ -183,5 +177,5 @@ def readme(boards: Sequence[Board]) -> str:
         if board.dataset != current:
             current = board.dataset
             parts.append(f"## {current}\n\n")
-        parts.append(board_table(board).render("md") + "\n")
+        parts.append(to_markdown(board_table(board)) + "\n")
     return "".join(parts).rstrip("\n") + "\n"

@@ -25,7 +25,10 @@ from avbench.errors import UserError
 from avbench.rundir.record import RUN_JSON, read_record
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task, names as task_names
+from avbench.execution.training import TrainSpec, checkpoint_dir
 from avbench.execution.units import mask_digests
+from avbench.models import REGISTRY, parse_label
+from avbench.rundir.provenance import model_code_hash
 
 
 @dataclass(frozen=True)
@@ -241,10 +244,7 @@ def _checkpoint_hash(info: dict[str, Any], label: str, seeds: list[int],
 def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, str | None],
                           store: FeatureStore) -> None:
     """Where this machine has trained the model the run names, its weights must be the predictions' weights."""
-    from avbench.models import REGISTRY
-    from avbench.execution.training import TrainSpec, checkpoint_dir
-
-    model, overrides = label.split("[")[0], info.get("overrides") or {}
+    model, overrides = parse_label(label)[0], info.get("overrides") or {}
     if model not in REGISTRY or not isinstance(overrides, dict) or not isinstance(info.get("config", "tiny"), str):
         return
     for seed, digest in per_seed.items():
@@ -257,10 +257,7 @@ def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, 
 
 def _code_hash(info: dict[str, Any], label: str) -> str | None:
     """This avbench's digest of the model's code; the run's must be the same (other code = another model)."""
-    from avbench.models import REGISTRY
-    from avbench.rundir.provenance import model_code_hash
-
-    model = label.split("[")[0]
+    model = parse_label(label)[0]
     if model not in REGISTRY:
         return None
     mine, theirs = model_code_hash(model), (info.get("code_hashes") or {}).get(label)

@@ -141,8 +141,13 @@ class EmotionModel(nn.Module):
     def train_step(self, batch: Batch, criterion: "nn.Module", optimizer: torch.optim.Optimizer,
                    grad_clip: float | None = None) -> float:
         """One optimisation step; models with several updates per batch (VAVL) override this."""
+        return self.update(self.loss(batch, criterion), optimizer, grad_clip)
+
+    def update(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, grad_clip: float | None = None) -> float:
+        """One update of ``optimizer`` from ``loss`` (gradients cleared first, clipped to ``grad_clip`` when set);
+        returns the loss. Clearing after the forward pass is the same as before it: a forward pass leaves the
+        gradients alone."""
         optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(batch, criterion)
         loss.backward()
         if grad_clip:
             nn.utils.clip_grad_norm_(self.parameters(), grad_clip)

@@ -227,12 +227,6 @@ class VAVL(FrameModel):
                   lambda: self.fusion_loss(batch, criterion))
         value = 0.0
         for compute in losses:
-            optimizer.zero_grad(set_to_none=True)
-            loss = compute()
-            loss.backward()
-            if grad_clip:
-                nn.utils.clip_grad_norm_(self.parameters(), grad_clip)
-            optimizer.step()
-            value = float(loss.detach())
+            value = self.update(compute(), optimizer, grad_clip)
         optimizer.zero_grad(set_to_none=True)
         return value

@@ -33,6 +33,7 @@ Decisions (the paper and ``authors-code-facts.md`` §2.1 leave them open or the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -241,71 +242,44 @@ class WordChunkTransformer(EmotionModel):
         return torch.where(padding[modality][..., None], own, updated)
 
 
-class WordChunkSER(WordChunkTransformer):
-    """Audio-only word-chunk transformer (§5.3): no text stream, co-attention layers become self-attention."""
+@dataclass(frozen=True)
+class Variant:
+    """One registered word-chunk model: alignment strategy × co-attention query source × modalities."""
 
-    name: ClassVar[str] = "word-chunk-ser"
-    modalities: ClassVar[tuple[str, ...]] = ("audio",)
-
-
-class AlignVW(WordChunkTransformer):
-    """Strict alignment: one chunk per word spanning exactly its forced-aligned frames."""
-
-    name = "align-vw"
-    configs = _configs("vw")
+    name: str
+    class_name: str
+    strategy: str  # "vw" | "fw" | "multiscale"
+    query_from: str  # "other" (the paper) | "own" (MulT's direction)
+    modalities: tuple[str, ...]
+    doc: str
 
 
-class AlignFW(WordChunkTransformer):
-    """Partial alignment: one fixed 1 s chunk per word, evenly spread over the clip (eq. 1)."""
-
-    name = "align-fw"
-    configs = _configs("fw")
-
-
-class AlignMultiScaleW(WordChunkTransformer):
-    """Random alignment: Align-FW chunks randomly cropped to 0.2–1.0 s, redrawn at every training step."""
-
-    name = "align-multiscalew"
-    configs = _configs("multiscale")
-
-
-class AlignVWSER(WordChunkSER):
-    """Audio-only Align-VW (Table 2)."""
-
-    name = "align-vw-ser"
-    configs = _configs("vw")
-
-
-class AlignFWSER(WordChunkSER):
-    """Audio-only Align-FW (Table 2)."""
-
-    name = "align-fw-ser"
-    configs = _configs("fw")
+_AUDIO_TEXT, _AUDIO = ("audio", "text"), ("audio",)
+_ALIGNMENT = {"vw": ("VW", "Strict alignment: one chunk per word spanning exactly its forced-aligned frames."),
+              "fw": ("FW", "Partial alignment: one fixed 1 s chunk per word, evenly spread over the clip (eq. 1)."),
+              "multiscale": ("MultiScaleW", "Random alignment: Align-FW chunks randomly cropped to 0.2–1.0 s, "
+                                            "redrawn at every training step.")}
+VARIANTS: tuple[Variant, ...] = tuple(
+    variant
+    for strategy, (short, doc) in _ALIGNMENT.items()
+    for variant in (
+        Variant(f"align-{short.lower()}", f"Align{short}", strategy, "other", _AUDIO_TEXT, doc),
+        Variant(f"align-{short.lower()}-ser", f"Align{short}SER", strategy, "other", _AUDIO,
+                f"Audio-only Align-{short} (Table 2): no text stream, co-attention layers become self-attention."),
+        Variant(f"align-{short.lower()}-ownquery", f"Align{short}OwnQuery", strategy, "own", _AUDIO_TEXT,
+                f"Align-{short} with MulT-direction co-attention (queries from the stream being updated), not the "
+                "paper's."),
+    ))
+"""The nine registered word-chunk models: three alignments, each with the paper's co-attention, audio only, and
+MulT-direction co-attention."""
 
 
-class AlignMultiScaleWSER(WordChunkSER):
-    """Audio-only Align-MultiScaleW (Table 2)."""
-
-    name = "align-multiscalew-ser"
-    configs = _configs("multiscale")
-
-
-class AlignVWOwnQuery(AlignVW):
-    """Align-VW with MulT-direction co-attention (queries from the stream being updated), not the paper's."""
-
-    name = "align-vw-ownquery"
-    configs = _configs("vw", query_from="own")
+def _variant_class(variant: Variant) -> type[WordChunkTransformer]:
+    return type(variant.class_name, (WordChunkTransformer,), {
+        "__doc__": variant.doc, "__module__": __name__, "__qualname__": variant.class_name, "name": variant.name,
+        "modalities": variant.modalities, "configs": _configs(variant.strategy, variant.query_from)})
 
 
-class AlignFWOwnQuery(AlignFW):
-    """Align-FW with MulT-direction co-attention (queries from the stream being updated), not the paper's."""
-
-    name = "align-fw-ownquery"
-    configs = _configs("fw", query_from="own")
-
-
-class AlignMultiScaleWOwnQuery(AlignMultiScaleW):
-    """Align-MultiScaleW with MulT-direction co-attention (queries from the stream being updated), not the paper's."""
-
-    name = "align-multiscalew-ownquery"
-    configs = _configs("multiscale", query_from="own")
+CLASSES: dict[str, type[WordChunkTransformer]] = {v.name: _variant_class(v) for v in VARIANTS}
+# each class under its own name in this module, where the registry's ``module:Class`` entries (and pickle) find it
+globals().update({cls.__name__: cls for cls in CLASSES.values()})

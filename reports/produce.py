@@ -16,10 +16,10 @@ from avbench.errors import UserError
 from avbench.reports.base import REGISTRY, Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, save
 from avbench.reports.runs import ResultSet, discover, locate
+from avbench.output import formats
 from avbench.output.tables import Table
 
 ALL = "all"
-TABLE_SUFFIXES = {"md": ".md", "latex": ".tex", "csv": ".csv"}
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,9 @@ def build(report: Report, options: Options) -> Table | FigureArtifact:
 
 def write(report: Report, artifact: Table | FigureArtifact, out: Path) -> list[Path]:
     if isinstance(artifact, Table):
-        paths = [out / f"{report.name}{suffix}" for suffix in TABLE_SUFFIXES.values()]
-        for fmt, path in zip(TABLE_SUFFIXES, paths):
-            write_text(path, artifact.render(fmt))
+        paths = [out / f"{report.name}{fmt.suffix}" for fmt in formats.report_formats()]
+        for fmt, path in zip(formats.report_formats(), paths):
+            write_text(path, fmt.table(artifact))  # type: ignore[misc]
         return paths
     return save(artifact, out / report.name, f"{report.source}: {report.title}")
 

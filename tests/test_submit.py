@@ -286,7 +286,7 @@ REJECTIONS = {
     "unknown dataset": (lambda run: _edit_run_json(run, dataset="crema-d"), "pass --store"),
     "claims": (lambda run: (run / "results.csv").unlink(), "results.csv is missing"),
     "bootstrap 1": (lambda run: _edit_run_json(run, bootstrap=1), "bootstrap must be at least 100"),
-    "bootstrap abc": (lambda run: _edit_run_json(run, bootstrap="abc"), "bootstrap must be an integer"),
+    "bootstrap abc": (lambda run: _edit_run_json(run, bootstrap="abc"), "field .bootstrap.: input should be a valid integer"),
     "repeated seeds": (lambda run: _edit_run_json(run, seeds=[0, 0]), "seeds lists 0 more than once"),
     "repeated models": (lambda run: _edit_run_json(run, models=["raver", "raver"]), "models lists .*more than once"),
     "extra array": (lambda run: _rewrite(run, bomb=np.zeros(8)), "unexpected array"),

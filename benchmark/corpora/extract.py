@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from avbench.atomic import write_json, write_with
+from avbench.atomic import write_json, write_npz, write_with
 from avbench.corpora.corpus import Corpus
 from avbench.corpora.checks import FrameCounts, underflowing_frames
 from avbench.corpora.labels import CLIP_COLUMNS, CorpusLabels
@@ -41,6 +41,7 @@ from avbench.corpora.splits import speaker_splits
 from avbench.errors import UserError
 from avbench.data.store import MODALITIES, FeatureStore, StoreWriter
 from avbench.data.vocabulary import SPLITS
+from avbench.rundir.provenance import package_versions
 
 DTYPES = ("float16", "float32")
 TEXT_RATE = 0.0  # words have no clock; their times live in word_times
@@ -293,11 +294,7 @@ def _part_name(clip_id: str) -> str:
 
 
 def _save_part(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    write_with(path, write)
+    write_npz(path, arrays)
 
 
 def extraction_settings(config: ExtractConfig, digests: dict[str, str]) -> dict[str, Any]:
@@ -403,15 +400,7 @@ def assemble(labels: CorpusLabels, parts: Path, out: Path, specs: dict[str, dict
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    found = {}
-    for package in ("torch", "transformers", "torchvision", "facenet-pytorch", "av"):
-        try:
-            found[package] = md.version(package)
-        except md.PackageNotFoundError:
-            continue
-    return found
+    return package_versions(("torch", "transformers", "torchvision", "facenet-pytorch", "av"))
 
 
 def run_extraction(

@@ -6,17 +6,14 @@ renderings of the same records, never a shortened copy of them.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 from rich.console import Console
 
 from avbench.errors import unknown
+from avbench.output import formats
 from avbench.output.terminal import add_plain_row, readable_table
 
-FORMATS = ("table", "json", "csv")
 Record = dict[str, Any]
 
 
@@ -74,24 +71,31 @@ def _flat(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+LISTINGS = {"models": ("avbench models", model_records), "corruptions": ("avbench corruptions", corruption_records),
+            "datasets": ("avbench datasets", dataset_records), "reports": ("avbench reports", report_records)}
+"""What ``avbench list KIND`` lists: its title and where its records come from."""
+
+
 def render(title: str, records: list[Record], fmt: str, out: Console) -> None:
-    """Print ``records`` as a rich table (cells fold, never cut), JSON (every column, native types) or CSV."""
-    if fmt not in FORMATS:
-        raise unknown("--format", fmt, FORMATS)
+    """Print ``records`` as a rich table (cells fold, never cut) or in a records format of
+    :mod:`avbench.output.formats` (JSON: every column, native types; CSV)."""
+    chosen = formats.get(fmt, formats.RECORDS)
+    if chosen.name != formats.TERMINAL:
+        out.file.write(chosen.records(records))  # type: ignore[misc]
+        return
     columns = list(dict.fromkeys(key for record in records for key in record))
-    if fmt == "json":
-        out.file.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in record.items()})
-        out.file.write(buffer.getvalue())
-    else:
-        numbers = tuple(c.replace("_", " ") for c in columns if all(isinstance(r.get(c), int) and not isinstance(r.get(c), bool)
-                                                   for r in records))
-        table = readable_table(*(c.replace("_", " ") for c in columns), title=title, right=numbers)
-        for record in records:
-            add_plain_row(table, *(_flat(record.get(c, "")) for c in columns))
-        out.print(table)
+    numbers = tuple(c.replace("_", " ") for c in columns
+                    if all(isinstance(r.get(c), int) and not isinstance(r.get(c), bool) for r in records))
+    table = readable_table(*(c.replace("_", " ") for c in columns), title=title, right=numbers)
+    for record in records:
+        add_plain_row(table, *(_flat(record.get(c, "")) for c in columns))
+    out.print(table)
+
+
+def list_kind(kind: str, fmt: str, out: Console) -> None:
+    """``avbench list KIND``: one listing of :data:`LISTINGS` in ``fmt``."""
+    if kind not in LISTINGS:
+        raise unknown("list", kind, list(LISTINGS))
+    formats.get(fmt, formats.RECORDS)  # checked before the (slower) records are gathered
+    title, records = LISTINGS[kind]
+    render(title, records(), fmt, out)

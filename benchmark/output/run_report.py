@@ -18,7 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from avbench.atomic import write_text
+from avbench.rundir import predictions
 from avbench.rundir.run_view import RunView, open_run
+from avbench.scoring.metrics import ECE, family_of, reliability_curve
+from avbench.tasks import get as get_task
+from avbench.tasks import names as task_names
 from avbench.output.summary_table import FOOTNOTE, summary_tables
 from avbench.output.tables import Num, Table, bold_best, to_html
 
@@ -40,7 +44,7 @@ dl.provenance dt { font-weight: 600; } dl.provenance dd { margin: 0; white-space
 
 def _png(figure: object) -> str:
     """A matplotlib figure as an inline data URI (closed afterwards)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})  # type: ignore[attr-defined]
@@ -64,8 +68,7 @@ def _table_block(table: Table) -> str:
 def _curve_figures(view: RunView) -> dict[tuple[str, str], str]:
     """(corruption, task) → inline PNG of the plots the runner writes: read from ``plots/`` of a finished run,
     drawn (PNG only) from what is done when the run is unfinished."""
-    from avbench.output.plots import plot_curves
-    from avbench.tasks import get as get_task
+    from avbench.output.plots import plot_curves  # deferred: matplotlib
 
     means = view.rows[view.rows["seed"] == "mean"]
     names = {key: f"{key[0]}-{get_task(key[1]).primary}.png"
@@ -91,11 +94,16 @@ def _clean_rows(view: RunView) -> pd.DataFrame:
 
 
 def per_class_tables(view: RunView) -> list[Table]:
-    """Per-emotion F1 (emotion task) and per-attribute CCC (attributes task) on the clean test set."""
+    """One per-class table per task of the run, on the clean test set: the family its task declares
+    (:attr:`avbench.tasks.Task.per_class`; per-emotion F1, per-attribute CCC)."""
     clean = _clean_rows(view)
     tables = []
-    for task, prefix, title in (("emotion", "f1_", "per-emotion F1"), ("attributes", "ccc_", "per-attribute CCC")):
-        rows = clean[(clean["task"] == task) & clean["metric"].str.startswith(prefix) & (clean["metric"] != "ccc_mean")]
+    for task in dict.fromkeys(clean["task"]):
+        declared = get_task(str(task)) if str(task) in task_names() else None
+        if declared is None or not declared.per_class:
+            continue
+        prefix, title = declared.per_class, declared.per_class_title
+        rows = clean[(clean["task"] == task) & (clean["metric"].map(family_of) == prefix)]
         metrics = list(dict.fromkeys(rows["metric"]))
         if not metrics:
             continue
@@ -114,16 +122,13 @@ def per_class_tables(view: RunView) -> list[Table]:
 
 def reliability_figure(view: RunView) -> str | None:
     """One reliability diagram of the emotion models on the clean test set (first seed), ECE in the legend."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from avbench.rundir import predictions
-    from avbench.scoring.metrics import reliability_curve
+    import matplotlib.pyplot as plt  # deferred: matplotlib
 
     clean = _clean_rows(view)
-    emotion = clean[(clean["task"] == "emotion") & (clean["metric"] == "ece")]
+    emotion = clean[clean["metric"] == ECE]
     if not len(emotion) or not view.seeds:
         return None
     corruption, level = str(emotion["corruption"].iloc[0]), str(emotion["level"].iloc[0])

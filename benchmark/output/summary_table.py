@@ -13,22 +13,18 @@ from rich.console import Console
 
 from avbench.corruptions import condition_name
 from avbench.scoring.metrics import display
-from avbench.scoring.summary import read_summary
+from avbench.scoring.metrics import BRIER
+from avbench.scoring.significance import ALPHA, STAR, p_phrase
+from avbench.tasks import get as get_task
+from avbench.tasks import names as task_names
+from avbench.scoring.summary import as_number, read_summary
 from avbench.output.tables import Cell, Num, Table
 from avbench.output.terminal import print_table
 
-FOOTNOTE = "* = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, p < 0.05)"
+FOOTNOTE = (f"{STAR} = significantly below the top model (paired bootstrap of the ranking score, Holm-corrected, "
+            f"p < {ALPHA:g})")
 OWN_MEAN = ("own mean = mean over the conditions that apply to that model (the clean one and the loss of a modality "
             "it uses)")
-
-
-def as_number(value: object) -> float | None:
-    """A summary.csv cell as a float, or None where it is blank or not a number."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if pd.isna(number) else number
 
 
 def summary_tables(summary: pd.DataFrame) -> list[Table]:
@@ -41,22 +37,28 @@ def summary_tables(summary: pd.DataFrame) -> list[Table]:
         categorical = bool(shared)
         ranking = (f"mean {metric} over {', '.join(condition_name(corruption, c) for c in shared.split('+'))} "
                    "(the conditions that apply to every model)" if categorical else f"area under the {metric} curve")
+        calibration = _calibration(str(task))
         columns = ["rank", "model", *(("score", "own mean") if categorical else ("AUC",)), "clean", "relative",
-                   "effective", "worst (level)", "Brier", "vs top"]
+                   "effective", "worst (level)", *((display(calibration),) if calibration else ()), "vs top"]
         rows: list[list[Cell]] = []
         for _, row in group.iterrows():
             p = as_number(row["p_holm"])
-            shown = "p –" if p is None else "p<0.001" if p < 0.001 else f"p={p:.3f}"
-            vs_top = "" if str(row["rank"]) in ("1", "") else f"{row['sig'] or 'n.s.'} ({shown})"
+            vs_top = "" if str(row["rank"]) in ("1", "") else f"{row['sig'] or 'n.s.'} ({p_phrase(p)})"
             scores = [Num(as_number(row["score"])), Num(as_number(row["auc"]))] if categorical else \
                 [Num(as_number(row["auc"]))]
             worst = f"{Num(as_number(row['worst'])).text()} ({condition_name(corruption, str(row['worst_level']))})"
             rows.append([str(row["rank"]) or "–", str(row["model"]), *scores, Num(as_number(row["clean"])),
                          Num(as_number(row["relative_robustness"])), Num(as_number(row["effective_robustness"])),
-                         worst, Num(as_number(row["brier"])), vs_top])
+                         worst, *((Num(as_number(row["brier"])),) if calibration else ()), vs_top])
         notes = [OWN_MEAN, FOOTNOTE] if categorical else [FOOTNOTE]
         tables.append(Table(f"{corruption} · {task} · ranked by {ranking}", columns, rows, notes))
     return tables
+
+
+def _calibration(task: str) -> str | None:
+    """The calibration metric a task's table shows (the ``brier`` column of summary.csv); a task this installation
+    does not know (a plugin's that is not installed) keeps the column."""
+    return get_task(task).calibration if task in task_names() else BRIER
 
 
 def print_summary(run_dir: Path, console: Console) -> None:

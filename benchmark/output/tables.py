@@ -1,4 +1,4 @@
-"""One table model rendered to Markdown, LaTeX, CSV (and HTML for the leaderboard page).
+"""One table model and its renderers: Markdown, LaTeX, CSV and HTML (:mod:`avbench.output.formats` names them).
 
 Reports and leaderboards build a :class:`Table` of cells once; numbers stay numbers (:class:`Num`, with their
 interval and the papers' significance markers) until a renderer formats them, so the CSV keeps full precision and
@@ -13,9 +13,6 @@ import io
 import math
 from dataclasses import dataclass, field
 from typing import Union
-
-FORMATS = ("md", "csv", "latex", "html")
-
 
 @dataclass(frozen=True)
 class Num:
@@ -67,19 +64,6 @@ class Table:
         for row in self.rows:
             if len(row) != len(self.columns):
                 raise ValueError(f"row {row!r} has {len(row)} cells for {len(self.columns)} columns")
-
-    def render(self, fmt: str) -> str:
-        if fmt == "md":
-            return to_markdown(self)
-        if fmt == "latex":
-            return to_latex(self)
-        if fmt == "csv":
-            return to_csv(self)
-        if fmt == "html":
-            return to_html(self)
-        from avbench.errors import unknown
-
-        raise unknown("table format", fmt, FORMATS)
 
 
 def bold_best(rows: list[list[Cell]], column: int, lower_is_better: bool = False) -> None:

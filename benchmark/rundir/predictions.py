@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avbench import validate as validators
-from avbench.atomic import write_with
+from avbench.atomic import write_npz
 from avbench.errors import UserError
 
 KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests", "eval_path", "contract",
@@ -48,12 +48,8 @@ def make(clip_ids: np.ndarray, levels: list[str], x: list[float], outputs: np.nd
 
 
 def save(target: Path, arrays: Predictions) -> None:
-    """Write atomically (temporary file, fsync, rename); ``np.savez`` through a handle keeps the name as is."""
-    def _write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    write_with(target, _write)
+    """Write atomically (temporary file, fsync, rename)."""
+    write_npz(target, arrays)
 
 
 def load(source: Path, where: str | None = None) -> Predictions:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from importlib import metadata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,20 @@ def git_commit() -> str | None:
         return None
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
+def package_versions(packages: Sequence[str]) -> dict[str, str]:
+    """The installed version of each of ``packages`` (those not installed left out)."""
+    versions = {}
+    for name in packages:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def library_versions() -> dict[str, str]:
+    """Python's and the libraries' versions a run records."""
+    return {"python": platform.python_version(), **package_versions(LIBRARIES)}
 
 
 def model_code_hash(name: str) -> str:

@@ -28,7 +28,7 @@ class RunRecord(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     status: Literal["running", "failed", "complete"]
-    spec_hash: str
+    spec_hash: str | None = None
     spec: dict[str, Any] = {}
     error: str | None = None
     # provenance of a complete run

@@ -85,7 +85,7 @@ def _score_unfinished(directory: Path, info: RunRecord, labels: list[str], seeds
     from avbench.data.datasets import open_dataset
     from avbench.scoring.summary import COLUMNS, SUMMARY_COLUMNS, merge_scores, score_run, summary_frame
 
-    spec = info.get("spec", {})
+    spec = info.spec
     done = [(label, c.name) for label in labels for c in corruptions
             if seeds and all(predictions.is_complete(predictions.path(directory, label, s, c.name), len(c.levels))
                              for s in seeds)]

@@ -1,4 +1,4 @@
-"""``avbench compare RUN_A RUN_B``: did a change help under loss, and is it significant?
+"""``avbench compare RUN_A RUN_B``, the scoring half: did a change help under loss, and is it significant?
 
 Two runs of the same protocol — same dataset (fingerprint), same corruption levels, identical masks — score the
 same clips under the same masks, and scoring both with the same bootstrap seed resamples the same clips in both.
@@ -10,7 +10,6 @@ protocol are refused with the reason, because a "difference" between them would 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,29 @@ import numpy as np
 import pandas as pd
 
 from avbench.errors import UserError, unknown
+from avbench.rundir import predictions
 from avbench.rundir.run_view import RunView, open_run
-from avbench.output.summary_table import as_number
-from avbench.output.tables import Cell, Num, Table
+from avbench.scoring.significance import CONFIDENCE
+from avbench.scoring.stats import _paired_summary, holm
+from avbench.scoring.summary import as_number, categorical, run_curves, score_run, summarise
+from avbench.tasks import get as get_task
 
-CONFIDENCE = 0.95
 COLUMNS = ["model_a", "model_b", "task", "corruption", "level", "x", "metric", "a", "b", "difference", "ci_low",
            "ci_high", "p", "p_holm"]
+
+
+@dataclass(frozen=True)
+class SummaryDifference:
+    """One robustness summary of A and B side by side; ``difference`` B − A, with its paired interval and p where the
+    summary is the ranking score (the others are set side by side, untested)."""
+
+    title: str
+    a: float | None
+    b: float | None
+    difference: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p: float | None = None
 
 
 @dataclass
@@ -37,7 +52,7 @@ class Comparison:
     task: str
     corruption: Any
     levels: pd.DataFrame
-    summary: list[list[Cell]]
+    summary: list[SummaryDifference]
 
 
 def pairs(a: RunView, b: RunView, models: str | None) -> list[tuple[str, str]]:
@@ -63,8 +78,6 @@ def pairs(a: RunView, b: RunView, models: str | None) -> list[tuple[str, str]]:
 
 
 def _predictions(view: RunView, label: str, corruption: str) -> dict[str, np.ndarray]:
-    from avbench.rundir import predictions
-
     return predictions.load(predictions.path(view.directory, label, view.seeds[0], corruption))
 
 
@@ -73,15 +86,15 @@ def protocol_problem(a: RunView, b: RunView, chosen: list[tuple[str, str]]) -> s
     for view in (a, b):
         if not view.complete:
             return f"{view.directory} is unfinished (run the same `avbench run` command again to finish it)"
-    if a.info.get("dataset_fingerprint") != b.info.get("dataset_fingerprint"):
-        return (f"different datasets: fingerprint {a.info.get('dataset_fingerprint')} ({a.dataset}) vs "
-                f"{b.info.get('dataset_fingerprint')} ({b.dataset})")
+    if a.info.dataset_fingerprint != b.info.dataset_fingerprint:
+        return (f"different datasets: fingerprint {a.info.dataset_fingerprint} ({a.dataset}) vs "
+                f"{b.info.dataset_fingerprint} ({b.dataset})")
     shared = [c for c in a.corruptions if c.name in {d.name for d in b.corruptions}]
     if not shared:
         return (f"no corruption in common ({', '.join(c.name for c in a.corruptions)} vs "
                 f"{', '.join(c.name for c in b.corruptions)})")
     for corruption in shared:
-        levels_a, levels_b = a.info["corruptions"][corruption.name], b.info["corruptions"][corruption.name]
+        levels_a, levels_b = (a.info.corruptions or {})[corruption.name], (b.info.corruptions or {})[corruption.name]
         if levels_a != levels_b:
             return f"{corruption.name} has other levels: {', '.join(levels_a)} vs {', '.join(levels_b)}"
         for label_a, label_b in chosen:
@@ -89,8 +102,8 @@ def protocol_problem(a: RunView, b: RunView, chosen: list[tuple[str, str]]) -> s
             if not np.array_equal(pa["clip_ids"], pb["clip_ids"]):
                 return f"other test clips under {corruption.name}"
             if not np.array_equal(pa["mask_digests"], pb["mask_digests"]):
-                return (f"other masks under {corruption.name} (mask seed {a.info.get('mask_seed')} vs "
-                        f"{b.info.get('mask_seed')})")
+                return (f"other masks under {corruption.name} (mask seed {a.info.mask_seed} vs "
+                        f"{b.info.mask_seed})")
     return None
 
 
@@ -98,8 +111,6 @@ def _curve(view: RunView, label: str, corruption: Any, n_resamples: int, boot_se
            ) -> tuple[Any, str]:
     """One model's primary-metric curve under one corruption, scored by the summariser, renamed ``name`` so that
     the same label in both runs gives two curves; and its task."""
-    from avbench.scoring.summary import run_curves, score_run
-
     scores = score_run(view.directory, view.dataset, [label], view.seeds, [corruption], n_resamples, boot_seed)
     task = str(scores.rows["task"].iloc[0])
     (curve,) = run_curves(scores, task, corruption.name)
@@ -108,10 +119,6 @@ def _curve(view: RunView, label: str, corruption: Any, n_resamples: int, boot_se
 
 
 def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption: Any) -> Comparison:
-    from avbench.scoring.stats import _paired_summary, holm
-    from avbench.scoring.summary import categorical, summarise
-    from avbench.tasks import get as get_task
-
     n_resamples, boot_seed = a.bootstrap, a.boot_seed  # both runs resampled alike: the differences are paired
     curve_a, task = _curve(a, label_a, corruption, n_resamples, boot_seed, "A")
     curve_b, _ = _curve(b, label_b, corruption, n_resamples, boot_seed, "B")
@@ -126,18 +133,18 @@ def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption:
         zip(curve_a.points, curve_b.points, tests, adjusted)], columns=COLUMNS)
     sa, sb = summarise([curve_a, curve_b], metric, corruption.name, categorical(corruption.name), None)
     shared = ", ".join(corruption.condition(label) for label in sa.compared_over)
-    summary: list[list[Cell]] = []
+    summary: list[SummaryDifference] = []
     if sa.score is not None and sb.score is not None and sa.distribution is not None and sb.distribution is not None:
         d, lo, hi, p = _paired_summary(sb.score - sa.score, sb.distribution - sa.distribution, CONFIDENCE)
         title = f"mean over {shared}" if sa.compared_over else "AUC"
-        summary.append([title, Num(sa.score), Num(sb.score), Num(d, lo, hi), _p(p)])
+        summary.append(SummaryDifference(title, sa.score, sb.score, d, lo, hi, p))
     effective_a, effective_b = (as_number(_summary_row(view, label, task, corruption.name).get("effective_robustness"))
                                 for view, label in ((a, label_a), (b, label_b)))
     for title, va, vb in (("clean", sa.clean and sa.clean.value, sb.clean and sb.clean.value),
                           ("relative robustness", sa.relative, sb.relative),
                           ("effective robustness (vs the run's baseline)", effective_a, effective_b),
                           ("worst level", sa.worst and sa.worst.value, sb.worst and sb.worst.value)):
-        summary.append([title, Num(va), Num(vb), Num(None if va is None or vb is None else vb - va), "–"])
+        summary.append(SummaryDifference(title, va, vb, None if va is None or vb is None else vb - va))
     return Comparison(label_a, label_b, task, corruption, levels, summary)
 
 
@@ -145,64 +152,6 @@ def _summary_row(view: RunView, label: str, task: str, corruption: str) -> dict[
     rows = view.summary[(view.summary["model"] == label) & (view.summary["task"] == task)
                         & (view.summary["corruption"] == corruption)]
     return rows.iloc[0].to_dict() if len(rows) else {}
-
-
-def _p(p: float) -> Cell:
-    return "<0.001" if p < 0.001 else Num(p)
-
-
-def level_table(comparison: Comparison, a: RunView, b: RunView) -> Table:
-    rows: list[list[Cell]] = []
-    for r in comparison.levels.itertuples():
-        marker = "*" if r.p_holm < 1 - CONFIDENCE else ""
-        rows.append([comparison.corruption.condition(r.level), f"{r.x:g}", Num(r.a), Num(r.b),
-                     Num(r.difference, r.ci_low, r.ci_high, marker), _p(r.p), _p(r.p_holm)])
-    title = (f"{comparison.corruption.name} · {comparison.task} · {comparison.levels['metric'].iloc[0]}: "
-             f"B {comparison.model_b} ({b.directory}) − A {comparison.model_a} ({a.directory})")
-    return Table(title, ["level", "x", "A", "B", "B − A (95 % CI)", "p", "p (Holm)"], rows,
-                 ["Paired bootstrap over the same clips and masks; * = Holm-corrected p < 0.05 across the levels."])
-
-
-def summary_table(comparison: Comparison) -> Table:
-    return Table(f"{comparison.corruption.name} · {comparison.task} · robustness summary, B − A",
-                 ["summary", "A", "B", "B − A (95 % CI)", "p"], comparison.summary,
-                 ["The ranking score's difference is paired-bootstrapped; the other rows are set side by side "
-                  "(effective robustness as each run's summary.csv gives it)."])
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
-
-
-def plot_difference(comparison: Comparison, path: Path) -> Path:
-    """B − A against the level with its 95 % band, a line at zero and significant levels filled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from avbench.atomic import write_with
-
-    levels = comparison.levels.sort_values("x", kind="stable")
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
-    ax.axhline(0.0, color="#666", linewidth=1)
-    ax.fill_between(levels["x"], levels["ci_low"], levels["ci_high"], alpha=0.2, color="#1f77b4", label="95 % CI")
-    ax.plot(levels["x"], levels["difference"], marker="o", color="#1f77b4", markerfacecolor="white",
-            label=f"{comparison.model_b} (B) − {comparison.model_a} (A)")
-    significant = levels[levels["p_holm"] < 1 - CONFIDENCE]
-    ax.plot(significant["x"], significant["difference"], "o", color="#1f77b4", label="Holm p < 0.05")
-    ticks = sorted(set(levels["x"]))
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([comparison.corruption.condition(levels[levels["x"] == t]["level"].iloc[0])
-                        if comparison.corruption.categorical else f"{t:.3g}" for t in ticks], fontsize=8)
-    ax.set_xlabel(comparison.corruption.x_label)
-    ax.set_ylabel(f"Δ {levels['metric'].iloc[0]} (B − A)")
-    ax.set_title(f"{comparison.corruption.name}: {comparison.model_b} (B) − {comparison.model_a} (A)")
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    write_with(path, lambda p: fig.savefig(p, format="png", dpi=130, metadata={"Software": None}))
-    plt.close(fig)
-    return path
 
 
 def compare_runs(run_a: Path, run_b: Path, models: str | None) -> tuple[RunView, RunView, list[Comparison]]:
@@ -214,17 +163,3 @@ def compare_runs(run_a: Path, run_b: Path, models: str | None) -> tuple[RunView,
         raise UserError(f"cannot compare {run_a} and {run_b}: {problem}")
     shared = [c for c in a.corruptions if c.name in {d.name for d in b.corruptions}]
     return a, b, [compare_pair(a, b, la, lb, c) for la, lb in chosen for c in shared]
-
-
-def write_outputs(comparisons: list[Comparison], out: Path) -> list[Path]:
-    """``compare.csv`` (every level of every pair) and one difference plot per pair × corruption."""
-    from avbench.atomic import write_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    frame = pd.concat([c.levels for c in comparisons], ignore_index=True)
-    written = [out / "compare.csv"]
-    write_text(written[0], frame.to_csv(index=False))
-    for c in comparisons:
-        name = _slug(f"{c.model_a}-vs-{c.model_b}-{c.corruption.name}") + ".png"
-        written.append(plot_difference(c, out / name))
-    return written

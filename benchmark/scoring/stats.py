@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from avbench.errors import UserError, unknown
+from avbench.scoring.significance import ALPHA
 from avbench.scoring.metrics import (
     ATTRIBUTE_NAMES,
     CCC_MEAN,
@@ -314,7 +315,7 @@ def protocol_points(
 
 
 def significance_markers(
-    system: ArrayLike, baselines: Sequence[ArrayLike], markers: Sequence[str] = ("*", "†"), alpha: float = 0.05,
+    system: ArrayLike, baselines: Sequence[ArrayLike], markers: Sequence[str] = ("*", "†"), alpha: float = ALPHA,
     kind: str = "student", higher_is_better: bool = True, holm_correction: bool = False,
 ) -> str:
     """The paper's marker string: marker k when ``system`` is significantly better than ``baselines[k]``.

@@ -34,9 +34,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from avbench.models import model_modalities
 from avbench.rundir import predictions
-from avbench.scoring.metrics import BRIER, higher_is_better
+from avbench.scoring.metrics import higher_is_better
 from avbench.scoring.robustness import curve_area, effective_gap, relative_robustness
+from avbench.scoring.significance import significant, star
 from avbench.scoring.stats import holm, paired_p_value, seed_clip_bootstrap
 from avbench.tasks import get as get_task
 
@@ -45,7 +47,6 @@ COLUMNS = ["model", "seed", "dataset", "task", "corruption", "level", "x", "para
 SUMMARY_COLUMNS = ["model", "task", "corruption", "metric", "clean", "auc", "relative_robustness",
                    "effective_robustness", "worst", "worst_level", "brier", "rank", "p_holm", "sig", "score",
                    "compared_over"]
-ALPHA = 0.05
 # scipy.special, not scipy.stats (~0.6 s to import, on every run's start): norm.ppf is ndtri, t.ppf is stdtrit,
 # norm.sf(x) is ndtr(-x), in scipy.stats as here
 _Z95 = float(special.ndtri(0.975))
@@ -175,7 +176,7 @@ class Summary:
 
     @property
     def significant(self) -> bool:
-        return self.p_holm is not None and self.p_holm < ALPHA
+        return significant(self.p_holm)
 
 
 def categorical(corruption: str) -> bool:
@@ -337,8 +338,6 @@ def _test_against_top(curves: Sequence[Curve], summaries: list[Summary]) -> None
 # -- summary.csv -----------------------------------------------------------------------------------------------------
 def run_curves(scores: RunScores, task: str, corruption: str) -> list[Curve]:
     """The primary-metric curves of one task × corruption of a run, models in results order."""
-    from avbench.models import model_modalities
-
     means = scores.rows[(scores.rows["seed"] == "mean") & (scores.rows["task"] == task)
                         & (scores.rows["corruption"] == corruption)]
     curves = []
@@ -356,11 +355,11 @@ def summary_frame(scores: RunScores) -> pd.DataFrame:
     means = scores.rows[scores.rows["seed"] == "mean"]
     out_rows = []
     for (task, corruption), group in means.groupby(["task", "corruption"], sort=False):
-        metric = get_task(task).primary
+        metric, calibration = get_task(task).primary, get_task(task).calibration
         curves = run_curves(scores, task, corruption)
         summaries = summarise(curves, metric, corruption, categorical(corruption), get_task(task).baseline)
         for summary in sorted(summaries, key=lambda s: (s.rank is None, s.rank or 0, s.model)):
-            brier = group[(group["model"] == summary.model) & (group["metric"] == BRIER)]
+            brier = group[(group["model"] == summary.model) & (group["metric"] == calibration)]
             p = summary.p_holm
             out_rows.append({
                 "model": summary.model, "task": task, "corruption": corruption, "metric": metric,
@@ -370,7 +369,7 @@ def summary_frame(scores: RunScores) -> pd.DataFrame:
                 "worst_level": summary.worst.level if summary.worst else "",
                 "brier": float(brier[brier["x"] == brier["x"].min()]["value"].iloc[0]) if len(brier) else "",
                 "rank": summary.rank if summary.rank is not None else "", "p_holm": _blank(p),
-                "sig": "" if p is None or p >= ALPHA else "*", "score": _blank(summary.score),
+                "sig": star(p), "score": _blank(summary.score),
                 "compared_over": "+".join(summary.compared_over),
             })
     return pd.DataFrame(out_rows, columns=SUMMARY_COLUMNS)
@@ -378,6 +377,15 @@ def summary_frame(scores: RunScores) -> pd.DataFrame:
 
 def _blank(value: float | None) -> float | str:
     return "" if value is None else float(value)
+
+
+def as_number(value: object) -> float | None:
+    """A summary.csv cell as a float, or None where it is blank or not a number."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(number) else number
 
 
 def read_summary(run_dir: Path) -> pd.DataFrame:
