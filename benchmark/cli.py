@@ -22,7 +22,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import typer  # noqa: E402
 from avbench.output import formats, terminal  # noqa: E402
 from avbench import validate  # noqa: E402
+from avbench.data.datasets import open_dataset  # noqa: E402
+from avbench.corruptions import parse_selection  # noqa: E402
 from avbench.errors import UserError  # noqa: E402
+from avbench.execution.executors import start_local_workers  # noqa: E402
+from avbench.speed import bootstrap as bootstrap_speed  # noqa: E402
+from avbench.speed import main_job, scale  # noqa: E402
+from avbench.speed import masks as mask_speed  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
@@ -91,7 +97,6 @@ def train(
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
-    from avbench.data.datasets import open_dataset  # deferred: pandas
     from avbench.execution.training import TrainSpec, check_train_spec, load_or_train  # deferred: torch
     from avbench.execution.units import set_threads  # deferred: torch
 
@@ -131,11 +136,8 @@ def run(
     split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
-    from avbench.execution.executors import start_local_workers  # deferred: the commands' shared start is light
-
     start_local_workers(executor, workers)  # first: their import of torch overlaps the checks below
-    from avbench.corruptions import parse_selection  # deferred: numpy and the corruption registry
-    from avbench.output.summary_table import print_summary  # deferred: pandas
+    from avbench.output.summary_table import print_summary  # deferred: scipy, torch
     from avbench.runner import RunSpec  # deferred: torch
     from avbench.runner import run as run_grid  # deferred: torch
 
@@ -159,9 +161,9 @@ def show(
     html: bool = typer.Option(False, "--html", help="also write RUN_DIR/report.html"),
 ) -> None:
     """Print a run's ranked tables again (an unfinished run: what is done so far)."""
-    from avbench.output.run_report import per_class_tables, write_report
-    from avbench.rundir.run_view import open_run
-    from avbench.output.summary_table import print_summary_frame
+    from avbench.output.run_report import per_class_tables, write_report  # deferred: matplotlib, torch
+    from avbench.output.summary_table import print_summary_frame  # deferred: scipy, torch
+    from avbench.rundir.run_view import open_run  # deferred: pydantic, scipy, torch
 
     view = open_run(run_dir)
     status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
@@ -206,8 +208,7 @@ def datasets_realism(
     limit: int = typer.Option(2000, "--limit", min=1, help="at most this many clips per split"),
 ) -> None:
     """Autocorrelation, temporal evidence, burst cost, labels and modality strength beside real-data values."""
-    from avbench.data.datasets import open_dataset
-    from avbench.data.realism import measure, render
+    from avbench.data.realism import measure, render  # deferred: torch
 
     render(measure(open_dataset(dataset), limit=limit), out)
 
@@ -216,23 +217,19 @@ def datasets_realism(
 @speed_app.command("masks")
 def speed_masks(n_seq: int = 10000, n_frames: int = 500) -> None:
     """Vectorised packet-loss masks vs a per-frame loop like the authors' (target ≥ 50×)."""
-    from avbench.speed.masks import measure, report
-
-    report(measure(n_seq=n_seq, n_frames=n_frames))
+    mask_speed.report(mask_speed.measure(n_seq=n_seq, n_frames=n_frames))
 
 
 @speed_app.command("bootstrap")
 def speed_bootstrap(n_clips: int = 1500, n_resamples: int = 1000) -> None:
     """Vectorised bootstrap of every metric vs looping sklearn-style metrics (target ≥ 100×)."""
-    from avbench.speed.bootstrap import measure, report
-
-    report(measure(n_clips=n_clips, n_resamples=n_resamples))
+    bootstrap_speed.report(bootstrap_speed.measure(n_clips=n_clips, n_resamples=n_resamples))
 
 
 @speed_app.command("faces")
 def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's mean)")) -> None:
     """Video features per clip: one frame per MTCNN call vs batched frames vs the larger smallest face (CPU)."""
-    from avbench.speed.faces import measure, report
+    from avbench.speed.faces import measure, report  # deferred: torch, facenet-pytorch
 
     results = measure(seconds=seconds)
     report(results, round(30 * seconds))
@@ -241,9 +238,7 @@ def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's
 @speed_app.command("run")
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
     """Cold/warm main job vs the 150-s/20-s targets, cost per extra level, and memory as the data grows."""
-    from avbench.speed.main_job import measure
-
-    measure(models)
+    main_job.measure(models)
 
 
 @speed_app.command("scale")
@@ -261,14 +256,12 @@ def speed_scale(
     seeds: int = typer.Option(1, help="seeds per model in the projected full RAVER sweep"),
 ) -> None:
     """Extraction clips/s, training steps/s and memory, evaluation rate at paper configs; projected corpus costs."""
-    from avbench.speed.scale import ENCODERS, measure
-
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"--device must be cpu or cuda, got {device!r}")
     names = [] if models.strip() == "none" else model_names(models)
-    chosen = list(ENCODERS) if encoders.strip() == "all" else [] if encoders.strip() == "none" else [
+    chosen = list(scale.ENCODERS) if encoders.strip() == "all" else [] if encoders.strip() == "none" else [
         e.strip() for e in encoders.split(",") if e.strip()]
-    measure(names, chosen, device, precision, steps, batch_size, layers, repeats, seeds)
+    scale.measure(names, chosen, device, precision, steps, batch_size, layers, repeats, seeds)
 
 
 def entry() -> None:

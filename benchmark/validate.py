@@ -20,6 +20,8 @@ import pandas as pd
 
 from avbench.data.vocabulary import SPLITS
 from avbench.errors import UserError
+from avbench.cache import cache_dir
+from decimal import Decimal, InvalidOperation
 
 MIN_BOOTSTRAP = 100  # fewer resamples give intervals too coarse to mean anything: refused
 WARN_BOOTSTRAP = 1000  # below this the interval ends move visibly between bootstrap seeds: warned
@@ -89,7 +91,7 @@ def device_name(device: str) -> str:
         return device
     if device != "cuda" and not (device.startswith("cuda:") and device[5:].isdigit()):
         raise UserError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
-    import torch
+    import torch  # deferred: torch
 
     available = torch.cuda.device_count() if torch.cuda.is_available() else 0
     index = int(device[5:]) if ":" in device else 0
@@ -118,7 +120,6 @@ def writable_directory(path: Path, what: str) -> Path:
 
 def checkpoint_cache() -> Path:
     """The cache's checkpoint directory, checked before anything trains (not after the first model has)."""
-    from avbench.cache import cache_dir
 
     return writable_directory(cache_dir() / "checkpoints", "checkpoint cache")
 
@@ -295,7 +296,6 @@ def npz_members(path: Path, allowed: Sequence[str], where: str) -> None:
 
 def claim_tolerance(text: str, key: str) -> float:
     """Half a unit in the last decimal written, but never looser than :data:`CLAIM_DECIMALS` decimals allow."""
-    from decimal import Decimal, InvalidOperation
 
     try:
         number = Decimal(text.strip())

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from avbench.data.store import ClipTiming
+from avbench.errors import unknown
 
 KeepMasks = dict[str, np.ndarray]  # modality -> bool array, True = frame (or word) received
 
@@ -50,7 +51,6 @@ class Corruption:
         for level in self.levels:
             if level.label == label:
                 return level
-        from avbench.errors import unknown
 
         raise unknown(f"level of {self.name}", label, [lv.label for lv in self.levels])
 

@@ -24,6 +24,7 @@ from avbench.scoring.metrics import ATTRIBUTE_METRICS, CCC_MEAN
 from avbench.models import model_modalities
 from avbench.scoring.summary import Curve, Point, Summary, categorical, summarise
 from avbench.tasks import get as get_task
+from avbench.corruptions import REGISTRY
 
 __all__ = ["Board", "CLEAN_BOARD", "Row", "build_board", "build_boards", "clean_value", "curve",
            "metric_value"]
@@ -60,7 +61,6 @@ def clean_value(entry: Entry, metric: str, corruption: str | None = None) -> Met
 def _clean_label(corruption: str) -> str:
     """The label of a corruption's clean level (``none`` for ``modality``), so a paper's clean number lines up
     with avbench's; the paper's own label when the corruption is unknown here."""
-    from avbench.corruptions import REGISTRY
 
     if corruption in REGISTRY:
         for level in REGISTRY.get(corruption).levels:

@@ -69,7 +69,7 @@ def submit(
                                                                     "weights"),
 ) -> list[Path]:
     """Verify a submission by recomputing every metric from its per-clip predictions; write verified entries."""
-    from avbench.leaderboards.submit import submit_run  # needs the runner and torch: imported only when used
+    from avbench.leaderboards.submit import submit_run  # deferred: pydantic, safetensors, scipy, torch
 
     written = submit_run(path, claimed, entries, store, replace_existing)
     for p in written:

@@ -14,6 +14,7 @@ from typing import Any
 
 from avbench.errors import UserError
 from avbench.models.registry import get, model_class
+import torch
 
 
 def _value_ok(value: Any, default: Any) -> bool:
@@ -65,7 +66,6 @@ def check_settings(names: Iterable[str], config: str, overrides: dict[str, Any])
 @contextlib.contextmanager
 def _construction_device(config: str, overrides: dict[str, Any]) -> Iterator[None]:
     """Where :func:`check_settings` builds a model (see there): the CPU for tiny without overrides, else meta."""
-    import torch
 
     if config == "tiny" and not overrides:
         with torch.random.fork_rng(devices=[]), torch.device("cpu"):

@@ -8,6 +8,7 @@ import typer
 
 from avbench.errors import UserError
 from avbench.validate import MIN_BOOTSTRAP
+from avbench.reports.base import Settings
 
 if TYPE_CHECKING:  # the reports pull in plotting and the summariser: imported when a command runs
     from avbench.reports.produce import ReportInfo
@@ -30,8 +31,7 @@ def report(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the recipes' epochs of runs started here"),
 ) -> list[Path]:
     """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""
-    from avbench.reports.base import Settings
-    from avbench.reports.produce import ALL, Options, produce
+    from avbench.reports.produce import ALL, Options, produce  # deferred: matplotlib, pydantic
 
     if config not in ("tiny", "paper"):
         raise UserError(f"--config must be tiny or paper, got {config!r}")
@@ -48,6 +48,6 @@ def report(
 
 def list_reports() -> list[ReportInfo]:
     """Rows of ``avbench list reports``: name, kind, source artifact, title and the runs it needs."""
-    from avbench.reports.produce import describe
+    from avbench.reports.produce import describe  # deferred: matplotlib, pydantic
 
     return describe()

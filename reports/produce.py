@@ -87,7 +87,7 @@ def _ensure_runs(report: Report, options: Options) -> dict[tuple[str, str], Path
         raise UserError(f"report {report.name} needs runs that are not under {options.results} "
                         f"({'; '.join(_describe(n) for n in incomplete)}); produce them with: {commands} "
                         "(or pass --run-missing)")
-    from avbench.runner import run
+    from avbench.runner import run  # deferred: safetensors, scipy, torch
 
     for need in incomplete:
         run(need.spec(options.results, options.bootstrap, options.epochs), progress=options.progress)

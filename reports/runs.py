@@ -21,6 +21,7 @@ from avbench.errors import UserError
 from avbench.rundir.record import RUN_JSON, find_record
 from avbench.reports.needs import Need
 from avbench.output.tables import Num
+from avbench.data.datasets import EMBEDDED, looks_like_path
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,6 @@ def discover(results: Path) -> list[RunInfo]:
 
 def dataset_name(dataset: str) -> str:
     """The name a run records for a dataset argument: embedded names as is, a store path by its meta.json."""
-    from avbench.data.datasets import EMBEDDED, looks_like_path
 
     if dataset in EMBEDDED or not looks_like_path(dataset):
         return dataset

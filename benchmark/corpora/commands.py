@@ -176,7 +176,7 @@ def info(
 
 def render_media(labels: CorpusLabels, modalities: tuple[str, ...], root: Path, console: Console) -> None:
     """Per modality: clips whose files the checkout has, per split, and where (under ``root``) the loader looked."""
-    from avbench.corpora.extract import has_inputs
+    from avbench.corpora.clips import has_inputs  # deferred: torch, av
 
     table = Table("modality", "clips with media", *SPLITS, title=f"media in the checkout {root}")
     table.add_column("looked for (under the root)", overflow="fold")  # cut short, it would hide the layout
@@ -251,7 +251,7 @@ def extract(
     test_set: TestSet = None,
 ) -> None:
     """Extract frozen-encoder features of a corpus into a feature store; an interrupted run resumes."""
-    from avbench.corpora.extract import ExtractConfig, run_extraction
+    from avbench.corpora.extract import ExtractConfig, run_extraction  # deferred: av, safetensors, torch
 
     corpus = corpora.get(dataset)
     config = ExtractConfig.for_corpus(

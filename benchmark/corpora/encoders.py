@@ -30,7 +30,7 @@ MIN_SAMPLES = 400  # the convolutional front end needs one 25 ms window
 
 class AudioEncoder:
     def __init__(self, spec: str, layers: str, device: torch.device) -> None:
-        from transformers import AutoFeatureExtractor, AutoModel
+        from transformers import AutoFeatureExtractor, AutoModel  # deferred: transformers
 
         if layers not in AUDIO_LAYERS:
             raise UserError(f"--audio-layers must be one of {', '.join(AUDIO_LAYERS)}, got {layers!r}")
@@ -67,7 +67,7 @@ class AudioEncoder:
 
 class TextEncoder:
     def __init__(self, spec: str, device: torch.device) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel, AutoTokenizer  # deferred: transformers
 
         self.spec, self.device = spec, device
         self.model = load_pretrained(spec, "text", "--text-model", AutoModel).to(device).eval()

@@ -48,7 +48,7 @@ def aligned_crop(image: np.ndarray, box: np.ndarray, eyes: np.ndarray, size: int
 
 
 def _mobilenet_trunk(weights: Path) -> torch.nn.Module:
-    from torchvision.models import mobilenet_v2
+    from torchvision.models import mobilenet_v2  # deferred: torchvision
 
     state = strip_prefix(load_state_dict(weights), "features.")
     if not state:
@@ -73,7 +73,7 @@ class FaceEncoder:
 
     def __init__(self, weights: Path, device: torch.device, batch_size: int = 32, min_probability: float = 0.9,
                  min_face: int = MIN_FACE):
-        from facenet_pytorch import MTCNN
+        from facenet_pytorch import MTCNN  # deferred: facenet_pytorch
 
         self.weights, self.device, self.batch_size = Path(weights), device, batch_size
         self.min_probability = min_probability

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from avbench.corpora.extract import (Encoders, ExtractConfig, _check_inputs, _part_name, _save_part, extract_clip,
-                                     resolve_device)
+from avbench.corpora.clips import (Encoders, ExtractConfig, check_inputs, part_name, save_part, extract_clip,
+                                   resolve_device)
 from avbench.corpora.labels import CorpusLabels
 from avbench.corpora.media import load_audio
 from avbench.errors import UserError
@@ -58,7 +58,7 @@ def extract_group(rows: list[pd.Series], encoders: Encoders, config: ExtractConf
     encoded: list[dict[str, Any]] = [{} for _ in rows]
     for i, row in enumerate(rows):
         try:
-            _check_inputs(row, config)
+            check_inputs(row, config)
             if "audio" in config.modalities:
                 encoded[i]["wav"] = load_audio(Path(row["audio_path"] or row["video_path"]))
         except UserError:
@@ -95,16 +95,16 @@ def extract_parts(labels: CorpusLabels, parts: Path, config: ExtractConfig, enco
     failures: dict[str, str] = {}
     extracted = reused = 0
     rows = [row for _, row in labels.clips.iterrows()]
-    n_todo = sum(not (parts / _part_name(row["clip_id"])).is_file() for row in rows)
+    n_todo = sum(not (parts / part_name(row["clip_id"])).is_file() for row in rows)
     for start in range(0, len(rows), clips_per_call):
         group = rows[start : start + clips_per_call]
-        todo = [row for row in group if not (parts / _part_name(row["clip_id"])).is_file()]
+        todo = [row for row in group if not (parts / part_name(row["clip_id"])).is_file()]
         reused += len(group) - len(todo)
         for row, result in zip(todo, extract_group(todo, encoders, config) if todo else [], strict=True):
             if isinstance(result, Exception):  # one bad clip must not stop a corpus-sized run
                 failures[row["clip_id"]] = f"{type(result).__name__}: {result}"
             else:
-                _save_part(parts / _part_name(row["clip_id"]), result)
+                save_part(parts / part_name(row["clip_id"]), result)
                 extracted += 1
         if on_progress is not None and todo:
             on_progress(extracted + len(failures), n_todo, todo[-1]["clip_id"])
@@ -148,7 +148,7 @@ def extract_sharded(labels: CorpusLabels, parts: Path, config: ExtractConfig, de
     extracted = reused = 0
     failures: dict[str, str] = {}
     specs: dict[str, dict[str, Any]] = {}
-    total = sum(not (parts / _part_name(c)).is_file() for c in labels.clips["clip_id"])
+    total = sum(not (parts / part_name(c)).is_file() for c in labels.clips["clip_id"])
     done = 0
     try:
         futures: dict[Future, None] = {

@@ -40,7 +40,7 @@ def load_pretrained(spec: str, role: str, option: str, loader: Any, needs: tuple
         raise UserError(f"{option} {spec}: no such directory")
     else:
         source = spec
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # deferred: transformers
 
     hf_logging.disable_progress_bar()
     try:
@@ -68,7 +68,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # deferred: safetensors
 
         return load_file(str(path))
     try:

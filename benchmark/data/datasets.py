@@ -14,6 +14,8 @@ from pathlib import Path
 from avbench.errors import UserError, unknown
 from avbench.data.store import FeatureStore, verify_fingerprint
 from avbench.validate import StoreError
+from avbench.data.synthetic import load
+from avbench.data.synthetic import generate
 
 EMBEDDED = {"synthetic": "tiny", "synthetic-paper": "paper"}
 
@@ -46,7 +48,6 @@ def open_path(path: Path) -> FeatureStore:
 
 
 def _embedded(variant: str, seed: int) -> FeatureStore:
-    from avbench.data.synthetic import load
 
     try:
         store = load(variant, seed=seed)
@@ -66,7 +67,6 @@ _REGENERATED: dict[tuple[str, int], FeatureStore] = {}
 def regenerate_embedded(name: str, seed: int) -> FeatureStore:
     """A fresh copy of an embedded dataset generated from its seed — what a verifier trusts instead of any cached
     copy. Generated once per process into a temporary directory removed at exit."""
-    from avbench.data.synthetic import generate
 
     if (name, seed) not in _REGENERATED:
         scratch = Path(tempfile.mkdtemp(prefix="avbench-regenerated-"))

@@ -29,6 +29,7 @@ from avbench.corruptions import masks_for
 from avbench.scoring.metrics import MACRO_F1
 from avbench.scoring.metrics import ccc, classification_scores
 from avbench.data.store import FeatureStore
+from avbench.data import reference_data as ref
 
 TEMPORAL = ("audio", "video")
 LAGS = (1, 5)
@@ -235,9 +236,8 @@ def measure(store: FeatureStore, limit: int | None = 2000) -> RealismReport:
 
 def render(report: RealismReport, console) -> None:  # noqa: ANN001 (a rich Console)
     """Print the report beside the real-data reference values, and whether the embedded-corpus targets are met."""
-    from rich.table import Table
+    from rich.table import Table  # deferred: rich
 
-    from avbench.data import reference_data as ref
 
     def fmt(value: float | None, digits: int = 3) -> str:
         return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"

@@ -41,7 +41,7 @@ RAVER_UNIMODAL_GAP = 0.709 - 0.658  # audio-only minus video-only macro-F1
 
 def crema_d_constants(root: str | Path) -> dict[str, Any]:
     """Label statistics of the audio-visual ratings of a CREMA-D checkout, through avbench's own loader."""
-    from avbench import corpora
+    from avbench import corpora  # deferred: pandas
 
     labels = corpora.load_labels("crema-d", root, rating_modality="audio-visual")
     shares = labels.label_matrix()
@@ -71,7 +71,7 @@ def _mel_filterbank(n_mels: int, n_fft: int, rate: int) -> np.ndarray:
 
 def log_mel(path: Path, rate: int = 16000, frame_rate: int = 50, n_mels: int = 40) -> np.ndarray:
     """(frames, n_mels) log-mel spectrum of a 16-bit PCM mono WAV file at ``frame_rate`` frames per second."""
-    from scipy.signal import resample_poly, stft
+    from scipy.signal import resample_poly, stft  # deferred: scipy
 
     with wave.open(str(path)) as fh:
         source_rate = fh.getframerate()

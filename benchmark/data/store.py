@@ -29,6 +29,9 @@ from avbench import validate
 from avbench.data.vocabulary import ATTRIBUTES, SPLITS
 from avbench.errors import UserError
 from avbench.validate import StoreError
+from itertools import permutations
+from avbench.atomic import write_json
+from avbench.cache import cache_dir
 
 FORMAT_VERSION = 1
 MODALITIES = ("audio", "video", "text")
@@ -348,7 +351,6 @@ def _fingerprint(store: FeatureStore, order: Sequence[str]) -> str:
 def content_fingerprint(store: FeatureStore) -> str:
     """Recompute the fingerprint from the files. Stores written before ``hash_order`` was recorded are tried in
     every modality order (at most six), the canonical one first."""
-    from itertools import permutations
 
     recorded = store.meta.get("hash_order")
     if isinstance(recorded, list) and sorted(recorded) == sorted(store.modalities):
@@ -372,8 +374,6 @@ def verify_fingerprint(store: FeatureStore) -> None:
     The result is remembered in a sidecar (in the avbench cache) keyed by every file's size and modification time,
     so the hash is recomputed only when a file changed. A mismatch raises :class:`StoreError` naming the file.
     """
-    from avbench.atomic import write_json
-    from avbench.cache import cache_dir
 
     states = _file_states(store.path)
     sidecar = cache_dir() / SIDECAR_DIR / (hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16] + ".json")

@@ -119,7 +119,7 @@ def _ar1(gain: float, rho: float, x: np.ndarray, start: np.ndarray) -> np.ndarra
     scipy.signal is imported here, not at the top: it costs ~1.7 s, and only generating the corpus needs it, not
     every process (each run worker) that opens the cached store.
     """
-    from scipy.signal import lfilter
+    from scipy.signal import lfilter  # deferred: scipy
 
     out, _ = lfilter([gain], [1.0, -rho], x, axis=0, zi=start)
     return out

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from avbench.errors import UserError
+from multiprocessing import forkserver
+from avbench.errors import unknown
 
 EXECUTORS = ("local", "ray", "slurm")
 
@@ -39,7 +41,7 @@ class RayExecutor(Executor):
 
     def __init__(self, workers: int, address: str | None, gpus: float = 0) -> None:
         try:
-            import ray
+            import ray  # deferred: ray
         except ImportError:
             raise UserError("the ray executor needs the extra: pip install 'avbench[ray]'") from None
         self._ray = ray
@@ -60,7 +62,7 @@ class SubmititExecutor(Executor):
 
     def __init__(self, folder: Path, workers: int, cluster: str | None, gpus: int = 0) -> None:
         try:
-            import submitit
+            import submitit  # deferred: submitit
         except ImportError:
             raise UserError("the slurm executor needs the extra: pip install 'avbench[slurm]'") from None
         self._executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
@@ -112,7 +114,6 @@ def start_local_workers(kind: str, workers: int | None) -> None:
     if kind != "local" or (workers or default_workers()) == 1:
         return
     if local_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
 
         forkserver.ensure_running()
 
@@ -121,7 +122,6 @@ def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: st
                   slurm_cluster: str | None = None, gpus_per_unit: int = 0) -> Executor:
     """``gpus_per_unit`` GPUs are requested per Ray task or Slurm job (runs with ``--device cuda`` ask for one)."""
     if kind not in EXECUTORS:
-        from avbench.errors import unknown
 
         raise unknown("executor", kind, EXECUTORS)
     n = workers or default_workers()

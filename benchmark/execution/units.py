@@ -27,6 +27,9 @@ from avbench.execution.contract import check_folding, folded_outputs, honest_out
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.execution.training import TrainSpec, autocast, load_or_train
+from avbench.corruptions import masks_for
+from avbench.corruptions import get as get_corruption
+from avbench.data.datasets import open_dataset
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,6 @@ class UnitContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def store(self) -> FeatureStore:
-        from avbench.data.datasets import open_dataset
 
         return open_dataset(self.dataset, seed=self.dataset_seed)
 
@@ -73,7 +75,6 @@ def _split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
     Masks depend only on the clip, the level and the seed, never on the model, so every model a process evaluates
     (and every protocol check) reuses them and their digests (hashing them was ~1 s of a default run's workers).
     """
-    from avbench.corruptions import masks_for
 
     key = (str(store.path), store.fingerprint, corruption.name, mask_seed, split)
     if key not in _MASKS:
@@ -188,7 +189,6 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
-    from avbench.corruptions import get as get_corruption
 
     started = time.perf_counter()
     set_threads()

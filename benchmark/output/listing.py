@@ -19,9 +19,9 @@ Record = dict[str, Any]
 
 def model_records() -> list[Record]:
     """Name, modalities, tasks, parameter counts of the tiny and paper configs, mask access, source paper."""
-    import torch
+    import torch  # deferred: torch
 
-    from avbench.models import REGISTRY, get
+    from avbench.models import REGISTRY, get  # deferred: numpy, pandas, torch
 
     records = []
     for name in REGISTRY.names():
@@ -36,15 +36,15 @@ def model_records() -> list[Record]:
 
 def corruption_records() -> list[Record]:
     """Every corruption with all its level labels and x positions, definition and source paper."""
-    from avbench.corruptions import describe
+    from avbench.corruptions import describe  # deferred: numpy, pandas
 
     return [{**row._asdict(), "levels": list(row.levels), "x": list(row.x)} for row in describe()]
 
 
 def dataset_records() -> list[Record]:
     """Embedded datasets and the real corpora ``avbench extract`` turns into feature stores."""
-    from avbench.corpora import CORPORA
-    from avbench.data.datasets import EMBEDDED
+    from avbench.corpora import CORPORA  # deferred: numpy, pandas
+    from avbench.data.datasets import EMBEDDED  # deferred: numpy, pandas
 
     records: list[Record] = [
         {"name": name, "kind": "embedded", "modalities": ["audio", "video", "text"],
@@ -58,7 +58,7 @@ def dataset_records() -> list[Record]:
 
 def report_records() -> list[Record]:
     """Every paper table and figure ``avbench report`` can regenerate, and the runs it needs."""
-    from avbench.reports.commands import list_reports
+    from avbench.reports.commands import list_reports  # deferred: numpy, pandas
 
     return [row._asdict() for row in list_reports()]
 

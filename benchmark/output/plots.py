@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 from avbench.atomic import write_with  # noqa: E402
 from avbench.scoring.metrics import display  # noqa: E402
 from avbench.tasks import get as get_task  # noqa: E402
+from avbench.corruptions import REGISTRY
 
 
 # seaborn's "whitegrid" style at its "paper" scale, written out as matplotlib settings: the same look without
@@ -70,7 +71,6 @@ def _plot_metric(g: pd.DataFrame, corruption: str, metric: str, directory: Path,
 
 
 def _x_label(corruption: str) -> str:
-    from avbench.corruptions import REGISTRY
 
     return REGISTRY.get(corruption).x_label if corruption in REGISTRY else f"{corruption} level"
 

@@ -19,6 +19,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from avbench.output.tables import Num, cell_text
 
 NATURAL_WIDTH = 100_000  # wider than any table: off a terminal, tables take their natural width
 
@@ -65,7 +66,6 @@ def print_table(out: Console, table: Any) -> None:
 def rich_table(table: Any) -> Table:
     """An :class:`avbench.output.tables.Table` for the terminal (untitled): numbers right-aligned, every cell whole
     (folded, not cut)."""
-    from avbench.output.tables import Num, cell_text
 
     numeric = tuple(name for j, name in enumerate(table.columns)
                     if table.rows and all(isinstance(r[j], (Num, int, float)) or r[j] in (None, "", "–")

@@ -17,6 +17,7 @@ import numpy as np
 from avbench import validate as validators
 from avbench.atomic import write_npz
 from avbench.errors import UserError
+from avbench.tasks import get as get_task
 
 KEYS = ("clip_ids", "levels", "x", "outputs", "targets", "task", "names", "mask_digests", "eval_path", "contract",
         "sees_masks")  # the last three: how the file was made (avbench.execution.contract's record)
@@ -86,7 +87,6 @@ def validate(data: Predictions, where: str, task: str, levels: list[str], x: lis
     """Check one file against the protocol recomputed by avbench (first failure raises a :class:`UserError`):
     task, output names, level labels and positions, clip ids in store order, output shape, dtype and range,
     targets and the mask digest of every level."""
-    from avbench.tasks import get as get_task
 
     if str(data["task"]) != task:
         raise UserError(f"{where}: predictions are for task {str(data['task'])!r}, run.json says {task!r}")

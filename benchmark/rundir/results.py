@@ -22,7 +22,7 @@ def write_results(out: Path, store: FeatureStore, labels: Sequence[str], seeds: 
 
 def write_scores(out: Path, scores: RunScores) -> None:
     """Write results.csv/.parquet, summary.csv and plots/ from ``scores`` — each file atomically."""
-    from avbench.output.plots import plot_curves
+    from avbench.output.plots import plot_curves  # deferred: matplotlib
 
     df = scores.rows
     write_text(out / "results.csv", df.to_csv(index=False))

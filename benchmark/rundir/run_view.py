@@ -16,6 +16,9 @@ import pandas as pd
 
 from avbench.models import format_label
 from avbench.rundir.record import RunRecord, read_record
+from avbench.corruptions import get as get_corruption
+from avbench.rundir import predictions
+from avbench.data.datasets import open_dataset
 
 
 @dataclass
@@ -64,7 +67,6 @@ def _grid(info: RunRecord) -> tuple[list[str], list[int], list[str]]:
 
 def open_run(directory: Path) -> RunView:
     """Read a run directory; an unfinished run is scored from its complete predictions (nothing done: empty)."""
-    from avbench.corruptions import get as get_corruption
 
     directory = Path(directory)
     info = read_record(directory)
@@ -81,9 +83,7 @@ def open_run(directory: Path) -> RunView:
 
 def _score_unfinished(directory: Path, info: RunRecord, labels: list[str], seeds: list[int],
                       corruptions: list[Any], expected: int) -> RunView:
-    from avbench.rundir import predictions
-    from avbench.data.datasets import open_dataset
-    from avbench.scoring.summary import COLUMNS, SUMMARY_COLUMNS, merge_scores, score_run, summary_frame
+    from avbench.scoring.summary import COLUMNS, SUMMARY_COLUMNS, merge_scores, score_run, summary_frame  # deferred: scipy
 
     spec = info.spec
     done = [(label, c.name) for label in labels for c in corruptions

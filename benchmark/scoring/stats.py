@@ -236,7 +236,7 @@ def t_test(a: ArrayLike, b: ArrayLike, kind: str = "student") -> tuple[float, fl
     """
     if kind not in T_TEST_KINDS:
         raise unknown("t-test kind", kind, T_TEST_KINDS)
-    from scipy import stats as scipy_stats  # here: importing it costs ~0.6 s, and only t-tests need it
+    from scipy import stats as scipy_stats  # deferred: scipy
 
     x, y = _sample("first sample", a), _sample("second sample", b)
     if kind == "paired":

@@ -41,6 +41,7 @@ from avbench.scoring.robustness import curve_area, effective_gap, relative_robus
 from avbench.scoring.significance import significant, star
 from avbench.scoring.stats import holm, paired_p_value, seed_clip_bootstrap
 from avbench.tasks import get as get_task
+from avbench.corruptions import REGISTRY
 
 COLUMNS = ["model", "seed", "dataset", "task", "corruption", "level", "x", "params", "metric", "value", "ci_low",
            "ci_high", "n"]
@@ -182,7 +183,6 @@ class Summary:
 def categorical(corruption: str) -> bool:
     """Whether a corruption's levels are categories (looked up when needed, never at import time; a name this
     installation does not know, such as a missing plugin's, counts as a sweep)."""
-    from avbench.corruptions import REGISTRY
 
     return corruption in REGISTRY and REGISTRY.get(corruption).categorical
 
@@ -191,7 +191,6 @@ def applies(corruption: str | None, point: Point, modalities: tuple[str, ...] | 
     """Does this condition change anything for the model? The clean condition always does."""
     if point.x == 0.0 or corruption is None:
         return True
-    from avbench.corruptions import REGISTRY
 
     if corruption not in REGISTRY:
         return True

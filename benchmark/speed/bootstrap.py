@@ -35,7 +35,7 @@ Scorer = Callable[[np.ndarray, np.ndarray, float], dict[str, Any]]
 def _sklearn_scorer() -> tuple[str, Scorer]:
     """The per-resample scorer: scikit-learn calls when importable, else avbench's own per-call metrics."""
     try:
-        from sklearn.metrics import f1_score, precision_score
+        from sklearn.metrics import f1_score, precision_score  # deferred: sklearn
     except ImportError:
         return "avbench.scoring.metrics.classification_scores", lambda y, p, t: classification_scores(y, p, t)
 

@@ -25,8 +25,8 @@ FRAME_SIZE = (480, 360)  # CREMA-D's VideoFlash resolution
 
 
 def _frames(n: int) -> np.ndarray:
-    from PIL import Image
-    from skimage import data
+    from PIL import Image  # deferred: PIL
+    from skimage import data  # deferred: skimage
 
     photo = Image.fromarray(data.astronaut()).crop((0, 64, 512, 448))  # 4:3 like the corpus's frames
     return np.stack([np.asarray(photo.resize(FRAME_SIZE))] * n)
@@ -34,10 +34,10 @@ def _frames(n: int) -> np.ndarray:
 
 def measure(fps: float = 30.0, seconds: float = CREMA_D_SECONDS, repeats: int = 2) -> list[tuple[str, float, int]]:
     """(setting, best seconds per clip, frames with a face found) for each setting."""
-    from safetensors.torch import save_file
-    from torchvision.models import mobilenet_v2
+    from safetensors.torch import save_file  # deferred: safetensors
+    from torchvision.models import mobilenet_v2  # deferred: torchvision
 
-    from avbench.corpora.faces import MIN_FACE, FaceEncoder
+    from avbench.corpora.faces import MIN_FACE, FaceEncoder  # deferred: PIL, pandas
 
     frames = _frames(round(fps * seconds))
     settings = [("one frame per call, 20 px smallest face (before)", 1, 20),

@@ -33,7 +33,7 @@ def main_job(models: str = "all", warm_repeats: int = WARM_REPEATS) -> dict[str,
     best of ``warm_repeats``, the timing rule of every benchmark here, as the warm run is short enough to repeat."""
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
-        from avbench.data.datasets import open_dataset
+        from avbench.data.datasets import open_dataset  # deferred: numpy, pandas
 
         os.environ["AVBENCH_CACHE"] = str(cache)
         open_dataset("synthetic")
@@ -46,13 +46,13 @@ def main_job(models: str = "all", warm_repeats: int = WARM_REPEATS) -> dict[str,
 
 def per_level_cost(model_name: str = "raver", repeats: int = 3) -> dict[str, float]:
     """Seconds of one forward pass over the test split vs seconds per extra Markov level."""
-    import torch
+    import torch  # deferred: torch
 
-    from avbench.data.batching import Collator
-    from avbench.corruptions import get
-    from avbench.data.datasets import open_dataset
-    from avbench.execution.training import TrainSpec, build_model, iterate
-    from avbench.execution.units import predict_under_corruption
+    from avbench.data.batching import Collator  # deferred: numpy, pandas, torch
+    from avbench.corruptions import get  # deferred: numpy, pandas
+    from avbench.data.datasets import open_dataset  # deferred: numpy, pandas
+    from avbench.execution.training import TrainSpec, build_model, iterate  # deferred: numpy, pandas, safetensors, torch
+    from avbench.execution.units import predict_under_corruption  # deferred: numpy, pandas, safetensors, torch
 
     torch.set_num_threads(1)
     store = open_dataset("synthetic")

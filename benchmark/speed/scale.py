@@ -35,6 +35,8 @@ import numpy as np
 from avbench.output import terminal
 from avbench.errors import UserError
 from avbench.speed.timing import best_of
+import tempfile
+from avbench.tasks import get as get_task
 
 console = terminal.console()  # off a terminal, tables at their natural width: nothing cut in a log
 progress = terminal.console(stderr=True)
@@ -69,12 +71,12 @@ VIDEO_SIZE = (360, 480)  # CREMA-D frames (height, width)
 # -- extraction --------------------------------------------------------------------------------------------------
 def _speech_encoder(kind: str, layers: int, device: Any, folder: str) -> Any:
     """avbench's AudioEncoder on a randomly initialised large speech model saved to ``folder``."""
-    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model, WavLMConfig, WavLMModel
-    from transformers.utils import logging as hf_logging
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model, WavLMConfig, WavLMModel  # deferred: transformers
+    from transformers.utils import logging as hf_logging  # deferred: transformers
 
     hf_logging.disable_progress_bar()
 
-    from avbench.corpora.encoders import AudioEncoder
+    from avbench.corpora.encoders import AudioEncoder  # deferred: av, pandas, torch
 
     large = {"hidden_size": 1024, "num_hidden_layers": layers, "num_attention_heads": 16, "intermediate_size": 4096,
              "feat_extract_norm": "layer", "do_stable_layer_norm": True}
@@ -92,9 +94,8 @@ def _extrapolated(time_at: Callable[[int], float], layers: int, full: int) -> fl
 
 
 def _speech_rate(kind: str, seconds: float, device: Any, layers: int, repeats: int) -> float:
-    import tempfile
 
-    from avbench.corpora.media import SAMPLE_RATE
+    from avbench.corpora.media import SAMPLE_RATE  # deferred: av, pandas
 
     wav = np.random.default_rng(0).standard_normal(int(seconds * SAMPLE_RATE)).astype(np.float32) * 0.1
 
@@ -107,8 +108,8 @@ def _speech_rate(kind: str, seconds: float, device: Any, layers: int, repeats: i
 
 
 def _text_rate(device: Any, layers: int, repeats: int) -> float:
-    import torch
-    from transformers import RobertaConfig, RobertaModel
+    import torch  # deferred: torch
+    from transformers import RobertaConfig, RobertaModel  # deferred: transformers
 
     ids = torch.randint(5, 50000, (1, TEXT_TOKENS), generator=torch.Generator().manual_seed(0)).to(device)
 
@@ -123,9 +124,9 @@ def _text_rate(device: Any, layers: int, repeats: int) -> float:
 def _face_rate(seconds: float, device: Any, repeats: int) -> float:
     """Clips/s of MTCNN + MobileNetV2 on smooth face-free frames (30 fps); the trunk's cost does not depend on
     the weights, the detector's later stages run on few candidates, as with one real face."""
-    import torch
-    from facenet_pytorch import MTCNN
-    from torchvision.models import mobilenet_v2
+    import torch  # deferred: torch
+    from facenet_pytorch import MTCNN  # deferred: facenet_pytorch
+    from torchvision.models import mobilenet_v2  # deferred: torchvision
 
     n = max(1, round(seconds * 30))
     rows, cols = np.mgrid[0 : VIDEO_SIZE[0], 0 : VIDEO_SIZE[1]]
@@ -164,7 +165,7 @@ ENCODERS = tuple(e for c in CORPORA for e in c.encoders)
 # -- training and evaluation ---------------------------------------------------------------------------------------
 def _peak_memory_mib(device: str) -> float:
     """CUDA: peak allocated tensor memory; CPU: the process's peak resident set (Python and torch included)."""
-    import torch
+    import torch  # deferred: torch
 
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
@@ -173,16 +174,15 @@ def _peak_memory_mib(device: str) -> float:
 
 def measure_model(name: str, device: str, precision: str, steps: int, batch_size: int) -> dict[str, float]:
     """Steps/s, peak memory and evaluation clips × levels/s of one model at its paper config (run in a child)."""
-    import torch
+    import torch  # deferred: torch
 
-    from avbench.data.batching import Collator, prefetch
-    from avbench.execution.contract import check_folding
-    from avbench.models.base import visible
-    from avbench.corruptions import get as get_corruption
-    from avbench.data.datasets import open_dataset
-    from avbench.tasks import get as get_task
-    from avbench.execution.training import TrainSpec, autocast, build_model, make_optimizer, modality_dropout
-    from avbench.execution.units import predict_under_corruption, set_threads
+    from avbench.data.batching import Collator, prefetch  # deferred: pandas, torch
+    from avbench.execution.contract import check_folding  # deferred: pandas, torch
+    from avbench.models.base import visible  # deferred: pandas, torch
+    from avbench.corruptions import get as get_corruption  # deferred: pandas
+    from avbench.data.datasets import open_dataset  # deferred: pandas
+    from avbench.execution.training import TrainSpec, autocast, build_model, make_optimizer, modality_dropout  # deferred: pandas, safetensors, torch
+    from avbench.execution.units import predict_under_corruption, set_threads  # deferred: pandas, safetensors, torch
 
     set_threads()
     store = open_dataset(STORE)
@@ -244,7 +244,7 @@ def measure_models(models: Sequence[str], device: str, precision: str, steps: in
 
 # -- projection ----------------------------------------------------------------------------------------------------
 def _split_shares() -> dict[str, float]:
-    from avbench.data.datasets import open_dataset
+    from avbench.data.datasets import open_dataset  # deferred: pandas
 
     store = open_dataset(STORE)
     total = len(store.clips)
@@ -265,7 +265,7 @@ def project_model(m: dict[str, float], corpus: CorpusScale, shares: dict[str, fl
 
 
 def _fits(model: str, corpus: CorpusScale) -> bool:
-    from avbench.models import model_class
+    from avbench.models import model_class  # deferred: pandas, torch
 
     return set(model_class(model).modalities) <= set(corpus.modalities)
 
@@ -285,7 +285,7 @@ def _duration(seconds: float | None) -> str:
 def raver_sweep_s(models: dict[str, dict[str, float]], extraction: dict[str, float], shares: dict[str, float],
                   seeds: int) -> tuple[float | None, list[str]]:
     """Extraction of CREMA-D + every measured audio-visual model × seeds trained and run under the RAVER sweep."""
-    from avbench.corruptions import get as get_corruption
+    from avbench.corruptions import get as get_corruption  # deferred: pandas
 
     crema = CORPORA[0]
     levels = sum(len(get_corruption(c).levels) for c in RAVER_SWEEP)
@@ -342,9 +342,9 @@ def measure(models: Sequence[str], encoders: Sequence[str], device: str = "cpu",
             steps: int = 2, batch_size: int = 8, layers: int = 2, repeats: int = 1,
             seeds: int = 1) -> dict[str, Any]:
     """Measure, print the tables and return the raw rates."""
-    import torch
+    import torch  # deferred: torch
 
-    from avbench.execution.training import check_precision
+    from avbench.execution.training import check_precision  # deferred: pandas, safetensors, torch
 
     check_precision(precision)
     if device.startswith("cuda") and not torch.cuda.is_available():
