@@ -76,3 +76,25 @@ def test_metric_registry_gives_names_directions_and_families() -> None:
         metric_specs.spec("macro_f2")
     with pytest.raises(ValueError, match="already declared differently"):
         metric_specs.register_metric(metric_specs.BRIER, "Brier", True, "emotion")
+
+
+def test_a_metric_added_in_one_registration_reaches_point_scores_bootstrap_and_tables() -> None:
+    """The README's example: one ``register_metric`` call and the metric is computed, resampled and displayed."""
+    from avbench.scoring import metrics, stats
+
+    rng = np.random.default_rng(0)
+    shares = rng.dirichlet(np.ones(4), size=40)
+    probs = rng.dirichlet(np.ones(4), size=40)
+    name = metrics.register_metric("hamming_test", "Hamming loss", False, "emotion",
+                                   lambda s: (s.fp.sum(-1) + s.fn.sum(-1)) / (s.total * s.n_classes))
+    try:
+        point = metrics.classification_scores(shares, probs)[name]
+        target, predicted = shares > 0.25, probs > 0.25
+        assert point == pytest.approx(float(np.mean(target != predicted)))
+        low_high = stats.bootstrap_ci(shares, probs, n_resamples=100)[name]
+        assert low_high[1] <= point <= low_high[2]
+        assert metrics.display(name) == "Hamming loss" and not metrics.higher_is_better(name)
+        assert name in metrics.names("emotion")
+    finally:
+        metrics._METRICS.pop(name)
+        metrics._ORDER[:] = [m for m in metrics._ORDER if m.name != name]
