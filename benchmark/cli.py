@@ -167,6 +167,11 @@ def run(
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
     split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
+    traces: Optional[Path] = typer.Option(None, "--traces", help="`trace`: folder of loss traces (one 0/1 flag per "
+                                          "packet, 1 = lost; default: the demo set)"),
+    packet_ms: Optional[float] = typer.Option(None, "--packet-ms", help="`trace`: packet length in ms (default 20)"),
+    ge_params: list[str] = typer.Option([], "--ge-params", help="`gilbert-elliott`: a level p,r,k,h instead of the "
+                                        "default sweep (repeatable; see `avbench fit-loss`)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
     from avbench.executors import start_local_workers
@@ -189,10 +194,14 @@ def run(
     names, explicit = model_names(models)
     validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
     chosen = [c.name for c in parse_selection(corruption, modality)]
+    from avbench.corruptions.configured import corruption_settings
+
+    settings = corruption_settings(chosen, traces, packet_ms, ge_params)  # a bad trace folder fails here
     spec = RunSpec(models=names, corruptions=chosen, dataset=dataset, task=task,
                    seeds=validate.seed_values(seeds, seed_list), config=config, overrides=parse_overrides(set_),
                    bootstrap=bootstrap, out=out_dir, executor=executor, workers=workers, device=device, resume=resume,
-                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, precision=precision, split=split)
+                   mask_seed=mask_seed, ray_address=ray_address, epochs=epochs, precision=precision, split=split,
+                   corruption_settings=settings)
     check_spec(spec)  # every value checked before the dataset is opened or anything is written
     store = open_dataset(dataset)
     spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)

@@ -66,12 +66,13 @@ def _grid(info: dict[str, Any]) -> tuple[list[str], list[int], list[str]]:
 
 def open_run(directory: Path) -> RunView:
     """Read a run directory; an unfinished run is scored from its complete predictions (nothing done: empty)."""
-    from avbench.corruptions import get as get_corruption
+    from avbench.corruptions.configured import resolve
 
     directory = Path(directory)
     info = read_run_info(directory)
     labels, seeds, names = _grid(info)
-    corruptions = [get_corruption(name) for name in names]
+    settings = info.get("corruption_settings") or info.get("spec", {}).get("corruption_settings") or {}
+    corruptions = [resolve(name, settings) for name in names]
     expected = len(labels) * len(corruptions)
     if info.get("status") == "complete":
         rows = pd.read_csv(directory / "results.csv", dtype={"seed": str})

@@ -62,7 +62,7 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-_MASKS: dict[tuple[str, str, str, int, str], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
+_MASKS: dict[tuple[Any, ...], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
 _MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
 
 
@@ -75,7 +75,8 @@ def _split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
     """
     from avbench.corruptions import masks_for
 
-    key = (str(store.path), store.fingerprint, corruption.name, mask_seed, split)
+    key = (str(store.path), store.fingerprint, corruption.name, corruption.variant,
+           tuple(lv.label for lv in corruption.levels), mask_seed, split)
     if key not in _MASKS:
         while len(_MASKS) >= _MASKS_KEPT:
             _MASKS.pop(next(iter(_MASKS)))
@@ -188,11 +189,11 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
-    from avbench.corruptions import get as get_corruption
+    from avbench.corruptions.configured import resolve
 
     started = time.perf_counter()
     set_threads()
-    corruption = get_corruption(corruption_name)
+    corruption = resolve(corruption_name, ctx.extra.get("corruption_settings"))
     path = predictions.path(ctx.run_dir, spec.label, spec.seed, corruption_name)
     if predictions.is_complete(path, len(corruption.levels)):
         return {"path": str(path), "skipped": True, "seconds": time.perf_counter() - started}
