@@ -32,6 +32,9 @@ app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
 from avbench.leaderboards.commands import leaderboard as leaderboard_command  # noqa: E402
 from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
+from avbench.netloss.commands import compare_loss as compare_loss_command  # noqa: E402
+from avbench.netloss.commands import fit_loss as fit_loss_command  # noqa: E402
+from avbench.netloss.commands import traces as traces_command  # noqa: E402
 from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
@@ -39,6 +42,9 @@ app.command("extract")(extract)
 app.command("leaderboard")(leaderboard_command)
 app.command("submit")(submit_command)
 app.command("report")(report_command)
+datasets_app.command("traces")(traces_command)
+app.command("fit-loss")(fit_loss_command)
+app.command("compare-loss")(compare_loss_command)
 out = terminal.console()
 err = terminal.console(stderr=True)
 

@@ -188,6 +188,9 @@ def report_html(view: RunView) -> str:
                                   "(vote share above 1/C), 15 equal-width bins as in ECE.</figcaption></figure>"))
     else:
         parts.append('<p class="note">Nothing is evaluated yet.</p>')
+    from avbench.netloss.report import run_section
+
+    parts.append(run_section(view.directory))  # `avbench compare-loss --run` made inside this run, if it was
     parts.append(_section("Provenance (run.json)", _provenance(view)))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
