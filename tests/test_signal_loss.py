@@ -131,7 +131,7 @@ def extracted(encoders, session_cache, tmp_path_factory) -> Path:
     (root / "AudioWAV").mkdir()
     (root / "VideoFlash").mkdir()
     face = face_image()
-    frames = [np.roll(face, 6 * k, axis=1) for k in range(6)]  # the face moves, so a frozen frame is visible
+    frames = [np.roll(face, 6 * k, axis=1) for k in range(4)]  # the face moves, so a frozen frame is visible
     clips = [line.split(",")[1].strip('"\n') for line in (root / "SentenceFilenames.csv").read_text().splitlines()[1:]]
     for clip, speech in zip([c for c in clips if not c.startswith("1076")], SPEECH):
         (root / "AudioWAV" / f"{clip}.wav").symlink_to(speech)
