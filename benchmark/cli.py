@@ -142,6 +142,7 @@ def train(
     validate.model_settings([model], config, overrides)
     validate.checkpoint_cache()
     store = open_dataset(dataset)
+    validate.trainable(store, dataset)
     spec = TrainSpec(model, seed, config, task, overrides, epochs, precision)
     with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
         _, description, directory = load_or_train(
@@ -210,6 +211,7 @@ def run(
                    corruption_settings=settings)
     check_spec(spec)  # every value checked before the dataset is opened or anything is written
     store = open_dataset(dataset)
+    validate.trainable(store, dataset)
     spec.models = resolve_models(names, store.modalities, task, explicit, store.labelled_tasks)
     from avbench.corpora.checks import recorded_problems
 

@@ -186,6 +186,18 @@ def _construction_device(config: str, overrides: dict[str, Any]) -> Iterator[Non
 
 
 # -- feature stores ------------------------------------------------------------------------------------------------
+def trainable(store: Any, name: str) -> None:
+    """A store models train on has training and development clips; a signal-level store (test clips only, made by
+    ``extract --signal-loss``) is named as such, since it is evaluated beside its clean store, never trained on."""
+    if "signal_loss" in store.meta:
+        raise UserError(f"{name} is a signal-level store (test clips after packet loss, no training clips): compare "
+                        f"it with `avbench compare-loss --dataset <its clean store> --corruption "
+                        f"{store.meta['signal_loss'].get('corruption')}`")
+    for split in ("train", "dev"):
+        if not len(store.split_indices(split)):
+            raise UserError(f"{name} has no {split} clips to train on")
+
+
 def store_meta(path: Path) -> dict[str, Any]:
     """``meta.json``: readable JSON with the fields and types every reader relies on."""
     meta_file = path / "meta.json"

@@ -277,6 +277,14 @@ def test_a_run_is_resumed_only_with_the_same_trace_content(trace_run, cli, tmp_p
     moved = tmp_path / "moved"
     shutil.copytree(traces, moved)
     assert cli(*args, "--traces", str(moved))[0] == 0  # same flags elsewhere: the same run, resumed (nothing to do)
+    again = tmp_path / "again"  # a second run, units in this process: the masks of the first run's workers
+    assert cli("run", "--models", "late-fusion", "--corruption", "trace", "--traces", str(moved), "--epochs", "1",
+               "--bootstrap", "100", "--workers", "1", "--out", str(again))[0] == 0
+    from avbench import predictions
+
+    first, second = (predictions.load(predictions.path(d, "late-fusion", 0, "trace")) for d in (run, again))
+    np.testing.assert_array_equal(second["mask_digests"], first["mask_digests"])
+    np.testing.assert_array_equal(second["outputs"], first["outputs"])
     write_trace(moved / "ge-severe-00.txt", np.ones(500, int))
     code, err = cli(*args, "--traces", str(moved))
     assert code == 2 and "holds a different run" in err

@@ -230,3 +230,6 @@ def test_compare_loss_refuses_other_loss_patterns_in_one_line(extracted, capsys)
     assert "mask seed 0" in err and "--mask-seed 0" in err and "Traceback" not in err
     assert _avbench("compare-loss", "--dataset", str(extracted), "--corruption", "markov", "--models", "ser") == 2
     assert "no signal-level stores of markov" in capsys.readouterr().err
+    lossy = _signal(extracted, "zero", LEVELS.split(",")[1]).path
+    assert _avbench("run", "--dataset", str(lossy), "--models", "ser", "--out", str(extracted.parent / "no")) == 2
+    assert "is a signal-level store" in capsys.readouterr().err and not (extracted.parent / "no").exists()
