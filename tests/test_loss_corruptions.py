@@ -299,3 +299,13 @@ def test_configured_runs_cannot_be_submitted(trace_run, cli):
     run, _ = trace_run
     code, err = cli("submit", str(run), "--entries", str(run / "entries"))
     assert code == 2 and "leaderboards rank the registered sweeps" in err
+
+
+def test_speed_scale_projects_one_re_encoding_of_the_test_split_per_lossy_level_and_concealment():
+    from avbench.speed.scale import CORPORA, signal_loss_s
+
+    seconds, stores = signal_loss_s({"wavlm-large": 2.0, "faces": 0.5}, {"test": 0.25})
+    lossy = sum(lv.x > 0 for lv in GILBERT_ELLIOTT.levels)
+    assert stores == 3 * lossy == 27
+    assert seconds == pytest.approx(stores * CORPORA[0].clips * 0.25 * (1 / 2.0 + 1 / 0.5))
+    assert signal_loss_s({"wavlm-large": 2.0}, {"test": 0.25}) is None  # faces not measured: no projection
