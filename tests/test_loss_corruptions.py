@@ -203,7 +203,7 @@ def test_fit_recovers_simulated_parameters_within_the_stated_tolerance():
     assert expected_loss(0.1, 0.3, 1, 0) == pytest.approx(0.25)
 
 
-# -- through the command line -------------------------------------------------------------------------------------------
+# -- through the command line ---------------------------------------------------------------------------------------
 def exit_code(*args: str) -> int:
     """The CLI in this process, as the console script runs it; its exit code."""
     from avbench.cli import main
@@ -272,8 +272,8 @@ def test_trace_and_gilbert_elliott_run_with_workers_and_replay_identically(trace
 
 def test_a_run_is_resumed_only_with_the_same_trace_content(trace_run, cli, tmp_path):
     run, traces = trace_run
-    args = ["run", "--models", "late-fusion", "--corruption", "gilbert-elliott,trace", "--epochs", "1", "--bootstrap", "100",
-            "--workers", "1", "--out", str(run)]
+    args = ["run", "--models", "late-fusion", "--corruption", "gilbert-elliott,trace", "--epochs", "1",
+            "--bootstrap", "100", "--workers", "1", "--out", str(run)]
     moved = tmp_path / "moved"
     shutil.copytree(traces, moved)
     assert cli(*args, "--traces", str(moved))[0] == 0  # same flags elsewhere: the same run, resumed (nothing to do)

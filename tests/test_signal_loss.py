@@ -138,7 +138,8 @@ def extracted(encoders, session_cache, tmp_path_factory) -> Path:
         write_video(root / "VideoFlash" / f"{clip}.flv", frames)
     store = root.parent / "stores" / "crema-d"
     code = _avbench("extract", "--dataset", "crema-d", "--root", str(root), "--out", str(store), "--available",
-                    "--device", "cpu", "--audio-model", str(encoders["audio"]), "--video-weights", str(encoders["video"]),
+                    "--device", "cpu", "--audio-model", str(encoders["audio"]),
+                    "--video-weights", str(encoders["video"]),
                     "--dtype", "float32", "--signal-loss", f"gilbert-elliott:{LEVELS}",
                     "--concealment", "zero,repeat,interpolate", "--video-loss", "freeze")
     assert code == 0
@@ -175,13 +176,17 @@ def test_signal_level_stores_carry_the_feature_level_loss_pattern(extracted):
                     assert same == bool(masks[j][m].all())  # features change exactly where packets were lost
             if label == "p0-r1-k1-h0":
                 continue
-            lost = [j for j in range(2) if not masks[j]["video"].all() and masks[j]["video"].any()]
-            for j in lost:  # a lost frame shows the last received one: the same features
-                keep = masks[j]["video"]
+            frozen = 0
+            for j in range(2):  # a lost frame shows the last received one (the same features), black before any
+                keep, video, present = masks[j]["video"], signal.frames("video", j), signal.present("video", j)
                 for k in np.flatnonzero(~keep):
                     shown = np.flatnonzero(keep[:k])
                     if shown.size:
-                        np.testing.assert_array_equal(signal.frames("video", j)[k], signal.frames("video", j)[shown[-1]])
+                        np.testing.assert_array_equal(video[k], video[shown[-1]])
+                        frozen += 1
+                    else:
+                        assert not present[k] and not np.asarray(video[k]).any()  # black: no face found
+            assert frozen >= 2  # this level's patterns freeze frames of both clips
 
 
 def test_compare_loss_in_a_run_directory_and_on_its_own(extracted, tmp_path):

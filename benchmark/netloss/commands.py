@@ -174,7 +174,8 @@ def compare_loss(
         dataset=fields.pop("dataset", dataset), corruption=corruption, corruption_settings=settings, models=names,
         explicit=explicit, concealments=validate.unique([c.strip() for c in concealment.split(",") if c.strip()],
                                                         "--concealment") if concealment else None,
-        seeds=fields.pop("seeds", None) or list(range(seeds or 1)), config=fields.pop("config", None) or config or "tiny",
+        seeds=fields.pop("seeds", None) or list(range(seeds or 1)),
+        config=fields.pop("config", None) or config or "tiny",
         overrides=fields.pop("overrides", None) or parse_overrides(set_), task=fields.pop("task", task),
         epochs=fields.pop("epochs", epochs), precision=fields.pop("precision", "fp32"),
         mask_seed=fields.pop("mask_seed", mask_seed if mask_seed is not None else 0),
@@ -187,8 +188,8 @@ def compare_loss(
         terminal.print_table(out, table)
         for note in table.notes:
             out.print(note, markup=False, highlight=False, soft_wrap=True)
-    intro = (f"{result.dataset}: {result.corruption.name} levels {', '.join(lv.label for lv in result.corruption.levels)}"
-             f"; models trained on the clean store; mask seed {spec.mask_seed}; {spec.bootstrap} bootstrap resamples. "
+    levels = ", ".join(lv.label for lv in result.corruption.levels)
+    intro = (f"{result.dataset}: {result.corruption.name} levels {levels}; models trained on the clean store; mask seed {spec.mask_seed}; {spec.bootstrap} bootstrap resamples. "
              "Feature level: the clean features with the level's keep-masks. Signal level: the features of the media "
              "after losing the same packets, concealed.")
     for path in write_outputs(result.models, result.levels, result.kendall, result.corruption.x_label, result.out,

@@ -269,20 +269,20 @@ def _score(out: Path, clean: FeatureStore, corruption: Corruption, sides: list[C
                 s_curve, s_sum = signal[model]
                 d, lo, hi, p = _paired_summary(s_sum.score - f_sum.score, s_sum.distribution - f_sum.distribution,
                                                CONFIDENCE)
-                model_rows.append({"corruption": corruption.name, "model": model, "task": task, "metric": metric, "concealment": concealment,
-                                   "feature": f_sum.score, "signal": s_sum.score, "gap": d, "ci_low": lo,
+                key = {"corruption": corruption.name, "model": model, "task": task, "metric": metric,
+                       "concealment": concealment}
+                model_rows.append({**key, "feature": f_sum.score, "signal": s_sum.score, "gap": d, "ci_low": lo,
                                    "ci_high": hi, "p": p})
                 for fp, sp in zip(f_curve.points, s_curve.points):
-                    level_rows.append({"corruption": corruption.name, "model": model, "task": task, "metric": metric, "concealment": concealment,
-                                       "level": fp.level, "x": fp.x, "feature": fp.value, "signal": sp.value,
-                                       "difference": sp.value - fp.value})
+                    level_rows.append({**key, "level": fp.level, "x": fp.x, "feature": fp.value,
+                                       "signal": sp.value, "difference": sp.value - fp.value})
             models = list(feature)
             if len(models) >= 2:
                 tau, p_tau = kendalltau([feature[m][1].score for m in models], [signal[m][1].score for m in models])
                 tau, p_tau = float(tau), float(p_tau)
             else:
                 tau = p_tau = float("nan")
-            tau_rows.append({"corruption": corruption.name, "concealment": concealment, "task": task, "metric": metric, "models": len(models),
-                             "tau": tau, "p": p_tau})
+            tau_rows.append({"corruption": corruption.name, "concealment": concealment, "task": task,
+                             "metric": metric, "models": len(models), "tau": tau, "p": p_tau})
     return LossComparison(out, corruption, concealments, pd.DataFrame(model_rows), pd.DataFrame(level_rows),
                           pd.DataFrame(tau_rows), clean.name, {})

@@ -106,7 +106,8 @@ def _page(tables: list[Table], png: bytes, title: str, intro: str) -> str:
 
     body = "".join(f"<h3>{html.escape(t.title)}</h3>{to_html(t)}"
                    + "".join(f'<p class="note">{html.escape(n)}</p>' for n in t.notes) for t in tables)
-    image = f'<img class="figure" src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="{html.escape(title)}">'
+    data = base64.b64encode(png).decode()
+    image = f'<img class="figure" src="data:image/png;base64,{data}" alt="{html.escape(title)}">'
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p class=\"note\">{html.escape(intro)}"
