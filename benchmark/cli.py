@@ -5,13 +5,12 @@ exit code 2.
 """
 from __future__ import annotations
 
-import ast
 import atexit
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 # Before numpy is first imported: one OpenBLAS thread per process unless the user chose otherwise. A command's own
 # process scores, tabulates and plots in short bursts while its workers use every core, and OpenBLAS's threads
@@ -24,6 +23,7 @@ from avbench.output import formats, terminal  # noqa: E402
 from avbench import validate  # noqa: E402
 from avbench.data.datasets import open_dataset  # noqa: E402
 from avbench.corruptions import parse_selection  # noqa: E402
+from avbench.corruptions.configured import corruption_settings  # noqa: E402
 from avbench.errors import UserError  # noqa: E402
 from avbench.execution.executors import start_local_workers  # noqa: E402
 from avbench.speed import bootstrap as bootstrap_speed  # noqa: E402
@@ -37,6 +37,9 @@ app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
 from avbench.leaderboards.commands import leaderboard as leaderboard_command  # noqa: E402
 from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
+from avbench.netloss.commands import compare_loss as compare_loss_command  # noqa: E402
+from avbench.netloss.commands import fit_loss as fit_loss_command  # noqa: E402
+from avbench.netloss.commands import traces as traces_command  # noqa: E402
 from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
@@ -44,22 +47,11 @@ app.command("extract")(extract)
 app.command("leaderboard")(leaderboard_command)
 app.command("submit")(submit_command)
 app.command("report")(report_command)
+datasets_app.command("traces")(traces_command)
+app.command("fit-loss")(fit_loss_command)
+app.command("compare-loss")(compare_loss_command)
 out = terminal.console()
 err = terminal.console(stderr=True)
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``--set d_model=64 --set n_ctx=16`` → {"d_model": 64, "n_ctx": 16} (values read as Python literals)."""
-    result: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set expects key=value, got {pair!r}")
-        try:
-            result[key.strip()] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            result[key.strip()] = raw
-    return result
 
 
 def model_names(spec: str) -> list[str]:
@@ -101,9 +93,10 @@ def train(
     from avbench.execution.units import set_threads  # deferred: torch
 
     set_threads()
-    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs, precision)
+    spec = TrainSpec(model, seed, config, task, validate.parse_settings(set_), epochs, precision)
     check_train_spec(spec, device)
     store = open_dataset(dataset)
+    validate.trainable(store, dataset)
     with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
         _, description, directory = load_or_train(
             spec, store, device, on_epoch=lambda e, n: bar.update(completed=e, total=n))
@@ -134,6 +127,11 @@ def run(
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
     split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
+    traces: Optional[Path] = typer.Option(None, "--traces", help="`trace`: folder of loss traces (one 0/1 flag per "
+                                          "packet, 1 = lost; default: the demo set)"),
+    packet_ms: Optional[float] = typer.Option(None, "--packet-ms", help="`trace`: packet length in ms (default 20)"),
+    ge_params: list[str] = typer.Option([], "--ge-params", help="`gilbert-elliott`: a level p,r,k,h instead of the "
+                                        "default sweep (repeatable; see `avbench fit-loss`)"),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
     start_local_workers(executor, workers)  # first: their import of torch overlaps the checks below
@@ -143,11 +141,12 @@ def run(
 
     corruption_names = validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
     chosen = [c.name for c in parse_selection(",".join(corruption_names), modality)]
+    settings = corruption_settings(chosen, traces, packet_ms, ge_params)  # a bad trace folder fails here
     spec = RunSpec(models=[m.strip() for m in models.split(",") if m.strip()], corruptions=chosen, dataset=dataset,
                    task=task, seeds=validate.seed_values(seeds, seed_list), config=config,
-                   overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir, executor=executor,
+                   overrides=validate.parse_settings(set_), bootstrap=bootstrap, out=out_dir, executor=executor,
                    workers=workers, device=device, resume=resume, mask_seed=mask_seed, ray_address=ray_address,
-                   epochs=epochs, precision=precision, split=split)
+                   epochs=epochs, precision=precision, split=split, corruption_settings=settings)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",

@@ -27,6 +27,8 @@ from avbench import validate
 from avbench.atomic import run_lock, write_json
 from avbench.corpora.checks import recorded_problems
 from avbench.corruptions import get as get_corruption
+from avbench.corruptions.configured import identity as corruption_identity
+from avbench.corruptions.configured import resolve as resolve_corruption
 from avbench.data.datasets import open_dataset
 from avbench.data.store import FeatureStore
 from avbench.errors import UserError, unknown
@@ -75,12 +77,19 @@ class RunSpec:
     epochs: int | None = None
     precision: str = "fp32"
     split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
+    # configured corruptions (--traces, --packet-ms, --ge-params), see avbench.corruptions.configured
+    corruption_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that change results (not where or how the units run)."""
+        """The fields that change results (not where or how the units run). Configured corruptions enter by
+        content (a trace folder's digest, not its path), and only when there are any, so the hashes of other runs
+        are unchanged."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
                 "dataset_seed", "epochs", "precision", "split")
-        return {k: getattr(self, k) for k in keys}
+        found = {k: getattr(self, k) for k in keys}
+        if self.corruption_settings:
+            found["corruption_settings"] = corruption_identity(self.corruption_settings)
+        return found
 
 
 def resolve_models(names: list[str], store_modalities: Collection[str], task: str | None, explicit: bool,
@@ -180,6 +189,7 @@ def check_spec(spec: RunSpec) -> None:
 def prepare(spec: RunSpec, store: FeatureStore) -> RunSpec:
     """``spec`` with its models resolved against the dataset (``all`` → every model that can run on it), after
     warning about degenerate features recorded in the store."""
+    validate.trainable(store, spec.dataset)
     names_, explicit = requested_models(spec.models)
     models = resolve_models(names_, store.modalities, spec.task, explicit, store.labelled_tasks)
     for problem in recorded_problems(store):
@@ -229,7 +239,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     console = console or terminal.console(stderr=True)
     store = open_dataset(spec.dataset, seed=spec.dataset_seed)
     spec = prepare(spec, store)
-    corruptions = [get_corruption(name) for name in spec.corruptions]
+    corruptions = [resolve_corruption(name, spec.corruption_settings) for name in spec.corruptions]
     out = Path(spec.out) if spec.out else _default_out(spec)
     info_path = out / RUN_JSON
     if info_path.exists() and not spec.resume:
@@ -267,7 +277,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs, spec.precision)
                    for m in spec.models for seed in spec.seeds]
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
-                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
+                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split,
+                      extra={"corruption_settings": spec.corruption_settings} if spec.corruption_settings else {})
     pending_evals = {ts: [c.name for c in corruptions
                           if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
                      for ts in train_specs}
@@ -331,6 +342,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
                  "split": spec.split})
+    if spec.corruption_settings:
+        info["corruption_settings"] = spec.corruption_settings
     parse_record(info, info_path)  # the record every reader will read: typed before it is written
     write_json(info_path, info)
     write_report(out)

@@ -7,6 +7,7 @@ sizes from ``stat``), never a whole file, and never unpickle.
 """
 from __future__ import annotations
 
+import ast
 import json
 import math
 import warnings
@@ -44,6 +45,20 @@ def at_least(value: int | None, minimum: int, option: str) -> int | None:
     if value is not None and value < minimum:
         raise UserError(f"{option} must be at least {minimum}, got {value}")
     return value
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """``--set d_model=64 --set n_ctx=16`` → {"d_model": 64, "n_ctx": 16} (values read as Python literals)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects key=value, got {pair!r}")
+        try:
+            result[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            result[key.strip()] = raw
+    return result
 
 
 def unique(values: Sequence[Any], option: str) -> list[Any]:
@@ -125,6 +140,18 @@ def checkpoint_cache() -> Path:
 
 
 # -- feature stores ------------------------------------------------------------------------------------------------
+def trainable(store: Any, name: str) -> None:
+    """A store models train on has training and development clips; a signal-level store (test clips only, made by
+    ``extract --signal-loss``) is named as such, since it is evaluated beside its clean store, never trained on."""
+    if "signal_loss" in store.meta:
+        raise UserError(f"{name} is a signal-level store (test clips after packet loss, no training clips): compare "
+                        f"it with `avbench compare-loss --dataset <its clean store> --corruption "
+                        f"{store.meta['signal_loss'].get('corruption')}`")
+    for split in ("train", "dev"):
+        if not len(store.split_indices(split)):
+            raise UserError(f"{name} has no {split} clips to train on")
+
+
 def store_meta(path: Path) -> dict[str, Any]:
     """``meta.json``: readable JSON with the fields and types every reader relies on."""
     meta_file = path / "meta.json"

@@ -39,6 +39,8 @@ REGISTRY: Registry[Corruption] = Registry(
         "async": "avbench.corruptions.packet_loss:ASYNC",
         "word_drop": "avbench.corruptions.word_drop:WORD_DROP",
         "modality": "avbench.corruptions.modality_drop:MODALITY",
+        "gilbert-elliott": "avbench.corruptions.gilbert_elliott:GILBERT_ELLIOTT",
+        "trace": "avbench.corruptions.traces:TRACE",
     },
     base=Corruption,
 )

@@ -41,6 +41,9 @@ class Corruption:
     categorical: bool = False  # levels are categories (e.g. which modality is missing), not points of a sweep
     # whether a level changes anything for a model using these modalities (None: every level does)
     touches: Callable[[Level, tuple[str, ...]], bool] | None = field(default=None, repr=False)
+    # what configures this instance beyond its name ("" for the registered one): a digest of a trace folder's
+    # content or of user parameters, so that caches of masks never mix two configurations of one name
+    variant: str = ""
 
     def applies(self, level: Level, modalities: tuple[str, ...] | None) -> bool:
         """Does ``level`` apply to a model with ``modalities`` (None = unknown model: assume it does)? A level that

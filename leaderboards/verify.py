@@ -167,6 +167,9 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
     if info.get("split", "test") != "test":
         raise UserError(f"run.json: the run evaluated the {info.get('split')!r} split; leaderboards rank test-split "
                         "runs only")
+    if info.get("corruption_settings"):
+        raise UserError(f"run.json: the run configured {', '.join(info['corruption_settings'])} (--traces, "
+                        "--packet-ms or --ge-params); leaderboards rank the registered sweeps, which every entry shares")
     store = open_store(info, store_path)
     corruptions = _declared_corruptions(info)
     test = store.split_indices("test")

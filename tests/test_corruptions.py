@@ -156,10 +156,15 @@ def test_describe_has_a_row_per_corruption():
 
 
 # -- masks_for: stability ------------------------------------------------------------------------------------
-def _all_masks(clip_ids: list[str], reverse: bool = False) -> dict[tuple[str, str, str, str], np.ndarray]:
+# the corruptions whose masks the digest below pins (those added later are pinned in their own tests)
+PINNED = ("async", "markov", "modality", "random-all", "random-audio", "random-text", "random-video", "word_drop")
+
+
+def _all_masks(clip_ids: list[str], reverse: bool = False,
+               names: tuple[str, ...] = PINNED) -> dict[tuple[str, str, str, str], np.ndarray]:
     """Every mask of every level of every corruption for the clips, visited in the given (or reversed) order."""
     out = {}
-    for name in sorted(corruptions.names(), reverse=reverse):
+    for name in sorted(names, reverse=reverse):
         corruption = corruptions.get(name)
         for level in corruption.levels[::-1] if reverse else corruption.levels:
             for clip_id in clip_ids[::-1] if reverse else clip_ids:

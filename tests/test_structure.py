@@ -154,3 +154,15 @@ def test_function_level_imports_only_defer_a_heavy_dependency_and_say_so() -> No
                     if "# deferred:" not in text:
                         undeclared.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not undeclared, "function-level imports without '# deferred: <why>': " + ", ".join(undeclared)
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """Every command pays for ``import avbench.cli``; torch, scipy, matplotlib and pydantic are imported only by the
+    commands that need them (deferred imports above), so ``avbench --help`` or a bad option answers at once."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, avbench.cli; print(' '.join(m for m in ('torch', 'scipy', 'matplotlib', 'pydantic', "
+             "'transformers') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

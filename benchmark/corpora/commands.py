@@ -249,10 +249,24 @@ def extract(
                                        help="clips per audio/text encoder call (padded, with attention masks)"),
     rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
     test_set: TestSet = None,
+    signal_loss: Optional[str] = typer.Option(None, "--signal-loss", help="CORRUPTION[:LEVEL,…]: also extract the "
+                                              "test clips after packet loss of their media, one store per level and "
+                                              "concealment (<out>.signal/…)"),
+    concealment: str = typer.Option("zero,repeat,interpolate", "--concealment",
+                                    help="--signal-loss: concealments of lost audio packets (registered names)"),
+    video_loss: str = typer.Option("freeze", "--video-loss", help="--signal-loss: lost video frames freeze | black"),
+    crossfade_ms: float = typer.Option(5.0, "--crossfade-ms", help="--signal-loss: cross-fade at packet edges (ms)"),
+    mask_seed: int = typer.Option(0, "--mask-seed", help="--signal-loss: seed of the loss patterns (as for run)"),
+    traces: Optional[Path] = typer.Option(None, "--traces", help="--signal-loss trace: folder of loss traces"),
+    packet_ms: Optional[float] = typer.Option(None, "--packet-ms", help="--signal-loss trace: packet length (ms)"),
+    ge_params: list[str] = typer.Option([], "--ge-params", help="--signal-loss gilbert-elliott: a level p,r,k,h"),
 ) -> None:
     """Extract frozen-encoder features of a corpus into a feature store; an interrupted run resumes."""
     from avbench.corpora.extract import ExtractConfig, run_extraction  # deferred: av, safetensors, torch
+    from avbench.corpora.signal_loss import check_signal_options, extract_signal_loss  # deferred: torch, av
 
+    plan = check_signal_options(signal_loss, concealment, video_loss, crossfade_ms, mask_seed, traces, packet_ms,
+                                ge_params)  # before anything loads
     corpus = corpora.get(dataset)
     config = ExtractConfig.for_corpus(
         corpus, _modalities(modalities), audio_model=audio_model, audio_layers=audio_layers,
@@ -279,6 +293,8 @@ def extract(
         raise typer.Exit(1)
     _print_problems(problems(report.checks), console)
     console.print(f"feature store written to {report.store}" if not report.up_to_date else f"store: {report.store}")
+    if plan is not None:
+        extract_signal_loss(labels, report.store, config, plan, device, batch_size, clips_per_call, console)
 
 
 def _print_failures(report: ExtractReport, console: Console) -> None:

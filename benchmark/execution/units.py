@@ -28,7 +28,7 @@ from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.execution.training import TrainSpec, autocast, load_or_train
 from avbench.corruptions import masks_for
-from avbench.corruptions import get as get_corruption
+from avbench.corruptions.configured import resolve
 from avbench.data.datasets import open_dataset
 
 
@@ -64,7 +64,7 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-_MASKS: dict[tuple[str, str, str, int, str], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
+_MASKS: dict[tuple[Any, ...], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
 _MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
 
 
@@ -76,7 +76,8 @@ def _split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
     (and every protocol check) reuses them and their digests (hashing them was ~1 s of a default run's workers).
     """
 
-    key = (str(store.path), store.fingerprint, corruption.name, mask_seed, split)
+    key = (str(store.path), store.fingerprint, corruption.name, corruption.variant,
+           tuple(lv.label for lv in corruption.levels), mask_seed, split)
     if key not in _MASKS:
         while len(_MASKS) >= _MASKS_KEPT:
             _MASKS.pop(next(iter(_MASKS)))
@@ -189,10 +190,9 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
-
     started = time.perf_counter()
     set_threads()
-    corruption = get_corruption(corruption_name)
+    corruption = resolve(corruption_name, ctx.extra.get("corruption_settings"))
     path = predictions.path(ctx.run_dir, spec.label, spec.seed, corruption_name)
     if predictions.is_complete(path, len(corruption.levels)):
         return {"path": str(path), "skipped": True, "seconds": time.perf_counter() - started}

@@ -20,7 +20,7 @@ from avbench.errors import unknown
 from avbench.output.tables import Cell, Num, Table, to_csv, to_html, to_latex, to_markdown
 
 Record = dict[str, Any]
-TABLES, RECORDS = "tables", "records"  # what a command renders
+TABLES, RECORDS, DOCUMENTS = "tables", "records", "documents"  # what a command renders (documents: nested data)
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class OutputFormat:
     description: str
     table: Callable[[Table], str] | None = None
     records: Callable[[Sequence[Record]], str] | None = None
+    document: Callable[[Any], str] | None = None
     report_file: bool = False
 
     def tables(self, tables: Sequence[Table]) -> str:
@@ -56,9 +57,11 @@ def register_format(fmt: OutputFormat) -> str:
 
 
 def names(kind: str) -> list[str]:
-    """The formats that can render ``kind`` (:data:`TABLES` or :data:`RECORDS`), in declaration order."""
-    return [f.name for f in _FORMATS.values() if (f.table if kind == TABLES else f.records) is not None
-            or (kind == RECORDS and f.name == TERMINAL)]
+    """The formats that can render ``kind`` (:data:`TABLES`, :data:`RECORDS` or :data:`DOCUMENTS`), in declaration
+    order; the terminal renders records and documents through the command's own rich tables."""
+    renderer = {TABLES: "table", RECORDS: "records", DOCUMENTS: "document"}[kind]
+    return [f.name for f in _FORMATS.values()
+            if getattr(f, renderer) is not None or (kind != TABLES and f.name == TERMINAL)]
 
 
 def get(name: str, kind: str, option: str = "--format") -> OutputFormat:
@@ -103,6 +106,11 @@ def records_json(records: Sequence[Record]) -> str:
     return json.dumps(list(records), indent=2, ensure_ascii=False) + "\n"
 
 
+def document_json(document: Any) -> str:
+    """Nested data (a command's whole result) as indented JSON."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def records_csv(records: Sequence[Record]) -> str:
     """One row per record; list values joined by commas."""
     columns = list(dict.fromkeys(key for record in records for key in record))
@@ -129,4 +137,4 @@ register_format(OutputFormat("md", ".md", "Markdown", to_markdown, records_markd
 register_format(OutputFormat("csv", ".csv", "CSV with full precision", to_csv, records_csv, report_file=True))
 register_format(OutputFormat("latex", ".tex", "LaTeX tabular", to_latex, report_file=True))
 register_format(OutputFormat("html", ".html", "an HTML table", to_html))
-register_format(OutputFormat("json", ".json", "JSON with native types", table_json, records_json))
+register_format(OutputFormat("json", ".json", "JSON with native types", table_json, records_json, document_json))

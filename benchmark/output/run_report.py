@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from avbench.atomic import write_text
+from avbench.netloss.report import run_section
+from avbench.output.html_page import page
 from avbench.rundir import predictions
 from avbench.rundir.run_view import RunView, open_run
 from avbench.scoring.metrics import ECE, family_of, reliability_curve
@@ -25,21 +27,6 @@ from avbench.tasks import get as get_task
 from avbench.tasks import names as task_names
 from avbench.output.summary_table import FOOTNOTE, summary_tables
 from avbench.output.tables import Num, Table, bold_best, to_html
-
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 90em; }
-table.board { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
-table.board th, table.board td { border-bottom: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
-table.board th { background: #f4f4f4; }
-table.board td:nth-child(-n+2), table.board th:nth-child(-n+2) { text-align: left; }
-td.best { font-weight: bold; }
-.scroll { overflow-x: auto; max-width: 100%; }
-p.note, figcaption { font-size: 0.85em; color: #555; max-width: 60em; }
-img.figure { max-width: 100%; height: auto; }
-dl.provenance { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; font-size: 0.85em; }
-dl.provenance dt { font-weight: 600; } dl.provenance dd { margin: 0; white-space: pre-wrap; font-family: monospace; }
-"""
 
 
 def _png(figure: object) -> str:
@@ -193,10 +180,9 @@ def report_html(view: RunView) -> str:
                                   "(vote share above 1/C), 15 equal-width bins as in ECE.</figcaption></figure>"))
     else:
         parts.append('<p class="note">Nothing is evaluated yet.</p>')
+    parts.append(run_section(view.directory))  # `avbench compare-loss --run` made inside this run, if it was
     parts.append(_section("Provenance (run.json)", _provenance(view)))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+    return page(title, "".join(parts))
 
 
 def write_report(directory: Path) -> Path:

@@ -62,6 +62,7 @@ class RunRecord(BaseModel):
     platform: str | None = None
     wall_time_s: float | None = None
     evaluation: dict[str, dict[str, Any]] | None = None
+    corruption_settings: dict[str, dict[str, Any]] | None = None  # configured corruptions (trace folders, GE levels)
     split: str = "test"
 
     @property

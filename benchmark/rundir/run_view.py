@@ -16,7 +16,7 @@ import pandas as pd
 
 from avbench.models import format_label
 from avbench.rundir.record import RunRecord, read_record
-from avbench.corruptions import get as get_corruption
+from avbench.corruptions.configured import resolve
 from avbench.rundir import predictions
 from avbench.data.datasets import open_dataset
 
@@ -67,11 +67,11 @@ def _grid(info: RunRecord) -> tuple[list[str], list[int], list[str]]:
 
 def open_run(directory: Path) -> RunView:
     """Read a run directory; an unfinished run is scored from its complete predictions (nothing done: empty)."""
-
     directory = Path(directory)
     info = read_record(directory)
     labels, seeds, names = _grid(info)
-    corruptions = [get_corruption(name) for name in names]
+    settings = info.setting("corruption_settings") or {}
+    corruptions = [resolve(name, settings) for name in names]
     expected = len(labels) * len(corruptions)
     if info.complete:
         rows = pd.read_csv(directory / "results.csv", dtype={"seed": str})

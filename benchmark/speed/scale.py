@@ -299,6 +299,19 @@ def raver_sweep_s(models: dict[str, dict[str, float]], extraction: dict[str, flo
     return total, av
 
 
+def signal_loss_s(extraction: dict[str, float], shares: dict[str, float],
+                  concealments: int = 3) -> tuple[float, int] | None:
+    """``extract --signal-loss gilbert-elliott`` on CREMA-D: every lossy level × concealment re-encodes the test
+    split's audio and video (an upper bound: a modality a clip loses nothing of is copied; the clean level is)."""
+    from avbench.corruptions import get as get_corruption  # deferred: pandas
+
+    crema = CORPORA[0]
+    if any(e not in extraction for e in crema.encoders):
+        return None
+    stores = concealments * sum(lv.x > 0 for lv in get_corruption("gilbert-elliott").levels)
+    return stores * crema.clips * shares["test"] * sum(1 / extraction[e] for e in crema.encoders), stores
+
+
 def report(device: str, precision: str, extraction: dict[str, float], models: dict[str, dict[str, float]],
            failed: dict[str, str], seeds: int, layers: int) -> None:
     shares = _split_shares()
@@ -333,6 +346,11 @@ def report(device: str, precision: str, extraction: dict[str, float], models: di
     if total is not None:
         console.print(f"full RAVER sweep on CREMA-D ({', '.join(RAVER_SWEEP)}; {len(av)} audio-visual models × "
                       f"{seeds} seed(s), extraction included): {_duration(total)} on one {device} process")
+    signal = signal_loss_s(extraction, shares)
+    if signal is not None:
+        console.print(f"signal-level loss on CREMA-D (extract --signal-loss gilbert-elliott: {signal[1]} stores, the "
+                      f"lossy levels × zero, repeat, interpolate, each re-encoding the test split): "
+                      f"{_duration(signal[0])} on one {device} process, beside the clean extraction")
     console.print("notes: projections scale per-clip costs linearly with mean clip length "
                   f"({', '.join(c.source for c in CORPORA)}); splits as in {STORE}; video decoding, disk and "
                   "start-up are not included; a loaded machine gives lower rates.")
