@@ -271,7 +271,7 @@ def test_commands_write_and_reject(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Align-MultiScaleW" in out.read_text() and "crema-d" not in out.read_text()
     result = runner.invoke(app, ["leaderboard", "--format", "pdf"])
-    assert isinstance(result.exception, UserError) and "unknown leaderboard format 'pdf'" in str(result.exception)
+    assert isinstance(result.exception, UserError) and "unknown --format 'pdf'" in str(result.exception)
     before = sorted(ENTRIES_DIR.glob("*.json"))
     result = runner.invoke(app, ["submit", str(tmp_path / "nothing")])
     assert isinstance(result.exception, UserError) and "is not a directory" in str(result.exception)

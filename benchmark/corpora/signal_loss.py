@@ -170,7 +170,7 @@ def run_signal_loss(labels: CorpusLabels, clean_path: str | Path, config: Any, p
                     on_progress: Callable[[int, int, str], None] | None = None,
                     encoders: Any = None) -> SignalLossReport:
     """One store per level × concealment of ``plan`` from the test clips of the clean store at ``clean_path``."""
-    from avbench.corpora.extract import Encoders, resolve_device  # deferred: safetensors, torch
+    from avbench.corpora.clips import Encoders, resolve_device  # deferred: safetensors, torch
     from avbench.execution.units import digest_masks  # deferred: safetensors, torch
 
     clean = FeatureStore(clean_path)
@@ -235,7 +235,7 @@ def _record(clean: FeatureStore, plan: SignalLossPlan, level: Level, concealment
 def _write_level(clean: FeatureStore, test: np.ndarray, rows: list[pd.Series], masks: list[dict[str, np.ndarray]],
                  concealment: Concealment, plan: SignalLossPlan, encoders: Any, config: Any, clips_per_call: int,
                  out: Path, record: dict[str, Any], step: Callable[[str], None]) -> None:
-    from avbench.corpora.extract import Encoders, extract_clip  # deferred: safetensors, torch
+    from avbench.corpora.clips import Encoders, extract_clip  # deferred: safetensors, torch
 
     specs = {m: {"rate": float(s.get("rate", 0.0)), "shape": list(s["shape"]), "dtype": s["dtype"]}
              for m, s in clean.modalities.items()}

@@ -78,7 +78,6 @@ def fit_loss(
     fmt: str = Format,
 ) -> None:
     """Gilbert–Elliott parameters (p, r, k, h) of a trace folder, and the command that simulates them."""
-
     chosen = formats.get(fmt, formats.DOCUMENTS)
     found = read_traces(folder, packet_ms)
     err = terminal.console(stderr=True)

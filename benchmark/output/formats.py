@@ -42,6 +42,8 @@ class OutputFormat:
             raise unknown("table format", self.name, names(TABLES))
         if self.name == "csv":
             return "\n".join(f"# {t.title}\n{self.table(t)}" for t in tables)
+        if self.document is not None:  # one document holding every table (JSON: a list)
+            return self.document([table_record(t) for t in tables])
         return "\n".join(self.table(t) for t in tables)
 
 
@@ -94,11 +96,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def table_json(table: Table) -> str:
+def table_record(table: Table) -> Record:
     """A table as ``{"title", "columns", "rows": [{column: value}], "notes"}``."""
     rows = [{column: _plain(cell) for column, cell in zip(table.columns, row)} for row in table.rows]
-    return json.dumps({"title": table.title, "columns": table.columns, "rows": rows, "notes": table.notes},
-                      indent=2, ensure_ascii=False)
+    return {"title": table.title, "columns": table.columns, "rows": rows, "notes": table.notes}
+
+
+def table_json(table: Table) -> str:
+    return json.dumps(table_record(table), indent=2, ensure_ascii=False)
 
 
 def records_json(records: Sequence[Record]) -> str:
