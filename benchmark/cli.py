@@ -20,11 +20,12 @@ from typing import Any, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from avbench.output import formats, terminal  # noqa: E402
 from avbench import validate  # noqa: E402
 from avbench.data.datasets import open_dataset  # noqa: E402
 from avbench.corruptions import parse_selection  # noqa: E402
-from avbench.errors import UserError  # noqa: E402
+from avbench.errors import UserError, environment_fault  # noqa: E402
 from avbench.execution.executors import start_local_workers  # noqa: E402
 from avbench.speed import bootstrap as bootstrap_speed  # noqa: E402
 from avbench.speed import main_job, scale  # noqa: E402
@@ -124,7 +125,7 @@ def run(
     config: str = typer.Option("tiny", help="tiny | paper"),
     set_: list[str] = typer.Option([], "--set", help="constructor override for every model key=value"),
     bootstrap: int = typer.Option(1000, help="bootstrap resamples for the confidence intervals"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<dataset>-<corruption>-<time>)"),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="run directory (default runs/<dataset>-<corruption>-<time>)"),
     executor: str = typer.Option("local", help="local | ray | slurm"),
     workers: Optional[int] = typer.Option(None, help="parallel units (default: number of cores)"),
     ray_address: Optional[str] = typer.Option(None, help="address of an existing Ray cluster"),
@@ -295,5 +296,17 @@ def main() -> None:
     try:
         app(prog_name="avbench")  # click itself turns usage errors into exit code 2
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error_line(str(exc))
         sys.exit(2)
+    except Exception as exc:  # a full disk, a read-only folder, a killed worker: one line, exit 1; a bug: traceback
+        fault = environment_fault(exc)
+        if fault is None:
+            raise
+        _error_line(str(fault))
+        sys.exit(1)
+
+
+def _error_line(message: str) -> None:
+    """``error: <message>`` in red; the message is printed as written (an install hint keeps ``[ray]``, a label
+    ``raver[n_ctx=16]``: rich would take them for markup)."""
+    err.print("[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True)

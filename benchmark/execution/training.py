@@ -194,8 +194,10 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
 
 def load_or_train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None,
                   root: Path | None = None):
-    """Reuse the cached checkpoint when it is valid; retrain (with a warning) when it is corrupt."""
+    """Reuse the cached checkpoint when it is valid; retrain (with a warning) when it is corrupt or its layout is
+    broken (the checkpoint's directory replaced by a file, ``checkpoint.json`` by a directory)."""
     directory = checkpoint_dir(spec, store, root)
+    checkpoints.repair_layout(directory)
     if checkpoints.exists(directory):
         model = build_model(spec, store).to(device)
         try:

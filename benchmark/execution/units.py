@@ -44,9 +44,13 @@ class UnitContext:
     split: str = "test"  # the split evaluated (dev only to choose a configuration)
     checkpoint_root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    store_path: str | None = None  # the copy the run verified (and guards): units read exactly it
 
     def store(self) -> FeatureStore:
-
+        """The run's store: the verified copy itself when the run names it (a unit never verifies, repairs or
+        regenerates a store: the run does, once, and checks it unchanged before it scores)."""
+        if self.store_path is not None:
+            return FeatureStore(self.store_path)
         return open_dataset(self.dataset, seed=self.dataset_seed)
 
 
