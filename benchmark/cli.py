@@ -166,6 +166,8 @@ def show(
     from avbench.output.summary_table import print_summary_frame  # deferred: scipy, torch
     from avbench.rundir.run_view import open_run  # deferred: pydantic, scipy, torch
 
+    if html and Path(run_dir).is_dir():  # before an unfinished run is scored
+        validate.output_file(Path(run_dir) / "report.html", "--html: RUN_DIR/report.html")
     view = open_run(run_dir)
     status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
     out.print(f"run {run_dir} ({status}); dataset {view.dataset}; models {', '.join(view.labels)}; "
@@ -184,20 +186,21 @@ def compare(
     run_b: Path = typer.Argument(..., help="the run to compare with it (B); differences are B − A"),
     models: Optional[str] = typer.Option(None, "--models", help="MODEL (in both runs) or A_MODEL,B_MODEL "
                                          "(default: every model the runs share)"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="where compare.csv and the plots go "
-                                           "(default RUN_B/compare-<name of RUN_A>)"),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="where compare.csv and the plots go "
+                                          "(default RUN_B/compare-<name of RUN_A>)"),
 ) -> None:
     """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
     from avbench.output.compare import level_table, summary_table, write_outputs  # deferred: matplotlib
     from avbench.scoring.compare import compare_runs  # deferred: pandas and scipy
 
+    default = Path(run_b) / f"compare-{Path(run_a).resolve().name}"
+    target = validate.output_dir(out_dir if out_dir is not None else default)  # before the runs are scored
     a, b, comparisons = compare_runs(run_a, run_b, models)
     for comparison in comparisons:
         for table in (level_table(comparison, a, b), summary_table(comparison)):
             terminal.print_table(out, table)
             for note in table.notes:
                 out.print(note, markup=False, highlight=False)
-    target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"
     for path in write_outputs(comparisons, target):
         out.print(f"written: {path}", markup=False, highlight=False)
 
