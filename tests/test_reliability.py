@@ -117,7 +117,19 @@ def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli
         [*run, "--bootstrap", "-5"], [*run, "--models", "ser,ser"], [*run, "--corruption", "markov,markov"],
         ["train", "--model", "ser", "--epochs", "0"], ["train", "--model", "ser", "--seed", "-1"],
         ["leaderboard", "--out", str(tmp_path / "missing" / "board.md")],
+        # issue 29: bounds of integer options, outputs refused before any work, for every command that writes
+        [*run, "--seeds", str(10**20)], [*run, "--seed-list", f"0,{2**40}"], [*run, "--mask-seed", str(10**20)],
+        [*run, "--bootstrap", str(10**11)], [*run, "--epochs", str(10**9)], [*run, "--workers", str(10**9)],
+        ["train", "--model", "ser", "--seed", str(10**20)], [*run[:-2], "--out", ""],
+        [*run[:-2], "--out", str(tmp_path / ("r" * 300))], [*run[:-2], "--out", str(tmp_path / "a-file")],
+        [*run[:-2], "--out", "/proc/avbench-run"], [*run, "--ray-address", "127.0.0.1:6379"],
+        ["report", "all", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "a-file")],
+        ["compare", str(tmp_path / "good"), str(tmp_path / "good"), "--out", "/proc/avbench-compare"],
+        ["compare", str(tmp_path / "good"), str(tmp_path / "good"), "--out", ""],
+        ["leaderboard", "--out", ""], ["leaderboard", "--out", "/proc/board.md"],
+        ["leaderboard", "--out", str(tmp_path / ("b" * 300))],
     ]
+    (tmp_path / "a-file").write_text("not a directory")
     if not __import__("torch").cuda.is_available():
         cases.append([*run, "--device", "cuda"])
     for name, damage in STORE_DAMAGE.items():
@@ -220,14 +232,23 @@ def test_altered_store_is_named_and_embedded_cache_is_regenerated(tmp_path, cli,
     del meta["files"], meta["hash_order"]  # a store written before per-file digests: the fingerprint itself
     (store / "meta.json").write_text(json.dumps(meta))
     code, err = cli("run", "--dataset", str(store), "--models", "ser", "--out", str(tmp_path / "out"))
-    assert code == 2 and "content fingerprint" in err and "audio.bin" in err
+    assert code == 2 and "content fingerprint" in err  # one digest over every file: no file to name
 
     genuine = open_dataset("synthetic")
     audio = genuine.path / "audio.bin"
-    audio.write_bytes(bytes(audio.stat().st_size))  # zeros: same size, other content
+    stamp = audio.stat()
+    audio.write_bytes(bytes(audio.stat().st_size))  # zeros: same size, other content …
+    os.utime(audio, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # … and the old time (`touch -r`)
     with pytest.warns(UserWarning, match="regenerating"):
         again = open_dataset("synthetic")
     assert again.fingerprint == genuine.fingerprint and np.asarray(again.frames("audio", 0)).any()
+    assert again.path.name == genuine.path.name + ".2"  # a new copy: never rewritten under a reader
+    assert genuine.path.is_dir()  # this process opened the damaged copy: kept while it lives …
+    assert open_dataset("synthetic").path == again.path
+    for marker in genuine.path.parent.glob(f".{genuine.path.name}.*.tmp"):
+        marker.unlink()  # … and removed by the first command that opens the dataset once no one uses it
+    open_dataset("synthetic")
+    assert not genuine.path.exists()
 
 
 # -- findings 6, 8, 9: nothing written before validation, stale temporaries removed, one writer per --out ------------

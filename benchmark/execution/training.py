@@ -70,8 +70,8 @@ def check_train_spec(spec: TrainSpec, device: str) -> None:
     """Every setting of one training validated before anything is trained (``avbench train``; ``avbench run``
     checks the same settings for its grid)."""
     check_precision(spec.precision)
-    validate.at_least(spec.seed, 0, "--seed")
-    validate.at_least(spec.epochs, 1, "--epochs")
+    validate.seed(spec.seed, "--seed")
+    validate.at_least(spec.epochs, 1, "--epochs", validate.MAX_EPOCHS)
     validate.device_name(device)
     check_task(spec.task)
     check_settings([spec.model], spec.config, spec.overrides)
