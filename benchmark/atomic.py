@@ -40,6 +40,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
             os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp_path, target)
+    except OSError as exc:
+        if exc.filename in (None, str(tmp_path)):  # a full disk names the file being written, not its temporary
+            exc.filename = str(target)
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
