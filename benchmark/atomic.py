@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from avbench.errors import UserError
 
 HOST = socket.gethostname()
@@ -245,6 +243,8 @@ def folder_lock(directory: str | os.PathLike[str], what: str, wait_s: float = 60
 
 @contextmanager
 def _held(path: Path, wait_s: float, busy: str, unwritable: str) -> Iterator[None]:
+    from filelock import FileLock, Timeout  # deferred: filelock (warns on import where fcntl is missing)
+
     lock = FileLock(str(path), timeout=wait_s)
     try:
         lock.acquire()
