@@ -144,13 +144,13 @@ def this_process() -> dict[str, Any]:
 
 
 def holder_alive(holder: Any) -> bool:
-    """Whether a holder record names a process that is still running (an unreadable record names nobody; one of
-    another host is taken as alive: it cannot be checked from here)."""
+    """Whether a holder record names a process of this host that is still running. An unreadable record names
+    nobody; a process of another host cannot be checked from here, and a run killed there must stay resumable
+    from here, so for it the lock file is the only guard."""
     if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) or not isinstance(holder.get("host"), str):
         return False
     started = holder.get("started") if isinstance(holder.get("started"), int) else None
-    alive = process_alive(holder["host"], holder["pid"], started)
-    return alive is None or alive
+    return process_alive(holder["host"], holder["pid"], started) is True
 
 
 def stale_temporary(path: Path, now: float | None = None) -> bool:

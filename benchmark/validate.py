@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from avbench.atomic import owner_tag
 from avbench.data.vocabulary import SPLITS
 from avbench.errors import UserError
 from avbench.cache import cache_dir
@@ -178,8 +179,8 @@ def path_name(path: str | Path, option: str) -> Path:
 def _probe_writable(directory: Path, option: str, given: str | Path) -> None:
     """Create and remove an empty temporary directory in ``directory``: the one test of writability that holds for
     every case (read-only mounts, ``/proc``, permissions, root)."""
-    try:
-        probe = tempfile.mkdtemp(prefix=".avbench-probe-", dir=directory)
+    try:  # named like every temporary (owner and .tmp), so even a probe interrupted here is swept
+        probe = tempfile.mkdtemp(prefix=f".avbench-probe.{owner_tag()}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise UserError(f"{option} {given}: cannot write in {directory} ({exc.strerror or exc})") from None
     os.rmdir(probe)
