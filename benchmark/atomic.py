@@ -147,7 +147,8 @@ def holder_alive(holder: Any) -> bool:
     """Whether a holder record names a process of this host that is still running. An unreadable record names
     nobody; a process of another host cannot be checked from here, and a run killed there must stay resumable
     from here, so for it the lock file is the only guard."""
-    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) or not isinstance(holder.get("host"), str):
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) \
+            or not isinstance(holder.get("host"), str):
         return False
     started = holder.get("started") if isinstance(holder.get("started"), int) else None
     return process_alive(holder["host"], holder["pid"], started) is True

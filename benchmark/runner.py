@@ -24,7 +24,8 @@ from typing import Any
 from rich.console import Console
 
 from avbench import validate
-from avbench.atomic import holder_alive, run_lock, sweep_temporaries, this_process, write_json, write_json_best_effort
+from avbench.atomic import (holder_alive, run_lock, sweep_temporaries, this_process, write_json,
+                            write_json_best_effort)
 from avbench.corpora.checks import recorded_problems
 from avbench.corruptions import get as get_corruption
 from avbench.data.datasets import open_dataset

@@ -538,7 +538,8 @@ def test_a_resume_leaves_nothing_behind_and_redoes_an_oversized_file(tmp_path, c
     (out / "run.json").write_text(json.dumps({**record(out), "status": "running"}))  # as if killed
     dead, alive = f"{owner_tag().rpartition('-')[0]}-{_dead_pid()}", owner_tag()
     checkpoints = session_cache / "checkpoints"
-    debris = [checkpoints / f".weights.safetensors.{dead}.k1ll3d.tmp", session_cache / f".unit-seconds.json.{dead}.x.tmp",
+    debris = [checkpoints / f".weights.safetensors.{dead}.k1ll3d.tmp",
+              session_cache / f".unit-seconds.json.{dead}.x.tmp",
               session_cache / "datasets" / f".synthetic-tiny-seed0-v3.{dead}.part.tmp" / "audio.bin",
               out / "predictions" / "ser" / "seed0" / f".modality.npz.{dead}.y.tmp"]
     for path in debris:

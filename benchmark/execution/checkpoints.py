@@ -42,8 +42,9 @@ def repair_layout(directory: Path) -> None:
     """Remove what stands where a checkpoint's files belong but is not a file (or, for the directory, not a
     directory), with a warning, so the checkpoint is retrained instead of failing with a traceback; what cannot be
     removed is one error line naming it."""
+    files = [directory / name for name in (JSON, WEIGHTS)]
     broken = [directory] if directory.exists() and not directory.is_dir() else [
-        directory / name for name in (JSON, WEIGHTS) if (directory / name).exists() and not (directory / name).is_file()]
+        path for path in files if path.exists() and not path.is_file()]
     for path in broken:
         found, belongs = ("a file", "a directory") if path == directory else ("a directory", "a file")
         warnings.warn(f"cached checkpoint {path} is {found} where {belongs} belongs; removing it and retraining")
