@@ -19,12 +19,13 @@ from typing import Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from avbench.output import formats, terminal  # noqa: E402
 from avbench import validate  # noqa: E402
 from avbench.data.datasets import open_dataset  # noqa: E402
 from avbench.corruptions import parse_selection  # noqa: E402
 from avbench.corruptions.configured import corruption_settings  # noqa: E402
-from avbench.errors import UserError  # noqa: E402
+from avbench.errors import UserError, environment_fault  # noqa: E402
 from avbench.execution.executors import start_local_workers  # noqa: E402
 from avbench.speed import bootstrap as bootstrap_speed  # noqa: E402
 from avbench.speed import main_job, scale  # noqa: E402
@@ -117,7 +118,8 @@ def run(
     config: str = typer.Option("tiny", help="tiny | paper"),
     set_: list[str] = typer.Option([], "--set", help="constructor override for every model key=value"),
     bootstrap: int = typer.Option(1000, help="bootstrap resamples for the confidence intervals"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<dataset>-<corruption>-<time>)"),
+    out_dir: Optional[str] = typer.Option(None, "--out",
+                                          help="run directory (default runs/<dataset>-<corruption>-<time>)"),
     executor: str = typer.Option("local", help="local | ray | slurm"),
     workers: Optional[int] = typer.Option(None, help="parallel units (default: number of cores)"),
     ray_address: Optional[str] = typer.Option(None, help="address of an existing Ray cluster"),
@@ -164,6 +166,8 @@ def show(
     from avbench.output.summary_table import print_summary_frame  # deferred: scipy, torch
     from avbench.rundir.run_view import open_run  # deferred: pydantic, scipy, torch
 
+    if html and Path(run_dir).is_dir():  # before an unfinished run is scored
+        validate.output_file(Path(run_dir) / "report.html", "--html: RUN_DIR/report.html")
     view = open_run(run_dir)
     status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
     out.print(f"run {run_dir} ({status}); dataset {view.dataset}; models {', '.join(view.labels)}; "
@@ -182,20 +186,21 @@ def compare(
     run_b: Path = typer.Argument(..., help="the run to compare with it (B); differences are B − A"),
     models: Optional[str] = typer.Option(None, "--models", help="MODEL (in both runs) or A_MODEL,B_MODEL "
                                          "(default: every model the runs share)"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="where compare.csv and the plots go "
-                                           "(default RUN_B/compare-<name of RUN_A>)"),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="where compare.csv and the plots go "
+                                          "(default RUN_B/compare-<name of RUN_A>)"),
 ) -> None:
     """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
     from avbench.output.compare import level_table, summary_table, write_outputs  # deferred: matplotlib
     from avbench.scoring.compare import compare_runs  # deferred: pandas and scipy
 
+    default = Path(run_b) / f"compare-{Path(run_a).resolve().name}"
+    target = validate.output_dir(out_dir if out_dir is not None else default)  # before the runs are scored
     a, b, comparisons = compare_runs(run_a, run_b, models)
     for comparison in comparisons:
         for table in (level_table(comparison, a, b), summary_table(comparison)):
             terminal.print_table(out, table)
             for note in table.notes:
                 out.print(note, markup=False, highlight=False)
-    target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"
     for path in write_outputs(comparisons, target):
         out.print(f"written: {path}", markup=False, highlight=False)
 
@@ -294,5 +299,17 @@ def main() -> None:
     try:
         app(prog_name="avbench")  # click itself turns usage errors into exit code 2
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error_line(str(exc))
         sys.exit(2)
+    except Exception as exc:  # a full disk, a read-only folder, a killed worker: one line, exit 1; a bug: traceback
+        fault = environment_fault(exc)
+        if fault is None:
+            raise
+        _error_line(str(fault))
+        sys.exit(1)
+
+
+def _error_line(message: str) -> None:
+    """``error: <message>`` in red; the message is printed as written (an install hint keeps ``[ray]``, a label
+    ``raver[n_ctx=16]``: rich would take them for markup)."""
+    err.print("[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True)

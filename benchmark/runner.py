@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import shutil
 import threading
 import time
 import warnings
 from collections.abc import Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,22 +24,25 @@ from typing import Any
 from rich.console import Console
 
 from avbench import validate
-from avbench.atomic import run_lock, write_json
+from avbench.atomic import (holder_alive, run_lock, sweep_temporaries, this_process, write_json,
+                            write_json_best_effort)
 from avbench.corpora.checks import recorded_problems
 from avbench.corruptions import get as get_corruption
 from avbench.corruptions.configured import identity as corruption_identity
 from avbench.corruptions.configured import resolve as resolve_corruption
 from avbench.data.datasets import open_dataset
 from avbench.data.store import FeatureStore
-from avbench.errors import UserError, unknown
+from avbench.data.verification import RunGuard
+from avbench.errors import EnvironmentFault, UserError, environment_fault, unknown
 from avbench.execution.checkpoints import config_hash
 from avbench.execution.contract import Contract, evaluation_record, merge_records
-from avbench.execution.executors import EXECUTORS, InlineExecutor, make_executor, start_local_workers
+from avbench.execution.executors import (EXECUTORS, EXTRAS, InlineExecutor, extra_module, make_executor,
+                                         start_local_workers)
 from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
 from avbench.execution.training import TrainSpec, check_precision
 from avbench.execution.units import UnitContext, run_eval_unit, run_train_unit
-from avbench.models import check_settings, model_class, names, task_for, unusable_reason
+from avbench.models import check_settings, format_label, model_class, names, task_for, unusable_reason
 from avbench.output import terminal
 from avbench.rundir import predictions
 from avbench.rundir.provenance import provenance
@@ -66,7 +69,7 @@ class RunSpec:
     config: str = "tiny"
     overrides: dict[str, Any] = field(default_factory=dict)
     bootstrap: int = 1000
-    out: Path | None = None
+    out: Path | str | None = None
     executor: str = "local"
     workers: int | None = None
     device: str = "cpu"
@@ -172,18 +175,28 @@ def check_spec(spec: RunSpec) -> None:
         raise UserError(f"--split must be {' or '.join(EVALUATION_SPLITS)}, got {spec.split!r}")
     check_precision(spec.precision)
     validate.unique(spec.seeds, "seeds")
+    if len(spec.seeds) > validate.MAX_SEEDS:
+        raise UserError(f"{len(spec.seeds):,} seeds; at most {validate.MAX_SEEDS:,}")
     for seed in spec.seeds:
-        validate.at_least(seed, 0, "every seed")
-    validate.at_least(spec.mask_seed, 0, "--mask-seed")
-    validate.at_least(spec.workers, 1, "--workers")
-    validate.at_least(spec.epochs, 1, "--epochs")
+        validate.seed(seed, "every seed")
+    validate.seed(spec.mask_seed, "--mask-seed")
+    validate.seed(spec.dataset_seed, "the dataset seed")
+    validate.at_least(spec.workers, 1, "--workers", validate.MAX_WORKERS)
+    validate.at_least(spec.epochs, 1, "--epochs", validate.MAX_EPOCHS)
     validate.bootstrap_count(spec.bootstrap)
     validate.device_name(spec.device)
     if spec.executor not in EXECUTORS:
         raise unknown("executor", spec.executor, EXECUTORS)
-    check_settings(requested_models(spec.models)[0] if spec.models != [ALL] else names(), spec.config,
-                   spec.overrides)
+    if spec.ray_address is not None and spec.executor != "ray":
+        raise UserError(f"--ray-address is for --executor ray, not {spec.executor}")
+    chosen = requested_models(spec.models)[0] if spec.models != [ALL] else names()
+    check_settings(chosen, spec.config, spec.overrides)
+    for name in chosen:  # a label is a directory name of the run
+        validate.path_name(format_label(name, spec.overrides), "--set (the model label it makes)")
+    validate.output_dir(spec.out if spec.out is not None else Path("runs"), "--out")
     validate.checkpoint_cache()
+    if spec.executor in EXTRAS:
+        extra_module(spec.executor)  # a missing extra is one line before anything is written
 
 
 def prepare(spec: RunSpec, store: FeatureStore) -> RunSpec:
@@ -198,23 +211,22 @@ def prepare(spec: RunSpec, store: FeatureStore) -> RunSpec:
     return replace(spec, models=models)
 
 
-def _remove_stale_temporaries(out: Path) -> None:
-    """Temporary files of writes killed part-way (``.<name>.<random>.tmp``): nobody else writes here (we hold the
-    lock), so every one of them is garbage."""
-    for tmp in out.rglob(".*.tmp"):
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-
-
 def _unit_result(future: Future, kind: str, ts: TrainSpec, store: Any) -> Any:
-    """A unit's outcome; its user error re-raised naming the unit, so a grid of many models says which failed."""
+    """A unit's outcome; its user error re-raised naming the unit, so a grid of many models says which failed; a
+    worker that died or a machine fault (full disk, file-size limit) becomes one line naming the unit."""
     try:
         return future.result()
     except UserError as exc:
         task = task_for(model_class(ts.model), store.labelled_tasks, ts.task)
         raise UserError(f"{kind} of {ts.label} (seed {ts.seed}, task {task}) failed: {exc}") from None
+    except BrokenProcessPool:
+        raise EnvironmentFault(f"a worker process died during {kind} of {ts.label} (seed {ts.seed}): killed or out "
+                               "of memory; run the same command again to resume") from None
+    except Exception as exc:
+        fault = environment_fault(exc)
+        if fault is None:
+            raise
+        raise EnvironmentFault(f"{kind} of {ts.label} (seed {ts.seed}) failed: {fault}") from None
 
 
 def _import_in_background(module: str) -> None:
@@ -237,18 +249,18 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     start_local_workers(spec.executor, spec.workers)  # first: their import of torch overlaps the checks below
     check_spec(spec)  # every value checked before the dataset is opened or anything is written
     console = console or terminal.console(stderr=True)
-    store = open_dataset(spec.dataset, seed=spec.dataset_seed)
+    store = open_dataset(spec.dataset, seed=spec.dataset_seed, verify=False)  # content: the guard below
     spec = prepare(spec, store)
     corruptions = [resolve_corruption(name, spec.corruption_settings) for name in spec.corruptions]
-    out = Path(spec.out) if spec.out else _default_out(spec)
+    out = Path(spec.out) if spec.out is not None else _default_out(spec)
     info_path = out / RUN_JSON
     if info_path.exists() and not spec.resume:
         raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    previous = _read_previous(out)
-    if previous is not None and previous.spec_hash != config_hash(spec.identity()):
-        raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
+    _check_previous(out, spec)
+    read = {m for name in spec.models for m in model_class(name).modalities}
+    guard = RunGuard(store, read, store.verified)  # a large store is verified while the first units run
     with run_lock(out):
-        return _run_locked(spec, store, corruptions, out, console, progress)
+        return _run_locked(spec, store, corruptions, out, console, progress, guard)
 
 
 def _read_previous(out: Path) -> RunRecord | None:
@@ -261,23 +273,68 @@ def _read_previous(out: Path) -> RunRecord | None:
         raise UserError(f"{exc}; choose another --out") from None
 
 
+def _check_previous(out: Path, spec: RunSpec) -> RunRecord | None:
+    """``out`` may take this run: empty, the same grid (resumed), or a run of another grid that failed or was
+    killed before it produced any predictions (the corrected command takes its place). A run whose recorded
+    holder process is still running is refused even when its lock file was deleted."""
+    previous = _read_previous(out)
+    if previous is None:
+        return None
+    holder = previous.holder
+    if previous.status == "running" and holder_alive(holder) and not _is_this_process(holder):
+        raise UserError(f"{out} is being written by another avbench run (pid {holder['pid']} on {holder['host']}); "
+                        "wait for it or choose another --out")
+    if previous.spec_hash != config_hash(spec.identity()) and (
+            previous.complete or any((out / "predictions").rglob("*.npz"))):
+        raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
+    return previous
+
+
+def _is_this_process(holder: Any) -> bool:
+    """A record naming this very process is a leftover of an earlier call in it (we hold the lock now)."""
+    me = this_process()
+    return isinstance(holder, dict) and (holder.get("host"), holder.get("pid")) == (me["host"], me["pid"])
+
+
+def _failure(exc: BaseException) -> str:
+    """The reason a failed run's record gives: the one line the command printed."""
+    fault = environment_fault(exc)
+    if fault is not None:
+        return str(fault)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) or type(exc).__name__
+
+
 def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, console: Console,
-                progress: bool) -> Path:
+                progress: bool, guard: RunGuard) -> Path:
+    """The run, its record first ``running`` (with this process as its holder), then ``complete``; on any failure
+    ``failed`` with the one-line reason (written in place when the disk is too full for a new file)."""
+    info_path = out / RUN_JSON
+    _check_previous(out, spec)  # again under the lock: another writer may have finished meanwhile
+    running = {"status": "running", "spec_hash": config_hash(spec.identity()), "holder": this_process(),
+               "spec": json.loads(json.dumps(asdict(spec), default=str))}
+    try:
+        sweep_temporaries(out, everything=True)  # we hold the lock: every temporary here is a killed write's
+        write_json(info_path, running)
+        return _execute(spec, store, corruptions, out, console, progress, guard)
+    except BaseException as exc:
+        record = {**running, "status": "failed", "error": _failure(exc)}
+        del record["holder"]
+        write_json_best_effort(info_path, record)
+        raise
+
+
+def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, console: Console, progress: bool,
+             guard: RunGuard) -> Path:
     from avbench.output.run_report import write_report  # deferred: matplotlib (imported meanwhile, see below)
 
     started = time.time()
     info_path = out / RUN_JSON
-    previous = _read_previous(out)  # again under the lock: another writer may have finished meanwhile
-    if previous is not None and previous.spec_hash != config_hash(spec.identity()):
-        raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
-    _remove_stale_temporaries(out)
-    write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
-                           "spec": json.loads(json.dumps(asdict(spec), default=str))})
-
     train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs, spec.precision)
                    for m in spec.models for seed in spec.seeds]
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
-                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split,
+                      mask_seed=spec.mask_seed, device=spec.device, split=spec.split, store_path=str(store.path),
                       extra={"corruption_settings": spec.corruption_settings} if spec.corruption_settings else {})
     pending_evals = {ts: [c.name for c in corruptions
                           if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
@@ -311,6 +368,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                 _import_in_background("avbench.output.plots")  # needed at the end, when it would run alone
             while futures:
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                if guard.failed() is not None:  # the store's background verification failed: stop now
+                    raise guard.failed()  # type: ignore[misc]
                 for future in done:
                     kind, ts = futures.pop(future)
                     outcome = _unit_result(future, kind, ts, store)
@@ -330,13 +389,11 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                         score(ts.label)
         finished = True
         record_seconds(seconds, spec.dataset, spec.config)
-    except BaseException as exc:
-        write_json(info_path, {**read_record(out).as_dict(), "status": "failed", "error": str(exc)})
-        raise
     finally:
         # When every unit has finished, the workers' exit (for spawned workers, ~1 s of interpreter teardown each)
         # overlaps the scoring below instead of delaying it; after a failure, wait for them.
         executor.shutdown(wait=not finished, cancel_futures=True)
+    guard.check()  # scores only from a store verified and unchanged since the run began
     evaluation = evaluation_records(out, labels, spec.seeds, corruptions)
     write_scores(out, merge_scores([scored[label] for label in labels]))
     info = provenance(spec, store, labels, corruptions, started, weights)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -19,12 +21,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from avbench.atomic import owner_tag
 from avbench.data.vocabulary import SPLITS
 from avbench.errors import UserError
 from avbench.cache import cache_dir
 from decimal import Decimal, InvalidOperation
 
 MIN_BOOTSTRAP = 100  # fewer resamples give intervals too coarse to mean anything: refused
+# Upper bounds of integer options, so a typo (an extra zero, a pasted 1e20) is one line before any work, never an
+# overflow deep inside numpy or an allocation after an hour of training.
+MAX_BOOTSTRAP = 20_000  # resample counts are resamples × clips float64: 240 MB for 1,500 test clips
+MAX_SEED = 2**32 - 1  # numpy's and every recipe's seeding takes 32 bits
+MAX_SEEDS = 1000  # `--seeds N` trains N checkpoints per model
+MAX_EPOCHS = 10_000
+MAX_WORKERS = 4096
+NAME_MAX = 255  # bytes per path component on every common file system
 WARN_BOOTSTRAP = 1000  # below this the interval ends move visibly between bootstrap seeds: warned
 CLAIM_DECIMALS = 3  # a claim is checked to at least this many decimals, however few it was written with
 MAX_NPZ_BYTES = 512 * 2**20  # a predictions file larger than this uncompressed is refused unread
@@ -40,10 +51,17 @@ class StoreError(UserError):
 
 
 # -- CLI values ----------------------------------------------------------------------------------------------------
-def at_least(value: int | None, minimum: int, option: str) -> int | None:
-    """``None`` (not given) passes; anything given must be an integer ≥ ``minimum`` (0 is not "not given")."""
-    if value is not None and value < minimum:
+def at_least(value: int | None, minimum: int, option: str, maximum: int | None = None) -> int | None:
+    """``None`` (not given) passes; anything given must be an integer ≥ ``minimum`` (0 is not "not given") and,
+    where the option has one, ≤ ``maximum``."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UserError(f"{option} must be an integer, got {value!r}")
+    if value < minimum:
         raise UserError(f"{option} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{option} must be at most {maximum:,}, got {value:,}")
     return value
 
 
@@ -61,6 +79,11 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return result
 
 
+def seed(value: int | None, option: str) -> int | None:
+    """A seed: 0 … :data:`MAX_SEED`."""
+    return at_least(value, 0, option, MAX_SEED)
+
+
 def unique(values: Sequence[Any], option: str) -> list[Any]:
     """Repeated models, seeds or corruptions would duplicate rows and fake the width of an interval."""
     seen, repeated = set(), []
@@ -76,7 +99,7 @@ def unique(values: Sequence[Any], option: str) -> list[Any]:
 def seed_values(seeds: int, seed_list: str | None) -> list[int]:
     """``--seeds N`` → 0..N-1, or ``--seed-list`` parsed: non-negative and distinct."""
     if seed_list is None:
-        at_least(seeds, 1, "--seeds")
+        at_least(seeds, 1, "--seeds", MAX_SEEDS)
         return list(range(seeds))
     try:
         values = [int(s) for s in seed_list.split(",") if s.strip()]
@@ -84,8 +107,10 @@ def seed_values(seeds: int, seed_list: str | None) -> list[int]:
         raise UserError(f"--seed-list expects comma-separated integers, got {seed_list!r}") from None
     if not values:
         raise UserError("--seed-list names no seed")
+    if len(values) > MAX_SEEDS:
+        raise UserError(f"--seed-list names {len(values):,} seeds; at most {MAX_SEEDS:,}")
     for value in values:
-        at_least(value, 0, "every --seed-list seed")
+        seed(value, "every --seed-list seed")
     return unique(values, "--seed-list")
 
 
@@ -95,6 +120,8 @@ def bootstrap_count(n: Any, where: str = "--bootstrap") -> int:
         raise UserError(f"{where} must be an integer number of resamples, got {n!r}")
     if n < MIN_BOOTSTRAP:
         raise UserError(f"{where} must be at least {MIN_BOOTSTRAP} resamples for a meaningful interval, got {n}")
+    if n > MAX_BOOTSTRAP:
+        raise UserError(f"{where} must be at most {MAX_BOOTSTRAP:,} resamples, got {n:,}")
     if n < WARN_BOOTSTRAP:
         warnings.warn(f"{where} {n} < {WARN_BOOTSTRAP}: interval ends will vary noticeably between resample seeds")
     return n
@@ -115,13 +142,63 @@ def device_name(device: str) -> str:
     return device
 
 
-def output_file(path: Path | None, option: str = "--out") -> Path | None:
-    """A file to be written: its directory must already exist (nothing is created on a typo)."""
-    if path is not None and not path.expanduser().parent.is_dir():
-        raise UserError(f"{option} {path}: directory {path.expanduser().parent} does not exist")
-    if path is not None and path.expanduser().is_dir():
+def output_file(path: str | Path | None, option: str = "--out") -> Path | None:
+    """A file to be written: named (not ``""``), with names the file system takes, in a directory that already
+    exists (nothing is created on a typo) and can be written; not a directory."""
+    if path is None:
+        return None
+    target = path_name(path, option)
+    if not target.parent.is_dir():
+        raise UserError(f"{option} {path}: directory {target.parent} does not exist")
+    if target.is_dir():
         raise UserError(f"{option} {path} is a directory; give a file name")
-    return path
+    _probe_writable(target.parent, option, path)
+    return target
+
+
+def output_dir(path: str | Path | None, option: str = "--out") -> Path | None:
+    """A directory to be written (created when the command writes): named (not ``""``), with names the file system
+    takes, not an existing file, and inside a folder that can be written — checked before any work, so a typo never
+    costs a training run."""
+    if path is None:
+        return None
+    target = path_name(path, option)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{option} {path} exists and is not a directory")
+    existing = target
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is not a directory")
+    _probe_writable(existing, option, path)
+    return target
+
+
+def path_name(path: str | Path, option: str) -> Path:
+    """``path`` as a :class:`Path`, refused when empty or when one of its names is longer than file systems take."""
+    text = str(path)
+    if not text.strip():
+        raise UserError(f"{option} is empty; give a path")
+    if "\0" in text:
+        raise UserError(f"{option} {text!r} contains a NUL character")
+    target = Path(text).expanduser()
+    for part in target.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise UserError(f"{option}: the name {part[:40]}… is {len(os.fsencode(part))} bytes long; file systems "
+                            f"take at most {NAME_MAX}")
+    return target
+
+
+def _probe_writable(directory: Path, option: str, given: str | Path) -> None:
+    """Create and remove an empty temporary directory in ``directory``: the one test of writability that holds for
+    every case (read-only mounts, ``/proc``, permissions, root)."""
+    try:  # named like every temporary (owner and .tmp), so even a probe interrupted here is swept
+        probe = tempfile.mkdtemp(prefix=f".avbench-probe.{owner_tag()}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UserError(f"{option} {given}: cannot write in {directory} ({exc.strerror or exc})") from None
+    os.rmdir(probe)
 
 
 def writable_directory(path: Path, what: str) -> Path:
@@ -292,10 +369,11 @@ def run_record(info: dict[str, Any], where: str) -> None:
         unique(list(info["corruptions"]), f"{where}: corruptions")
 
 
-def npz_members(path: Path, allowed: Sequence[str], where: str) -> None:
-    """Only ``allowed`` arrays, :data:`MAX_NPZ_BYTES` uncompressed at most, each holding what its header declares —
-    all read from the zip directory and the .npy headers before any array is decompressed (a 1 MB file can
-    otherwise expand to gigabytes)."""
+def npz_members(path: Path, allowed: Sequence[str], where: str) -> dict[str, tuple[int, ...]]:
+    """Only ``allowed`` arrays, :data:`MAX_NPZ_BYTES` uncompressed at most, each holding exactly what its header
+    declares — all read from the zip directory and the .npy headers before any array is decompressed (a 1 MB file
+    can otherwise expand to gigabytes). Returns every array's declared shape."""
+    shapes: dict[str, tuple[int, ...]] = {}
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -313,12 +391,19 @@ def npz_members(path: Path, allowed: Sequence[str], where: str) -> None:
                     read_header = np.lib.format.read_array_header_1_0 if major == 1 else \
                         np.lib.format.read_array_header_2_0
                     shape, _, dtype = read_header(fh)
+                    header = fh.tell()
                 if dtype.hasobject:
                     raise UserError(f"{where}: {path.name} array {key!r} holds objects: cannot be read without pickle")
-                if math.prod(shape) * dtype.itemsize > member.file_size:
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > member.file_size:
                     raise UserError(f"{where}: {path.name} array {key!r} declares more data than it holds")
+                if member.file_size > header + declared:
+                    raise UserError(f"{where}: {path.name} array {key!r} holds {member.file_size - header:,} bytes, "
+                                    f"more than the {declared:,} its header declares")
+                shapes[key] = tuple(shape)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise UserError(f"{where}: {path.name} is not a readable .npz file ({exc})") from None
+    return shapes
 
 
 def claim_tolerance(text: str, key: str) -> float:

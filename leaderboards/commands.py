@@ -42,18 +42,18 @@ def leaderboard(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="only this dataset (e.g. crema-d, synthetic)"),
     corruption: Optional[str] = typer.Option(None, "--corruption", help="only this board: a corruption or 'clean'"),
     fmt: str = typer.Option("md", "--format", help=formats.help_text(formats.TABLES)),
-    out: Optional[Path] = typer.Option(None, "--out", help="write to this file instead of printing"),
+    out: Optional[str] = typer.Option(None, "--out", help="write to this file instead of printing"),
     entries: Optional[Path] = typer.Option(None, "--entries", help="entries directory (default: the shipped one)"),
 ) -> None:
     """Ranked leaderboards from the entries: clean score, robustness area, relative/effective robustness, Brier,
     per-emotion F1, intervals and significance against the top."""
-    validate.output_file(out)
+    target = validate.output_file(out)
     text = render(fmt, dataset, corruption, entries)
     if out is None:
         typer.echo(text, nl=False)
     else:
-        write_text(out, text)
-        typer.echo(f"written: {out}")
+        write_text(target, text)
+        typer.echo(f"written: {target}")
 
 
 def submit(

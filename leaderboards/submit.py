@@ -1,4 +1,5 @@
-"""``avbench submit``: recompute a submitted run from its per-clip predictions and write ``verified`` entries.
+"""``avbench submit``: re-infer and recompute a submitted run from its per-clip predictions and write ``verified``
+entries.
 
 Every number in a verified entry comes from avbench's own rescoring (:func:`avbench.scoring.summary.score_run`, the code
 that writes ``results.csv``), never from the submission. The claimed numbers — ``--claimed FILE`` or, without it,
@@ -23,10 +24,12 @@ import numpy as np
 import pandas as pd
 
 from avbench import __version__, validate
+from avbench.atomic import folder_lock
 from avbench.errors import UserError
 from avbench.leaderboards.board import CLEAN_BOARD, build_board
 from avbench.leaderboards.schema import (Entry, MetricValue, ModelInfo, Protocol, entry_path, load_entry,
                                          write_entry)
+from avbench.leaderboards.reinfer import reinfer_submission
 from avbench.leaderboards.verify import Submission, verify_run
 from avbench.scoring.robustness import curve_area
 from avbench.scoring.summary import score_run
@@ -67,7 +70,7 @@ def read_claims(path: str | Path) -> tuple[list[Claim], dict[str, dict[str, str]
     if not path.is_file():
         raise UserError(f"claims file {path} does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of a column name
     except UnicodeDecodeError:
         raise UserError(f"claims file {path} is not UTF-8 text (binary file?)") from None
     if "\0" in text:
@@ -215,21 +218,24 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
 
 
 def check_replacements(entries: list[Entry], entries_dir: str | Path | None, replace_existing: bool) -> None:
-    """A verified entry is bound to its weights: overwriting it with other weights needs ``--replace``."""
+    """An entry is never overwritten by accident: replacing any existing one (verified or reported, same weights
+    or not) needs ``--replace``."""
+    if replace_existing:
+        return
     for entry in entries:
         path = entry_path(entry, entries_dir)
-        if not path.exists() or replace_existing:
-            continue
-        existing = load_entry(path)
-        if existing.provenance == "verified" and existing.model.checkpoint_hash != entry.model.checkpoint_hash:
-            raise UserError(f"{path.name} already holds a verified entry for {entry.model.label!r} with other weights "
-                            f"(checkpoint {existing.model.checkpoint_hash}, submitted "
-                            f"{entry.model.checkpoint_hash}); pass --replace to overwrite it")
+        if path.exists():
+            existing = load_entry(path)
+            raise UserError(f"{path.name} already holds a {existing.provenance} entry for {entry.model.label!r} "
+                            f"(checkpoint {existing.model.checkpoint_hash}, submitted {entry.model.checkpoint_hash}); "
+                            "pass --replace to overwrite it")
 
 
 def submit_run(path: str | Path, claimed: str | Path | None = None, entries_dir: str | Path | None = None,
                store: str | Path | None = None, replace_existing: bool = False) -> list[Path]:
-    """Verify a run directory and write one verified entry per model; returns the written paths."""
+    """Verify a run directory — protocol, predictions, rescoring, and re-inference of a sample by the checkpoints
+    they name — and write one verified entry per model; returns the written paths. Submits to one entries folder
+    are serialised (a lock in it), so two at once can never both replace the same entry."""
     if not Path(path).is_dir():
         raise UserError(f"submission {path} is not a directory")
     if claimed is None:
@@ -240,8 +246,10 @@ def submit_run(path: str | Path, claimed: str | Path | None = None, entries_dir:
     else:
         claims, meta = read_claims(claimed)
     sub = verify_run(path, store)
+    reinfer_submission(sub)
     recomputed, distributions, n_resamples, boot_seed = _recompute(sub)
     check_claims(claims, recomputed, sub.labels)
     entries = build_entries(sub, recomputed, distributions, n_resamples, boot_seed, meta)
-    check_replacements(entries, entries_dir, replace_existing)  # all paths checked before the first write
-    return [write_entry(entry, entries_dir) for entry in entries]
+    with folder_lock(entry_path(entries[0], entries_dir).parent, "submit"):
+        check_replacements(entries, entries_dir, replace_existing)  # all paths checked before the first write
+        return [write_entry(entry, entries_dir) for entry in entries]

@@ -25,7 +25,6 @@ from avbench.errors import UserError
 from avbench.rundir.record import RUN_JSON, read_record
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task, names as task_names
-from avbench.execution.training import TrainSpec, checkpoint_dir
 from avbench.execution.units import mask_digests
 from avbench.models import REGISTRY, parse_label
 from avbench.rundir.provenance import model_code_hash
@@ -49,6 +48,7 @@ class Submission:
     checkpoint_hashes: dict[str, str | None]  # label -> checked digest of its seeds' weights (None: none claimed)
     code_hashes: dict[str, str | None]  # label -> this avbench's digest of the model's code (None: not registered)
     evaluation: dict[str, dict[str, Any]]  # label -> mask access and evaluation path (avbench.execution.contract)
+    weights: dict[tuple[str, int], str | None]  # (label, seed) -> the checkpoint digest its predictions carry
 
 
 def _read_run_json(run_dir: Path) -> dict[str, Any]:
@@ -201,9 +201,10 @@ def verify_run(run_dir: str | Path, store_path: str | Path | None = None) -> Sub
         seeds=seeds, corruptions=corruptions, digests=digests,
         clip_ids_sha256=hashlib.sha256("\n".join(test_ids.tolist()).encode()).hexdigest(),
         predictions_sha256={label: _sha256_files(paths) for label, paths in files.items()},
-        checkpoint_hashes={label: _checkpoint_hash(info, label, seeds, weights, store) for label in labels},
+        checkpoint_hashes={label: _checkpoint_hash(info, label, seeds, weights) for label in labels},
         code_hashes={label: _code_hash(info, label) for label in labels},
         evaluation={label: merge_records(found) for label, found in records.items()},
+        weights={key: next(iter(found)) for key, found in weights.items()},  # one per seed: checked above
     )
 
 
@@ -218,10 +219,11 @@ def _weights_of(data: dict[str, np.ndarray], where: str) -> str | None:
 
 
 def _checkpoint_hash(info: dict[str, Any], label: str, seeds: list[int],
-                     weights: dict[tuple[str, int], set[str | None]], store: FeatureStore) -> str | None:
+                     weights: dict[tuple[str, int], set[str | None]]) -> str | None:
     """The checkpoint digest an entry may record: the one the predictions themselves carry, equal to what
-    ``run.json`` claims and to the checkpoint in this machine's cache when it is there. A claimed hash that the
-    predictions do not carry cannot be checked, and is refused."""
+    ``run.json`` claims (that it is the checkpoint this machine has, or retrains, for the run's settings is checked
+    by re-inference: :mod:`avbench.leaderboards.reinfer`). A claimed hash that the predictions do not carry cannot
+    be checked, and is refused."""
     per_seed: dict[int, str | None] = {}
     for seed in seeds:
         found = weights.get((label, seed), {None})
@@ -240,22 +242,7 @@ def _checkpoint_hash(info: dict[str, Any], label: str, seeds: list[int],
     combined = hashlib.sha256("".join(per_seed[s] or "" for s in sorted(per_seed)).encode()).hexdigest()
     if claimed is not None and claimed != combined:
         raise UserError(f"{label}: run.json's checkpoint hash differs from the predictions' weights")
-    _check_cached_weights(info, label, per_seed, store)
     return combined
-
-
-def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, str | None],
-                          store: FeatureStore) -> None:
-    """Where this machine has trained the model the run names, its weights must be the predictions' weights."""
-    model, overrides = parse_label(label)[0], info.get("overrides") or {}
-    if model not in REGISTRY or not isinstance(overrides, dict) or not isinstance(info.get("config", "tiny"), str):
-        return
-    for seed, digest in per_seed.items():
-        spec = TrainSpec(model, seed, info.get("config", "tiny"), info.get("task"), overrides, info.get("epochs"))
-        weights_file = checkpoint_dir(spec, store) / "weights.safetensors"
-        if weights_file.is_file() and hashlib.sha256(weights_file.read_bytes()).hexdigest() != digest:
-            raise UserError(f"{label} seed {seed}: the predictions were not made by {model!r}'s checkpoint "
-                            f"({weights_file.parent.name} has other weights)")
 
 
 def _code_hash(info: dict[str, Any], label: str) -> str | None:

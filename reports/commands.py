@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from avbench import validate
 from avbench.errors import UserError
 from avbench.validate import MIN_BOOTSTRAP
 from avbench.reports.base import Settings
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the reports pull in plotting and the summariser: imported w
 def report(
     name: str = typer.Argument(..., help="report name (see `avbench list reports`) or 'all'"),
     results: Path = typer.Option(Path("runs"), "--results", help="a run directory, or a root holding runs"),
-    out: Optional[Path] = typer.Option(None, "--out", help="where to write the report files (default RESULTS/reports)"),
+    out: Optional[str] = typer.Option(None, "--out", help="where to write the report files (default RESULTS/reports)"),
     compare_published: bool = typer.Option(False, "--compare-published",
                                            help="put the paper's reported numbers beside the reproduced ones"),
     dataset: str = typer.Option("synthetic", "--dataset", help="dataset of the runs (embedded name or store path)"),
@@ -35,7 +36,13 @@ def report(
 
     if config not in ("tiny", "paper"):
         raise UserError(f"--config must be tiny or paper, got {config!r}")
-    options = Options(results=results, out=out if out is not None else results / "reports",
+    validate.at_least(seeds, 1, "--seeds", validate.MAX_SEEDS)
+    validate.bootstrap_count(bootstrap)
+    validate.at_least(epochs, 1, "--epochs", validate.MAX_EPOCHS)
+    target = validate.output_dir(out if out is not None else results / "reports", "--out")  # before any run
+    if run_missing if run_missing is not None else name == ALL:
+        validate.output_dir(results, "--results")  # the missing runs are written there
+    options = Options(results=results, out=target,
                       settings=Settings(dataset=dataset, seeds=seeds, config=config),
                       compare_published=compare_published,
                       run_missing=run_missing if run_missing is not None else name == ALL,

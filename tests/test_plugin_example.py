@@ -1,5 +1,6 @@
 """The documented plugin path end to end: the example package registers a model through the ``avbench.models``
-entry point, ``avbench run`` trains and evaluates it, ``avbench submit`` verifies it, the leaderboard ranks it.
+entry point, ``avbench run`` trains and evaluates it, ``avbench submit`` verifies it (re-inferring it from the installed
+plugin), the leaderboard ranks it.
 
 The entry point is made visible the way an installed wheel would: a ``*.dist-info`` directory with
 ``entry_points.txt`` and ``METADATA`` on ``PYTHONPATH`` next to the package, in a fresh interpreter.
@@ -16,6 +17,7 @@ import torch
 from avbench.leaderboards.commands import render
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import submit_run
+from avbench.models import REGISTRY
 from avbench.models.base import FeatureDims
 
 PLUGIN = Path(__file__).resolve().parents[1] / "leaderboards" / "example_plugin"
@@ -54,7 +56,8 @@ def test_example_model_stays_finite_without_a_modality() -> None:
     assert probs.shape == (2, 6) and torch.isfinite(probs).all()
 
 
-def test_plugin_registers_runs_and_is_submitted(session_cache: Path, synthetic, tmp_path: Path) -> None:
+def test_plugin_registers_runs_and_is_submitted(session_cache: Path, synthetic, tmp_path: Path,
+                                                monkeypatch) -> None:
     env = {**os.environ, "AVBENCH_CACHE": str(session_cache), "AVBENCH_THREADS": "1", "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join([str(_dist_info(tmp_path / "site")), str(PLUGIN),
                                           os.environ.get("PYTHONPATH", "")])}
@@ -65,11 +68,15 @@ def test_plugin_registers_runs_and_is_submitted(session_cache: Path, synthetic, 
     assert done.returncode == 0, done.stderr[-2000:]
     assert (run_dir / "predictions" / "example-gated-mean" / "seed0" / "modality.npz").is_file()
 
+    # Submit re-infers the model from this machine's installation of the plugin (never from the submission, which
+    # stays data): made visible here as in the run's interpreter, its entry points read again.
     entries = tmp_path / "entries"
-    for name in ("avbench_example_plugin.model", "avbench_example_plugin"):  # submissions are data: never imported
-        sys.modules.pop(name, None)
+    monkeypatch.syspath_prepend(str(PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(REGISTRY, "_plugins_loaded", False)
+    monkeypatch.setattr(REGISTRY, "_entries", dict(REGISTRY._entries))
     (written,) = submit_run(run_dir, entries_dir=entries)
-    assert "avbench_example_plugin" not in sys.modules
+    assert sys.modules["avbench_example_plugin.model"].__file__.startswith(str(PLUGIN))
     (entry,) = load_entries(entries)
     assert (entry.model.label, entry.provenance, entry.protocol.dataset) == ("example-gated-mean", "verified",
                                                                             "synthetic")

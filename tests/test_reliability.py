@@ -1,16 +1,21 @@
-"""Reliability findings of issue 15, each through the real CLI entry point (``avbench.cli.main``, in process so
-the suite stays fast): bad input is one line and exit code 2 with nothing written, stores are verified from their
-content, runs lock and clean up after themselves, and pool workers never outlive their run."""
+"""Reliability findings of issues 15 and 29, each through the real CLI entry point (``avbench.cli.main``, in process
+so the suite stays fast): bad input is one line and exit code 2 with nothing written; a machine fault (full disk,
+read-only cache, file-size limit, killed worker) is one line and exit code 1, leaves run.json ``failed`` and lets
+the corrected command run; stores are verified from their content; runs lock and clean up after themselves; pool
+workers never outlive their run; and a submission is verified by re-inferring its checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
 import os
 import shutil
+import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -18,10 +23,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avbench import validate
+from filelock import FileLock, Timeout
+
+import avbench
+from avbench import cache as cache_module
+from avbench import runner, validate
+from avbench.atomic import HOST, owner_tag, process_start
 from avbench.corruptions import get as get_corruption
 from avbench.data.datasets import open_dataset
 from avbench.data.store import StoreWriter
+from avbench.errors import UserError
+from avbench.execution.training import TrainSpec, checkpoint_dir
+from avbench.leaderboards.schema import load_entries
+from avbench.leaderboards.submit import submit_run
+from avbench.rundir import predictions
 
 CREMA_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "crema-d"
 
@@ -117,7 +132,19 @@ def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli
         [*run, "--bootstrap", "-5"], [*run, "--models", "ser,ser"], [*run, "--corruption", "markov,markov"],
         ["train", "--model", "ser", "--epochs", "0"], ["train", "--model", "ser", "--seed", "-1"],
         ["leaderboard", "--out", str(tmp_path / "missing" / "board.md")],
+        # issue 29: bounds of integer options, outputs refused before any work, for every command that writes
+        [*run, "--seeds", str(10**20)], [*run, "--seed-list", f"0,{2**40}"], [*run, "--mask-seed", str(10**20)],
+        [*run, "--bootstrap", str(10**11)], [*run, "--epochs", str(10**9)], [*run, "--workers", str(10**9)],
+        ["train", "--model", "ser", "--seed", str(10**20)], [*run[:-2], "--out", ""],
+        [*run[:-2], "--out", str(tmp_path / ("r" * 300))], [*run[:-2], "--out", str(tmp_path / "a-file")],
+        [*run[:-2], "--out", "/proc/avbench-run"], [*run, "--ray-address", "127.0.0.1:6379"],
+        ["report", "all", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "a-file")],
+        ["compare", str(tmp_path / "good"), str(tmp_path / "good"), "--out", "/proc/avbench-compare"],
+        ["compare", str(tmp_path / "good"), str(tmp_path / "good"), "--out", ""],
+        ["leaderboard", "--out", ""], ["leaderboard", "--out", "/proc/board.md"],
+        ["leaderboard", "--out", str(tmp_path / ("b" * 300))],
     ]
+    (tmp_path / "a-file").write_text("not a directory")
     if not __import__("torch").cuda.is_available():
         cases.append([*run, "--device", "cuda"])
     for name, damage in STORE_DAMAGE.items():
@@ -220,14 +247,23 @@ def test_altered_store_is_named_and_embedded_cache_is_regenerated(tmp_path, cli,
     del meta["files"], meta["hash_order"]  # a store written before per-file digests: the fingerprint itself
     (store / "meta.json").write_text(json.dumps(meta))
     code, err = cli("run", "--dataset", str(store), "--models", "ser", "--out", str(tmp_path / "out"))
-    assert code == 2 and "content fingerprint" in err and "audio.bin" in err
+    assert code == 2 and "content fingerprint" in err  # one digest over every file: no file to name
 
     genuine = open_dataset("synthetic")
     audio = genuine.path / "audio.bin"
-    audio.write_bytes(bytes(audio.stat().st_size))  # zeros: same size, other content
+    stamp = audio.stat()
+    audio.write_bytes(bytes(audio.stat().st_size))  # zeros: same size, other content …
+    os.utime(audio, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # … and the old time (`touch -r`)
     with pytest.warns(UserWarning, match="regenerating"):
         again = open_dataset("synthetic")
     assert again.fingerprint == genuine.fingerprint and np.asarray(again.frames("audio", 0)).any()
+    assert again.path.name == genuine.path.name + ".2"  # a new copy: never rewritten under a reader
+    assert genuine.path.is_dir()  # this process opened the damaged copy: kept while it lives …
+    assert open_dataset("synthetic").path == again.path
+    for marker in genuine.path.parent.glob(f".{genuine.path.name}.*.tmp"):
+        marker.unlink()  # … and removed by the first command that opens the dataset once no one uses it
+    open_dataset("synthetic")
+    assert not genuine.path.exists()
 
 
 # -- findings 6, 8, 9: nothing written before validation, stale temporaries removed, one writer per --out ------------
@@ -313,3 +349,323 @@ def test_npz_with_extra_or_oversized_arrays_is_refused_unread(tmp_path, monkeypa
         archive.writestr("outputs.npy", header.getvalue() + bytes(16))
     with pytest.raises(validate.UserError, match="declares more data"):
         validate.npz_members(path, ["outputs"], "x")
+
+
+# == issue 29: every fault is one line with nothing left behind; verified means re-inferred ========================
+RUN = ["run", "--models", "ser", "--corruption", "modality", "--epochs", "1", "--workers", "1", "--bootstrap", "100"]
+
+
+def error_line(code: int, err: str, expected: int) -> str:
+    """The one line a failed command printed (warnings aside), after checking its exit code."""
+    lines = err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]  # the rest: warnings and progress lines
+    assert code == expected and len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in err, (code, err)
+    return errors[0]
+
+
+def record(out: Path) -> dict:
+    return json.loads((out / "run.json").read_text())
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Temporaries an interrupted write could leave (``.<name>.<owner>.<random>.tmp``)."""
+    return sorted(root.rglob(".*.tmp"))
+
+
+def lock_is_free(out: Path) -> bool:
+    lock = FileLock(str(out / ".lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return False
+    lock.release()
+    return True
+
+
+def assert_failed_and_resumable(out: Path, reason: str) -> None:
+    """The state a fault leaves: run.json failed with the reason, the lock released, no temporary left."""
+    info = record(out)
+    assert info["status"] == "failed" and reason in info["error"] and "holder" not in info, info
+    assert lock_is_free(out) and not leftovers(out)
+
+
+@pytest.fixture(scope="module")
+def warm(session_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded dataset and ``ser``'s one-epoch checkpoint in the cache, and a finished run to compare with:
+    the fault tests then exercise only the run's own writes."""
+    from avbench.cli import main
+
+    out = tmp_path_factory.mktemp("warm") / "run"
+    argv, sys.argv = sys.argv, ["avbench", *RUN, "--out", str(out)]
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code, exc
+    finally:
+        sys.argv = argv
+    return out
+
+
+@contextlib.contextmanager
+def mounted(path: Path, *commands: list[str]):
+    """Run ``mount`` commands on ``path`` (a small tmpfs, a read-only view); skipped where that is not allowed."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root: a full disk or a read-only cache is simulated with mount")
+    path.mkdir(parents=True, exist_ok=True)
+    for command in commands:
+        if subprocess.run(command, capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+            pytest.skip(f"{' '.join(command[:3])} is not permitted here")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def small_disk(path: Path, size: str):
+    return mounted(path, ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)])
+
+
+def test_full_disk_is_one_line_exit_1_and_the_corrected_command_runs(tmp_path, cli, monkeypatch, warm):
+    with small_disk(tmp_path / "disk", "1m") as disk:  # --out on a disk with 40 kB left: the predictions do not fit
+        out = disk / "run"
+        filler = disk / "filler"
+        filler.write_bytes(bytes(shutil.disk_usage(disk).free - 40_000))
+        code, err = cli(*RUN, "--out", str(out))
+        assert "no space left" in error_line(code, err, 1)
+        assert_failed_and_resumable(out, "no space left")
+        filler.unlink()  # space freed: the same command resumes
+        code, err = cli(*RUN, "--out", str(out))
+        assert code == 0 and record(out)["status"] == "complete", err
+        assert (out / "results.csv").read_bytes() == (warm / "results.csv").read_bytes()
+    with small_disk(tmp_path / "cache", "2m") as cache:  # a cache too small for the embedded dataset
+        monkeypatch.setenv("AVBENCH_CACHE", str(cache))
+        code, err = cli(*RUN, "--out", str(tmp_path / "never"))
+        assert "no space left" in error_line(code, err, 1)
+        assert not leftovers(cache) and not (tmp_path / "never").exists()
+
+
+def test_read_only_cache_that_holds_everything_runs(tmp_path, cli, monkeypatch, warm, session_cache):
+    view = tmp_path / "read-only-cache"
+    with mounted(view, ["mount", "--bind", str(session_cache), str(view)],
+                 ["mount", "-o", "remount,bind,ro", str(view)]):
+        monkeypatch.setenv("AVBENCH_CACHE", str(view))
+        code, err = cli(*RUN, "--out", str(tmp_path / "run"))
+        assert code == 0, err
+        assert (tmp_path / "run" / "results.csv").read_bytes() == (warm / "results.csv").read_bytes()
+
+
+def test_file_size_limit_is_one_line_exit_1_and_the_run_resumes(tmp_path, cli, warm):
+    out = tmp_path / "run"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (32_000, hard))  # the predictions file (57 kB) exceeds it
+    try:
+        code, err = cli(*RUN, "--out", str(out))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert "file too large" in error_line(code, err, 1)
+    assert_failed_and_resumable(out, "file too large")
+    assert cli(*RUN, "--out", str(out))[0] == 0 and record(out)["status"] == "complete"
+
+
+def _grandchildren() -> list[int]:
+    """Processes whose parent is a child of this one: the pool's workers, forked from the fork server."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    children = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return [pid for pid, parent in parents.items() if parent in children]
+
+
+def test_a_killed_worker_is_one_line_exit_1_and_the_run_resumes(tmp_path, cli, warm):
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("finds the pool's workers through /proc")
+    out = tmp_path / "run"
+    args = [*RUN[:-4], "--workers", "2", "--bootstrap", "100", "--out", str(out)]
+    killed: list[int] = []
+
+    def kill_a_worker() -> None:
+        deadline = time.time() + 120
+        while not killed and time.time() < deadline:
+            for pid in _grandchildren():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_a_worker, daemon=True)
+    killer.start()
+    code, err = cli(*args)
+    killer.join()
+    assert killed and "a worker process died" in error_line(code, err, 1)
+    assert_failed_and_resumable(out, "a worker process died")
+    code, err = cli(*RUN, "--out", str(out))  # resumed (here in one process: the pool is not what is tested)
+    assert code == 0 and record(out)["status"] == "complete", err
+
+
+def test_a_missing_extra_is_one_line_with_its_install_hint(tmp_path, cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where the extra is not installed
+    code, err = cli(*RUN, "--executor", "ray", "--out", str(tmp_path / "run"))
+    assert "pip install 'avbench[ray]'" in error_line(code, err, 2) and not (tmp_path / "run").exists()
+    code, err = cli(*RUN, "--models", "raver[n_ctx=16]", "--out", str(tmp_path / "run"))
+    assert "NAME[key=value] form is not supported" in error_line(code, err, 2)
+
+
+def test_a_broken_checkpoint_layout_is_rebuilt(tmp_path, cli, warm, synthetic):
+    directory = checkpoint_dir(TrainSpec("ser", epochs=1), synthetic)
+    breakages = {"checkpoint.json is a directory": lambda: ((directory / "checkpoint.json").unlink(),
+                                                             (directory / "checkpoint.json").mkdir()),
+                 "its directory is a file": lambda: (shutil.rmtree(directory), directory.write_text("x"))}
+    for name, breakage in breakages.items():
+        breakage()
+        with pytest.warns(UserWarning, match="removing it and retraining"):
+            code, err = cli(*RUN, "--out", str(tmp_path / name.replace(" ", "-")))
+        assert code == 0, (name, err)
+        assert (directory / "checkpoint.json").is_file() and (directory / "weights.safetensors").is_file()
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_a_resume_leaves_nothing_behind_and_redoes_an_oversized_file(tmp_path, cli, warm, session_cache):
+    out = tmp_path / "run"
+    shutil.copytree(warm, out)
+    (out / "run.json").write_text(json.dumps({**record(out), "status": "running"}))  # as if killed
+    dead, alive = f"{owner_tag().rpartition('-')[0]}-{_dead_pid()}", owner_tag()
+    checkpoints = session_cache / "checkpoints"
+    debris = [checkpoints / f".weights.safetensors.{dead}.k1ll3d.tmp",
+              session_cache / f".unit-seconds.json.{dead}.x.tmp",
+              session_cache / "datasets" / f".synthetic-tiny-seed0-v3.{dead}.part.tmp" / "audio.bin",
+              out / "predictions" / "ser" / "seed0" / f".modality.npz.{dead}.y.tmp"]
+    for path in debris:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half written")
+    in_progress = checkpoints / f".checkpoint.json.{alive}.busy.tmp"  # a live writer's: never touched
+    in_progress.write_bytes(b"being written")
+    npz = out / "predictions" / "ser" / "seed0" / "modality.npz"
+    with np.load(npz) as data:
+        arrays = {key: data[key] for key in data.files}
+    with zipfile.ZipFile(npz, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            extra = bytes(20 * 2**20) if key == "outputs" else b""  # 20 MB of zeros beyond what the header declares
+            archive.writestr(f"{key}.npy", buffer.getvalue() + extra)
+    cache_module._SWEPT.clear()  # a new command: it sweeps the cache it touches
+    code, err = cli(*RUN, "--out", str(out))
+    assert code == 0 and record(out)["status"] == "complete", err
+    assert not any(path.exists() for path in debris) and not (debris[2].parent).exists()
+    assert in_progress.exists() and not leftovers(out)
+    assert npz.stat().st_size < 2**20 and (out / "results.csv").read_bytes() == (warm / "results.csv").read_bytes()
+    in_progress.unlink()
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_run_in(tmp_path, cli, warm):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out.mkdir()
+        (out / "run.json").write_text(json.dumps({  # what a running run records; its .lock file was deleted
+            "status": "running", "spec_hash": "0" * 16, "spec": {},
+            "holder": {"host": HOST, "pid": holder.pid, "started": process_start(holder.pid)}}))
+        code, err = cli(*RUN, "--out", str(out))
+        assert f"pid {holder.pid}" in error_line(code, err, 2) and record(out)["status"] == "running"
+    finally:
+        holder.kill()
+        holder.wait()
+    code, err = cli(*RUN, "--out", str(out))  # its holder gone (killed), the directory is taken over
+    assert code == 0 and record(out)["status"] == "complete", err
+
+
+def test_a_store_changed_during_a_run_aborts_it(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("AVBENCH_CACHE", str(tmp_path / "cache"))
+    store = tiny_store(tmp_path / "store")
+    real_score = runner.score_run
+
+    def zero_then_score(*args, **kwargs):  # another process zeroes audio.bin while the run evaluates
+        audio = store / "audio.bin"
+        stamp = audio.stat()
+        with open(audio, "r+b") as fh:
+            fh.write(bytes(stamp.st_size))
+        os.utime(audio, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "score_run", zero_then_score)
+    out = tmp_path / "run"
+    code, err = cli(*RUN, "--dataset", str(store), "--out", str(out))
+    assert "audio.bin changed during the run" in error_line(code, err, 2)
+    assert_failed_and_resumable(out, "changed during the run")
+    assert not (out / "results.csv").exists() and not (out / "summary.csv").exists()
+
+
+# -- verified means re-inferred ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pair_run(session_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """late-fusion and ser, one epoch each: the material of a forged relabel."""
+    out = tmp_path_factory.mktemp("pair") / "run"
+    return avbench.run(avbench.RunSpec(models=["ser", "late-fusion"], corruptions=["modality"], epochs=1,
+                                       bootstrap=100, workers=1, out=out), progress=False)
+
+
+def _relabel(run: Path) -> None:
+    """late-fusion's predictions submitted as ser's, with ser's real weights digest copied in."""
+    late, ser = (predictions.path(run, label, 0, "modality") for label in ("late-fusion", "ser"))
+    with np.load(late) as forged, np.load(ser) as genuine:
+        arrays = {**{key: forged[key] for key in forged.files}, "weights_sha256": genuine["weights_sha256"]}
+    with open(ser, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_a_forged_relabel_is_refused(pair_run, tmp_path, cli):
+    run, entries = tmp_path / "forged", tmp_path / "entries"
+    shutil.copytree(pair_run, run)
+    _relabel(run)
+    code, err = cli("submit", str(run), "--entries", str(entries))
+    line = error_line(code, err, 2)
+    assert "ser seed 0 modality: re-inferring its checkpoint does not reproduce" in line and "first mismatch" in line
+    assert not entries.exists()
+    info = record(run)  # another epochs setting: no cached checkpoint, so it is trained here, and is another one
+    (run / "run.json").write_text(json.dumps({**info, "epochs": 2}))
+    code, err = cli("submit", str(run), "--entries", str(entries))
+    assert "were not made by the ser checkpoint" in error_line(code, err, 2) and not entries.exists()
+
+
+def test_concurrent_submits_are_serialised(pair_run, tmp_path):
+    other = avbench.run(avbench.RunSpec(models=["ser"], corruptions=["modality"], epochs=2, bootstrap=100,
+                                        workers=1, out=tmp_path / "other"), progress=False)  # other weights
+    entries = tmp_path / "entries"
+    outcomes: dict[str, object] = {}
+    start = threading.Barrier(2)
+
+    def submit(name: str, run: Path) -> None:
+        start.wait()
+        try:
+            outcomes[name] = submit_run(run, entries_dir=entries)
+        except UserError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=submit, args=item) for item in (("pair", pair_run), ("other", other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [name for name, outcome in outcomes.items() if isinstance(outcome, UserError)]
+    assert len(refused) == 1 and "--replace" in str(outcomes[refused[0]]), outcomes
+    winner = other if refused == ["pair"] else pair_run
+    (ser,) = [entry for entry in load_entries(entries) if entry.model.label == "ser"]
+    assert ser.model.checkpoint_hash == record(winner)["checkpoint_hashes"]["ser"]
+
+
+def test_a_byte_order_mark_in_results_csv_is_read(pair_run, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(pair_run, run)
+    results = run / "results.csv"
+    results.write_bytes(b"\xef\xbb\xbf" + results.read_bytes())  # as a spreadsheet saves it
+    code, err = cli("submit", str(run), "--entries", str(tmp_path / "entries"))
+    assert code == 0, err
+    assert {e.model.label for e in load_entries(tmp_path / "entries")} == {"ser", "late-fusion"}

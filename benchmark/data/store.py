@@ -30,8 +30,6 @@ from avbench.data.vocabulary import ATTRIBUTES, SPLITS
 from avbench.errors import UserError
 from avbench.validate import StoreError
 from itertools import permutations
-from avbench.atomic import write_json
-from avbench.cache import cache_dir
 
 FORMAT_VERSION = 1
 MODALITIES = ("audio", "video", "text")
@@ -55,6 +53,9 @@ class ClipTiming:
 
 class FeatureStore:
     """Read-only, memory-mapped view of a store directory."""
+
+    # each data file's identity when its content was verified (avbench.data.verification); None: not verified here
+    verified: dict[str, tuple[int, int, int, int] | None] | None = None
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -179,7 +180,10 @@ class StoreWriter:
         emotions: Sequence[str],
         modalities: dict[str, dict[str, Any]],
         extra_meta: dict[str, Any] | None = None,
+        replace: bool = True,
     ) -> None:
+        """``replace=False``: when a store appears at ``path`` while this one is written (another process wrote
+        the same store), keep that one; nothing another process may be reading is ever deleted."""
         self.path = Path(path)
         self.name = name
         self.emotions = list(emotions)
@@ -189,7 +193,7 @@ class StoreWriter:
                 raise ValueError(f"unknown modality {m!r}")
             self.specs[m].setdefault("dtype", "float16")
         self.extra_meta = extra_meta or {}
-        self._ctx = atomic_dir(self.path)
+        self._ctx = atomic_dir(self.path, replace=replace)
         self._dir = self._ctx.__enter__()
         self._files = {m: open(self._dir / f"{m}.bin", "wb") for m in self.specs}
         self._present_files: dict[str, Any] = {}
@@ -304,7 +308,7 @@ class StoreWriter:
             "norm": norm,
             "fingerprint": self._hash.hexdigest()[:16],
             "hash_order": list(self.specs),
-            "files": {f.name: _sha256(f) for f in data_files(self._dir)},
+            "files": {f.name: file_sha256(f) for f in data_files(self._dir)},
             **self.extra_meta,
         }
         (self._dir / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -320,16 +324,14 @@ class StoreWriter:
             pass
 
 
-# -- fingerprints computed from content ----------------------------------------------------------------------------
-SIDECAR_DIR = "verified-stores"
-
-
+# -- fingerprints computed from content (verified by avbench.data.verification) ------------------------------------
 def data_files(path: Path) -> list[Path]:
     """The files whose content a store's fingerprint covers: everything but ``meta.json`` and hidden files."""
     return sorted(f for f in path.iterdir() if f.is_file() and f.name != "meta.json" and not f.name.startswith("."))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The digest ``meta.json`` records per data file (read in 4 MiB blocks: a store never needs to fit in RAM)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -362,39 +364,3 @@ def content_fingerprint(store: FeatureStore) -> str:
         if found == store.fingerprint:
             break
     return found
-
-
-def _file_states(path: Path) -> dict[str, list[int]]:
-    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in [path / "meta.json", *data_files(path)]}
-
-
-def verify_fingerprint(store: FeatureStore) -> None:
-    """Check that the store's content still has the fingerprint its ``meta.json`` records.
-
-    The result is remembered in a sidecar (in the avbench cache) keyed by every file's size and modification time,
-    so the hash is recomputed only when a file changed. A mismatch raises :class:`StoreError` naming the file.
-    """
-
-    states = _file_states(store.path)
-    sidecar = cache_dir() / SIDECAR_DIR / (hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16] + ".json")
-    try:
-        remembered = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
-        remembered = {}
-    if remembered.get("fingerprint") == store.fingerprint and remembered.get("files") == states:
-        return
-    recorded_files = store.meta.get("files") if isinstance(store.meta.get("files"), dict) else {}
-    for name, digest in sorted(recorded_files.items()):
-        if not (store.path / name).is_file() or _sha256(store.path / name) != digest:
-            raise StoreError(store.path, f"{name} does not match the content recorded when the store was written "
-                                         "(changed or corrupted)")
-    actual = content_fingerprint(store)
-    if actual != store.fingerprint:
-        before = remembered.get("files") or {}
-        changed = [n for n in sorted(states) if before and before.get(n) != states[n]] or ["a data file"]
-        raise StoreError(store.path, f"{', '.join(changed)} changed: content fingerprint {actual} differs from the "
-                                     f"recorded {store.fingerprint}")
-    try:
-        write_json(sidecar, {"path": str(store.path.resolve()), "fingerprint": store.fingerprint, "files": states})
-    except OSError:
-        pass  # an unwritable cache only means the hash is recomputed next time

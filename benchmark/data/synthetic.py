@@ -305,8 +305,9 @@ def _config(variant: str) -> SyntheticConfig:
 
 
 def generate(path: str | Path, variant: str = "tiny", seed: int = 0,
-             config: SyntheticConfig | None = None) -> FeatureStore:
-    """Generate the dataset into ``path`` (atomically) and return it opened."""
+             config: SyntheticConfig | None = None, replace: bool = True) -> FeatureStore:
+    """Generate the dataset into ``path`` (atomically) and return it opened; ``replace=False`` keeps a copy that
+    another process finished first (same seed, same content) instead of deleting it under its readers."""
     cfg = config or _config(variant)
     gen = _Generator(variant, seed, cfg)
     rng = gen.rng
@@ -325,6 +326,7 @@ def generate(path: str | Path, variant: str = "tiny", seed: int = 0,
             "text": {"rate": 0.0, "shape": list(gen.shapes["text"])},
         },
         extra_meta={"generator": {"variant": variant, "seed": seed, "version": GENERATOR_VERSION}},
+        replace=replace,
     )
     try:
         for i in range(cfg.n_clips):
@@ -359,9 +361,16 @@ def generate(path: str | Path, variant: str = "tiny", seed: int = 0,
     return writer.close()
 
 
-def load(variant: str = "tiny", seed: int = 0) -> FeatureStore:
-    """The cached synthetic store for ``variant`` and ``seed``, generating it on first use."""
-    path = cache_dir() / "datasets" / f"synthetic-{variant}-seed{seed}-v{GENERATOR_VERSION}"
+def store_path(variant: str = "tiny", seed: int = 0) -> Path:
+    """Where the cache keeps the first copy of ``variant`` and ``seed`` (later copies, written when one was
+    damaged, add ``.2``, ``.3``, … : see :mod:`avbench.data.datasets`)."""
+    return cache_dir() / "datasets" / f"synthetic-{variant}-seed{seed}-v{GENERATOR_VERSION}"
+
+
+def load(variant: str = "tiny", seed: int = 0, path: Path | None = None) -> FeatureStore:
+    """The cached synthetic store for ``variant`` and ``seed`` (at ``path``, default :func:`store_path`),
+    generating it on first use."""
+    path = path or store_path(variant, seed)
     if (path / "meta.json").is_file():
         return FeatureStore(path)
-    return generate(path, variant=variant, seed=seed)
+    return generate(path, variant=variant, seed=seed, replace=False)

@@ -5,6 +5,7 @@ whichever executor is chosen; units, seeds and outputs do not depend on it.
 """
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import sys
@@ -19,6 +20,16 @@ from multiprocessing import forkserver
 from avbench.errors import unknown
 
 EXECUTORS = ("local", "ray", "slurm")
+EXTRAS = {"ray": "ray", "slurm": "submitit"}  # executor → the module its optional extra installs
+
+
+def extra_module(kind: str) -> Any:
+    """The module behind executor ``kind``'s optional extra (``pip install 'avbench[kind]'``), imported: the
+    runner calls this before it writes anything, so a missing extra is one line that leaves nothing behind."""
+    try:
+        return importlib.import_module(EXTRAS[kind])  # deferred: ray or submitit, imported only when chosen
+    except ImportError:
+        raise UserError(f"the {kind} executor needs the extra: pip install 'avbench[{kind}]'") from None
 
 
 class InlineExecutor(Executor):
@@ -40,10 +51,7 @@ class RayExecutor(Executor):
     """
 
     def __init__(self, workers: int, address: str | None, gpus: float = 0) -> None:
-        try:
-            import ray  # deferred: ray
-        except ImportError:
-            raise UserError("the ray executor needs the extra: pip install 'avbench[ray]'") from None
+        ray = extra_module("ray")
         self._ray = ray
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
@@ -61,10 +69,7 @@ class SubmititExecutor(Executor):
     """Units as Slurm jobs via submitit (its local executor when there is no Slurm, which is how it is tested)."""
 
     def __init__(self, folder: Path, workers: int, cluster: str | None, gpus: int = 0) -> None:
-        try:
-            import submitit  # deferred: submitit
-        except ImportError:
-            raise UserError("the slurm executor needs the extra: pip install 'avbench[slurm]'") from None
+        submitit = extra_module("slurm")
         self._executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
         self._executor.update_parameters(timeout_min=24 * 60, cpus_per_task=1)
         if gpus:

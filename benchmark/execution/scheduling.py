@@ -50,4 +50,7 @@ def record(seconds: Mapping[str, float], dataset: str, config: str) -> None:
     """Remember each model's evaluation seconds (all its seeds and corruptions in this run) for the next run."""
     merged: dict[str, Any] = {**_read(), **{_key(dataset, config, label): round(float(s), 3)
                                            for label, s in seconds.items()}}
-    write_json(_path(), merged)
+    try:
+        write_json(_path(), merged)
+    except OSError:
+        pass  # a hint, not a result: a read-only or full cache keeps the old order and the run its results

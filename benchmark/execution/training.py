@@ -70,8 +70,8 @@ def check_train_spec(spec: TrainSpec, device: str) -> None:
     """Every setting of one training validated before anything is trained (``avbench train``; ``avbench run``
     checks the same settings for its grid)."""
     check_precision(spec.precision)
-    validate.at_least(spec.seed, 0, "--seed")
-    validate.at_least(spec.epochs, 1, "--epochs")
+    validate.seed(spec.seed, "--seed")
+    validate.at_least(spec.epochs, 1, "--epochs", validate.MAX_EPOCHS)
     validate.device_name(device)
     check_task(spec.task)
     check_settings([spec.model], spec.config, spec.overrides)
@@ -194,8 +194,10 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
 
 def load_or_train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None,
                   root: Path | None = None):
-    """Reuse the cached checkpoint when it is valid; retrain (with a warning) when it is corrupt."""
+    """Reuse the cached checkpoint when it is valid; retrain (with a warning) when it is corrupt or its layout is
+    broken (the checkpoint's directory replaced by a file, ``checkpoint.json`` by a directory)."""
     directory = checkpoint_dir(spec, store, root)
+    checkpoints.repair_layout(directory)
     if checkpoints.exists(directory):
         model = build_model(spec, store).to(device)
         try:

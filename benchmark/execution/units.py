@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,13 @@ class UnitContext:
     split: str = "test"  # the split evaluated (dev only to choose a configuration)
     checkpoint_root: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    store_path: str | None = None  # the copy the run verified (and guards): units read exactly it
 
     def store(self) -> FeatureStore:
-
+        """The run's store: the verified copy itself when the run names it (a unit never verifies, repairs or
+        regenerates a store: the run does, once, and checks it unchanged before it scores)."""
+        if self.store_path is not None:
+            return FeatureStore(self.store_path)
         return open_dataset(self.dataset, seed=self.dataset_seed)
 
 
@@ -144,13 +149,29 @@ def length_order(store: FeatureStore, indices: np.ndarray) -> np.ndarray:
     return np.argsort(store.clips["duration"].to_numpy()[indices], kind="stable")
 
 
-@torch.inference_mode()
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
                              device: str = "cpu", batch_size: int = 64, eval_path: str | None = None,
                              split: str = "test", precision: str = "fp32") -> predictions.Predictions:
-    """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``.
+    """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``, as the arrays of a
+    predictions file (:func:`infer` does the work)."""
+    task = get_task(model.task)
+    test = store.split_indices(split)
+    outputs = infer(model, store, corruption, mask_seed, device, batch_size, eval_path, split, precision)
+    return predictions.make(
+        store.clips["clip_id"].to_numpy()[test], [lv.label for lv in corruption.levels],
+        [lv.x for lv in corruption.levels], outputs, task.targets(store, test),
+        task.name, task.names(store), mask_digests(store, corruption, mask_seed, split))
 
-    Clips are batched shortest first (:func:`length_order`) and the outputs returned in split order. It runs in
+
+@torch.inference_mode()
+def infer(model: Any, store: FeatureStore, corruption: Any, mask_seed: int, device: str = "cpu",
+          batch_size: int = 64, eval_path: str | None = None, split: str = "test", precision: str = "fp32",
+          positions: np.ndarray | None = None, level_indices: Sequence[int] | None = None) -> np.ndarray:
+    """Outputs of ``model`` on the label scale, ``(levels, clips, outputs)``: the clips of ``split`` at
+    ``positions`` (default: all, in split order) under the levels ``level_indices`` of ``corruption`` (default: all)
+    — a whole evaluation, or the sample ``avbench submit`` re-infers to check a submission.
+
+    Clips are batched shortest first (:func:`length_order`) and the outputs returned in the order asked. It runs in
     inference mode, not only without gradients: no version counters or view tracking on a sweep's many small
     tensors (~5 % of evaluation, identical outputs).
     ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
@@ -165,14 +186,17 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     task = get_task(model.task)
     collator = Collator(store, type(model).modalities)
     test = store.split_indices(split)
-    order = length_order(store, test)
-    all_masks, digests = _split_masks(store, corruption, mask_seed, split)
-    level_stacks = [stack_masks([level_masks[i] for i in order], collator.modalities) for level_masks in all_masks]
-    outputs: list[list[np.ndarray]] = [[] for _ in corruption.levels]
-    chunks = [test[order[start : start + batch_size]] for start in range(0, len(test), batch_size)]
+    chosen = np.arange(len(test)) if positions is None else np.asarray(positions, dtype=np.int64)
+    levels = list(range(len(corruption.levels))) if level_indices is None else [int(i) for i in level_indices]
+    clips = test[chosen]
+    order = length_order(store, clips)
+    all_masks = _split_masks(store, corruption, mask_seed, split)[0]
+    level_stacks = [stack_masks([all_masks[li][chosen[i]] for i in order], collator.modalities) for li in levels]
+    outputs: list[list[np.ndarray]] = [[] for _ in levels]
+    chunks = [clips[order[start : start + batch_size]] for start in range(0, len(clips), batch_size)]
     cuda = torch.device(device).type == "cuda"
     with autocast(device, precision):
-        for start, clean in zip(range(0, len(test), batch_size), prefetch(chunks, collator, device), strict=True):
+        for start, clean in zip(range(0, len(clips), batch_size), prefetch(chunks, collator, device), strict=True):
             frames = model.frontend(clean.inputs) if eval_path == "folded" else None
             for li, level_masks in enumerate(level_stacks):
                 masks = _mask_tensors(level_masks, slice(start, start + batch_size), clean.lengths)
@@ -181,12 +205,9 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
                 out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
                 out = task.activate(out)
                 outputs[li].append(out.float().cpu().numpy())
-    stacked = np.empty((len(outputs), len(test), *outputs[0][0].shape[1:]), dtype=np.float32)
-    stacked[:, order] = np.stack([np.concatenate(o) for o in outputs])  # back to the split's clip order
-    return predictions.make(
-        store.clips["clip_id"].to_numpy()[test], [lv.label for lv in corruption.levels],
-        [lv.x for lv in corruption.levels], task.to_label_scale(stacked, collator), task.targets(store, test),
-        task.name, task.names(store), list(digests))
+    stacked = np.empty((len(outputs), len(clips), *outputs[0][0].shape[1:]), dtype=np.float32)
+    stacked[:, order] = np.stack([np.concatenate(o) for o in outputs])  # back to the order asked
+    return task.to_label_scale(stacked, collator)
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:

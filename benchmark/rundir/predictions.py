@@ -74,12 +74,15 @@ def load(source: Path, where: str | None = None) -> Predictions:
 
 
 def is_complete(source: Path, n_levels: int) -> bool:
-    """A finished eval unit: the file loads without pickle, has every key and one output block per level."""
+    """A finished eval unit: every key present, one output block per level, and each array holding exactly what
+    its header declares — read from the zip directory and the headers alone, so a resume never decompresses a
+    file (a bomb in a run directory is redone, not expanded)."""
     try:
-        with np.load(source, allow_pickle=False) as data:
-            return set(KEYS) <= set(data.files) and data["outputs"].shape[0] == n_levels
-    except Exception:  # missing, truncated or foreign file: the unit is simply redone
+        shapes = validators.npz_members(source, ALLOWED, str(source))
+    except UserError:  # missing, truncated, oversized or foreign file: the unit is simply redone
         return False
+    outputs = shapes.get("outputs", ())
+    return set(KEYS) <= set(shapes) and len(outputs) > 0 and outputs[0] == n_levels
 
 
 def validate(data: Predictions, where: str, task: str, levels: list[str], x: list[float], test_ids: np.ndarray,

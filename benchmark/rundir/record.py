@@ -31,6 +31,7 @@ class RunRecord(BaseModel):
     spec_hash: str | None = None
     spec: dict[str, Any] = {}
     error: str | None = None
+    holder: dict[str, Any] | None = None  # the process writing a running run: host, pid, start time
     # provenance of a complete run
     avbench_version: str | None = None
     git_commit: str | None = None
