@@ -5,7 +5,6 @@ which is what makes resuming safe.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -98,6 +97,8 @@ def run_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
     A second writer fails at once with one line instead of racing the first one (last writer wins otherwise).
     The kernel drops the lock when its holder dies, SIGKILL included, so a killed run never blocks its resume.
     """
+    import fcntl  # deferred: fcntl (POSIX only; importing avbench must work without it)
+
     target = Path(directory)
     try:
         target.mkdir(parents=True, exist_ok=True)

@@ -20,17 +20,20 @@ from typing import Any, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
-from avbench.output import formats, terminal  # noqa: E402
+from avbench.output import choices, formats, terminal  # noqa: E402
 from avbench import validate  # noqa: E402
 from avbench.data.datasets import open_dataset  # noqa: E402
 from avbench.corruptions import parse_selection  # noqa: E402
 from avbench.errors import UserError  # noqa: E402
+from avbench.execution import THREADS_ENV  # noqa: E402
 from avbench.execution.executors import start_local_workers  # noqa: E402
 from avbench.speed import bootstrap as bootstrap_speed  # noqa: E402
 from avbench.speed import main_job, scale  # noqa: E402
 from avbench.speed import masks as mask_speed  # noqa: E402
+from avbench import __version__  # noqa: E402
+from avbench.cache import ENV as CACHE_ENV, default_cache_dir  # noqa: E402
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Robustness benchmark for audio-visual and audio-text emotion recognition under missing data.")
 speed_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks that print ratios measured side by side.")
 app.add_typer(speed_app, name="speed")
@@ -46,6 +49,34 @@ app.command("submit")(submit_command)
 app.command("report")(report_command)
 out = terminal.console()
 err = terminal.console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"avbench {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def settings(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="print avbench's version and exit"),
+    cache: Optional[Path] = typer.Option(None, "--cache", envvar=CACHE_ENV, show_envvar=True,
+                                         help=f"where datasets and checkpoints are kept (default: {default_cache_dir()})"),
+    threads: Optional[int] = typer.Option(None, "--threads", envvar=THREADS_ENV, show_envvar=True, min=1,
+                                          help="torch threads per training or evaluation unit (default: 1, so that "
+                                               "numbers do not depend on the machine's cores)"),
+    progress_seconds: Optional[float] = typer.Option(None, "--progress-seconds", envvar=terminal.PROGRESS_ENV,
+                                                     show_envvar=True, min=0.1,
+                                                     help="off a terminal (a log, a pipe), one progress line every this "
+                                                          f"many seconds (default: {terminal.PROGRESS_SECONDS:g})"),
+) -> None:
+    """Each setting is bound to its environment variable, and a value given here is put into this process's
+    environment: the cache, the workers and the progress lines read it there, so the option and the variable are
+    one setting, for this process and every worker it starts."""
+    for name, value in ((CACHE_ENV, cache), (THREADS_ENV, threads), (terminal.PROGRESS_ENV, progress_seconds)):
+        if value is not None:
+            os.environ[name] = str(value)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -72,9 +103,9 @@ def model_names(spec: str) -> list[str]:
 # -- list --------------------------------------------------------------------------------------------------------
 @app.command("list")
 def list_(
-    kind: str = typer.Argument(..., help="models | corruptions | datasets | reports"),
-    fmt: str = typer.Option("table", "--format", help=f"{formats.help_text(formats.RECORDS)} (json carries every "
-                                                     "column with native types)"),
+    kind: str = typer.Argument(..., help="what to list", **choices.LISTING),
+    fmt: str = typer.Option("table", "--format", help="json carries every column with native types",
+                            **choices.format_choice(formats.RECORDS)),
 ) -> None:
     """List registered models (modalities, tasks, mask access, parameter counts, paper), corruptions (every level),
     datasets, or the paper tables and figures ``avbench report`` regenerates."""
@@ -86,15 +117,15 @@ def list_(
 # -- train / run ---------------------------------------------------------------------------------------------------
 @app.command()
 def train(
-    model: str = typer.Option(..., "--model", help="registry name or package.module:Class"),
-    dataset: str = typer.Option("synthetic", help="embedded dataset name or feature store path"),
+    model: str = typer.Option(..., "--model", help="registry name or package.module:Class", **choices.MODEL),
+    dataset: str = typer.Option("synthetic", help="embedded dataset name or feature store path", **choices.DATASET),
     seed: int = typer.Option(0),
-    config: str = typer.Option("tiny", help="tiny | paper"),
-    task: Optional[str] = typer.Option(None, help="emotion | attributes (default: the model's own)"),
+    config: str = typer.Option("tiny", help="model configuration", **choices.MODEL_CONFIG),
+    task: Optional[str] = typer.Option(None, help="a registered task (default: the model's own)", **choices.TASK),
     set_: list[str] = typer.Option([], "--set", help="constructor override key=value (repeatable)"),
     epochs: Optional[int] = typer.Option(None, help="override the recipe's epochs"),
-    device: str = typer.Option("cpu"),
-    precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
+    device: str = typer.Option("cpu", **choices.DEVICE),
+    precision: str = typer.Option("fp32", help="autocast for training and evaluation", **choices.PRECISION),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
     from avbench.execution.training import TrainSpec, check_train_spec, load_or_train  # deferred: torch
@@ -112,46 +143,98 @@ def train(
               f"{description['parameters']:,} parameters)")
 
 
+SLURM = "Slurm jobs (--executor slurm; or the slurm table of a --config file)"
+
+
 @app.command()
 def run(
-    models: str = typer.Option("all", help="all | name,name,…"),
-    corruption: str = typer.Option("markov", help="NAME[,NAME] | all"),
-    modality: Optional[str] = typer.Option(None, help="target of `random`: audio | video | text | all"),
-    dataset: str = typer.Option("synthetic"),
-    task: Optional[str] = typer.Option(None, help="a registered task: emotion | attributes (default: each model's own)"),
+    ctx: typer.Context,
+    models: str = typer.Option("all", help="every registered model that can run on the dataset, or these",
+                               **choices.MODELS),
+    corruption: str = typer.Option("markov", help="corruptions, 'random' (see --modality) or 'all'",
+                                   **choices.CORRUPTIONS),
+    modality: Optional[str] = typer.Option(None, help="target of `random`", **choices.MODALITY),
+    dataset: str = typer.Option("synthetic", help="embedded dataset name or feature store path", **choices.DATASET),
+    task: Optional[str] = typer.Option(None, help="a registered task (default: each model's own)", **choices.TASK),
     seeds: int = typer.Option(1, help="number of seeds 0..N-1"),
     seed_list: Optional[str] = typer.Option(None, help="explicit seeds, e.g. 0,1,2"),
-    config: str = typer.Option("tiny", help="tiny | paper"),
+    config: str = typer.Option("tiny", help="a model configuration, or a run configuration file to read the "
+                                            "settings from: a .toml file, or a run's run.json or directory to repeat "
+                                            "it (options given here override the file)", **choices.RUN_CONFIG),
     set_: list[str] = typer.Option([], "--set", help="constructor override for every model key=value"),
     bootstrap: int = typer.Option(1000, help="bootstrap resamples for the confidence intervals"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/<dataset>-<corruption>-<time>)"),
-    executor: str = typer.Option("local", help="local | ray | slurm"),
+    executor: str = typer.Option("local", help="where units run", **choices.EXECUTOR),
     workers: Optional[int] = typer.Option(None, help="parallel units (default: number of cores)"),
     ray_address: Optional[str] = typer.Option(None, help="address of an existing Ray cluster"),
-    device: str = typer.Option("cpu", help="cpu | cuda"),
+    device: str = typer.Option("cpu", **choices.DEVICE),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="skip units whose outputs are present"),
     mask_seed: int = typer.Option(0, help="seed of the corruption masks (the protocol)"),
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
-    precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
-    split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
+    precision: str = typer.Option("fp32", help="autocast for training and evaluation", **choices.PRECISION),
+    split: str = typer.Option("test", help="evaluation split (dev for choosing a configuration)", **choices.SPLIT),
+    slurm_partition: Optional[str] = typer.Option(None, help="partition", rich_help_panel=SLURM),
+    slurm_account: Optional[str] = typer.Option(None, help="account charged", rich_help_panel=SLURM),
+    slurm_mem: Optional[str] = typer.Option(None, help="memory per job, e.g. 16G", rich_help_panel=SLURM),
+    slurm_time: Optional[str] = typer.Option(None, help="time limit per job: minutes or [D-]HH:MM:SS (default 24 h)",
+                                             rich_help_panel=SLURM),
+    slurm_gpus_per_task: Optional[int] = typer.Option(None, help="GPUs per job (default: 1 with --device cuda)",
+                                                      rich_help_panel=SLURM),
+    slurm_cpus_per_task: Optional[int] = typer.Option(None, help="CPUs per job (default 1)", rich_help_panel=SLURM),
 ) -> None:
     """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
-    start_local_workers(executor, workers)  # first: their import of torch overlaps the checks below
+    # first: the local workers' import of torch overlaps the checks below (a --config file that chooses another
+    # executor leaves this server to finish its import and exit with the process)
+    start_local_workers(executor, workers)
+    from avbench.execution import run_config  # deferred: pydantic
     from avbench.output.summary_table import print_summary  # deferred: scipy, torch
     from avbench.runner import RunSpec  # deferred: torch
     from avbench.runner import run as run_grid  # deferred: torch
 
-    corruption_names = validate.unique([t.strip() for t in corruption.split(",") if t.strip()], "--corruption")
-    chosen = [c.name for c in parse_selection(",".join(corruption_names), modality)]
-    spec = RunSpec(models=[m.strip() for m in models.split(",") if m.strip()], corruptions=chosen, dataset=dataset,
-                   task=task, seeds=validate.seed_values(seeds, seed_list), config=config,
-                   overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir, executor=executor,
-                   workers=workers, device=device, resume=resume, mask_seed=mask_seed, ray_address=ray_address,
-                   epochs=epochs, precision=precision, split=split)
+    from_file = run_config.load(config) if run_config.is_run_file(config) else None
+    slurm = {"partition": slurm_partition, "account": slurm_account, "mem": slurm_mem, "time": slurm_time,
+             "gpus_per_task": slurm_gpus_per_task, "cpus_per_task": slurm_cpus_per_task}
+    options = {"models": models, "corruption": corruption, "modality": modality, "dataset": dataset, "task": task,
+               "seeds": seeds, "seed_list": validate.seed_values(seeds, seed_list) if seed_list else None,
+               "config": _default(ctx, "config") if from_file else config, "overrides": parse_overrides(set_),
+               "bootstrap": bootstrap, "out": str(out_dir) if out_dir else None, "executor": executor,
+               "workers": workers, "ray_address": ray_address, "device": device, "resume": resume,
+               "mask_seed": mask_seed, "epochs": epochs, "precision": precision, "split": split,
+               "slurm": {k: v for k, v in slurm.items() if v is not None}}
+    given = {_RUN_KEYS.get(name, name) for name in _given_here(ctx)} - ({"config"} if from_file else set())
+    settings = run_config.resolve(options, given, from_file)
+    start_local_workers(settings.executor or executor, settings.workers)
+    corruption_names = validate.unique(list(settings.corruption or []), "--corruption")
+    chosen = [c.name for c in parse_selection(",".join(corruption_names), settings.modality)]
+    seed_list_ = None if settings.seed_list is None else ",".join(map(str, settings.seed_list))
+    spec = RunSpec(models=list(settings.models or []), corruptions=chosen, dataset=settings.dataset,
+                   task=settings.task, seeds=validate.seed_values(settings.seeds, seed_list_), config=settings.config,
+                   overrides=dict(settings.overrides or {}), bootstrap=settings.bootstrap,
+                   out=Path(settings.out) if settings.out else None, executor=settings.executor,
+                   workers=settings.workers, device=settings.device, resume=settings.resume,
+                   mask_seed=settings.mask_seed, ray_address=settings.ray_address, epochs=settings.epochs,
+                   precision=settings.precision, split=settings.split, dataset_seed=settings.dataset_seed or 0,
+                   slurm=settings.slurm)
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
               markup=False, highlight=False)
+
+
+_RUN_KEYS = {"set_": "overrides", "out_dir": "out", **{f"slurm_{k}": "slurm" for k in
+                                                          ("partition", "account", "mem", "time", "gpus_per_task",
+                                                           "cpus_per_task")}}  # option → configuration key
+
+
+def _default(ctx: typer.Context, name: str) -> Any:
+    return next(p.default for p in ctx.command.params if p.name == name)
+
+
+def _given_here(ctx: typer.Context) -> set[str]:
+    """The options the user gave (on the command line or through an environment variable), not left at their
+    defaults: they override a configuration file."""
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
 
 
 # -- show / compare ------------------------------------------------------------------------------------------------

@@ -27,3 +27,19 @@ def unknown(kind: str, name: str, choices: Iterable[str]) -> UserError:
     """Build the standard 'unknown <kind>' error with suggestions and the full list."""
     choices = sorted(choices)
     return UserError(f"unknown {kind} {name!r}{did_you_mean(name, choices)}; choose from: {', '.join(choices)}")
+
+
+def validation_error(where: object, exc: Exception) -> UserError:
+    """A typed record's validation failure (a pydantic ``ValidationError``) as one line naming the file and the
+    first wrong field, e.g. ``entry.json: field 'protocol.seeds': input should be a valid list (got 'x')``.
+
+    Duck-typed on ``exc.errors()`` so that this module, which every command imports, does not import pydantic."""
+    errors = exc.errors()  # type: ignore[attr-defined]
+    error = errors[0]
+    field = ".".join(str(part) for part in error["loc"]) or "(record)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    shown = repr(error.get("input"))
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    more = f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
+    return UserError(f"{where}: field {field!r}: {message} (got {shown}){more}")

@@ -29,10 +29,12 @@ from avbench.corpora.checks import recorded_problems
 from avbench.corruptions import get as get_corruption
 from avbench.data.datasets import open_dataset
 from avbench.data.store import FeatureStore
+from avbench.data.vocabulary import EVALUATION_SPLITS
 from avbench.errors import UserError, unknown
 from avbench.execution.checkpoints import config_hash
 from avbench.execution.contract import Contract, evaluation_record, merge_records
 from avbench.execution.executors import EXECUTORS, InlineExecutor, make_executor, start_local_workers
+from avbench.execution.run_config import SlurmResources, recorded
 from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
 from avbench.execution.training import TrainSpec, check_precision
@@ -49,7 +51,6 @@ from avbench.tasks import check as check_task
 __all__ = ["RunSpec", "run", "check_spec", "prepare", "resolve_models", "requested_models", "ALL"]
 
 ALL = "all"  # ``models=["all"]``: every registered model that can run on the dataset
-EVALUATION_SPLITS = ("test", "dev")
 
 
 @dataclass
@@ -75,6 +76,7 @@ class RunSpec:
     epochs: int | None = None
     precision: str = "fp32"
     split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
+    slurm: SlurmResources | None = None  # what each Slurm job asks for (executor "slurm"); not part of the identity
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run)."""
@@ -241,6 +243,11 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
         return _run_locked(spec, store, corruptions, out, console, progress)
 
 
+def _plain(value: Any) -> Any:
+    """A spec value JSON does not know: a typed record as its fields, anything else as text (paths)."""
+    return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else str(value)
+
+
 def _read_previous(out: Path) -> RunRecord | None:
     """The run record already in ``out``, if any (one that cannot be read is not ours to overwrite)."""
     if not (out / RUN_JSON).exists():
@@ -262,7 +269,8 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
         raise UserError(f"{out} holds a different run (other models, seeds or settings); choose another --out")
     _remove_stale_temporaries(out)
     write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
-                           "spec": json.loads(json.dumps(asdict(spec), default=str))})
+                           "spec": json.loads(json.dumps(asdict(spec), default=_plain)),
+                           "configuration": recorded(spec)})
 
     train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs, spec.precision)
                    for m in spec.models for seed in spec.seeds]
@@ -273,7 +281,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address,
-                             gpus_per_unit=1 if spec.device.startswith("cuda") else 0)
+                             gpus_per_unit=1 if spec.device.startswith("cuda") else 0, slurm=spec.slurm)
     futures: dict[Future, tuple[str, TrainSpec]] = {}
     weights: dict[str, dict[int, str]] = {}
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
@@ -330,7 +338,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     write_scores(out, merge_scores([scored[label] for label in labels]))
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
-                 "split": spec.split})
+                 "split": spec.split, "configuration": recorded(spec)})
     parse_record(info, info_path)  # the record every reader will read: typed before it is written
     write_json(info_path, info)
     write_report(out)
