@@ -20,7 +20,7 @@ from typing import Any, Optional
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
-from avbench.output import choices, formats, terminal  # noqa: E402
+from avbench.output import choices, formats, schemas, terminal  # noqa: E402
 from avbench import validate  # noqa: E402
 from avbench.data.datasets import open_dataset  # noqa: E402
 from avbench.corruptions import parse_selection  # noqa: E402
@@ -282,6 +282,14 @@ def compare(
     target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"
     for path in write_outputs(comparisons, target):
         out.print(f"written: {path}", markup=False, highlight=False)
+
+
+# -- schema ----------------------------------------------------------------------------------------------------------
+@app.command()
+def schema(name: str = typer.Argument(..., help="which record", **choices.SCHEMA)) -> None:
+    """Print the JSON Schema of a leaderboard entry, a feature store's meta.json or a run's run.json: the same typed
+    records avbench checks these files with, for submitters and other tools."""
+    out.print(schemas.json_text(name), markup=False, highlight=False, end="", soft_wrap=True)
 
 
 # -- datasets realism ----------------------------------------------------------------------------------------------

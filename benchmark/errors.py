@@ -37,9 +37,13 @@ def validation_error(where: object, exc: Exception) -> UserError:
     errors = exc.errors()  # type: ignore[attr-defined]
     error = errors[0]
     field = ".".join(str(part) for part in error["loc"]) or "(record)"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    message = message[:1].lower() + message[1:]
-    shown = repr(error.get("input"))
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    if error.get("type") in ("extra_forbidden", "unexpected_keyword_argument"):
+        message = "unknown field (a typo?)"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    text = repr(value) if len(repr(value)) <= 80 else repr(value)[:79] + "…"
+    shown = "" if isinstance(value, dict) else f" (got {text})"  # a whole object: its field says enough
     more = f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
-    return UserError(f"{where}: field {field!r}: {message} (got {shown}){more}")
+    return UserError(f"{where}: field {field!r}: {message}{shown}{more}")

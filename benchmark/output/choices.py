@@ -22,12 +22,12 @@ from avbench.execution import PRECISIONS
 from avbench.execution.executors import EXECUTORS
 from avbench.output import formats
 from avbench.output.listing import LISTINGS
+from avbench.output.schemas import SCHEMAS
 from avbench.reports.base import REGISTRY as REPORTS
 from avbench.tasks import names as task_names
 
 MODEL_CONFIGS = ("tiny", "paper")  # the configurations every built-in model declares (a plugin may add its own)
 DEVICES = ("cpu", "cuda")  # and cuda:N
-SCHEMAS = ("entry", "meta", "run")  # `avbench schema`: the typed records avbench publishes (avbench.output.schemas)
 Completer = Callable[[str], list[str]]
 
 
@@ -79,7 +79,7 @@ def _config_files() -> list[str]:
 
 # -- the options, one declaration each --------------------------------------------------------------------------------
 LISTING = choice(list(LISTINGS))
-SCHEMA = choice(SCHEMAS)
+SCHEMA = choice(list(SCHEMAS))
 MODELS = lazy_choice(_models, "all|NAME[,NAME…]", comma_list=True)
 MODEL = lazy_choice(lambda: _models()[1:], "NAME")
 CORRUPTIONS = lazy_choice(_corruptions, "NAME[,NAME…]|all", comma_list=True)
