@@ -242,22 +242,35 @@ def _given_here(ctx: typer.Context) -> set[str]:
 def show(
     run_dir: Path = typer.Argument(..., help="a run directory (finished, or unfinished: what is done)"),
     html: bool = typer.Option(False, "--html", help="also write RUN_DIR/report.html"),
+    plots: bool = typer.Option(False, "--plots", help="also draw RUN_DIR/plots/ranks-*.png (each model's rank with "
+                                                      "its 95 % bootstrap interval) and per-class-*.png"),
+    fmt: str = typer.Option("table", "--format", help="json: the run as avbench.open_run gives it (Run.to_dict); "
+                                                      "csv, md: its summary rows", **choices.format_choice(formats.RECORDS)),
 ) -> None:
     """Print a run's ranked tables again (an unfinished run: what is done so far)."""
     from avbench.output.run_report import per_class_tables, write_report  # deferred: matplotlib, torch
     from avbench.output.summary_table import print_summary_frame  # deferred: scipy, torch
-    from avbench.rundir.run_view import open_run  # deferred: pydantic, scipy, torch
+    from avbench.rundir.api import open_run  # deferred: pydantic, scipy, torch
 
-    view = open_run(run_dir)
-    status = "finished" if view.complete else f"unfinished, {len(view.done)} of {view.expected} evaluations done"
-    out.print(f"run {run_dir} ({status}); dataset {view.dataset}; models {', '.join(view.labels)}; "
-              f"seeds {', '.join(map(str, view.seeds))}", markup=False, highlight=False)
-    if len(view.summary):
-        print_summary_frame(view.summary, out)
-        for table in per_class_tables(view):
-            terminal.print_table(out, table)
+    formats.get(fmt, formats.RECORDS)  # before the run is read
+    run = open_run(run_dir)
+    notes = out if fmt == formats.TERMINAL else err  # a machine format keeps stdout to itself
+    text = formats.render_data(fmt, run.to_dict(), formats.frame_records(run.summary))
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        status = "finished" if run.complete else f"unfinished, {len(run.done)} of {run.expected} evaluations done"
+        out.print(f"run {run_dir} ({status}); dataset {run.dataset}; models {', '.join(run.models)}; "
+                  f"seeds {', '.join(map(str, run.seeds))}", markup=False, highlight=False)
+        if len(run.summary):
+            print_summary_frame(run.summary, out)
+            for table in per_class_tables(run.view):
+                terminal.print_table(out, table)
     if html:
-        out.print(f"report: {write_report(run_dir)}", markup=False, highlight=False)
+        notes.print(f"report: {write_report(run_dir)}", markup=False, highlight=False)
+    if plots:
+        for path in run.plots():
+            notes.print(f"written: {path}", markup=False, highlight=False)
 
 
 @app.command()
@@ -268,20 +281,28 @@ def compare(
                                          "(default: every model the runs share)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where compare.csv and the plots go "
                                            "(default RUN_B/compare-<name of RUN_A>)"),
+    fmt: str = typer.Option("table", "--format", help="json: every comparison (Comparison.to_dict); csv, md: the "
+                                                      "rows of compare.csv", **choices.format_choice(formats.RECORDS)),
 ) -> None:
     """Per-level differences of two runs of the same protocol, paired-bootstrapped, with Holm-corrected p."""
     from avbench.output.compare import level_table, summary_table, write_outputs  # deferred: matplotlib
     from avbench.scoring.compare import compare_runs  # deferred: pandas and scipy
 
+    formats.get(fmt, formats.RECORDS)  # before anything is computed
     a, b, comparisons = compare_runs(run_a, run_b, models)
-    for comparison in comparisons:
-        for table in (level_table(comparison, a, b), summary_table(comparison)):
-            terminal.print_table(out, table)
-            for note in table.notes:
-                out.print(note, markup=False, highlight=False)
+    rows = [row for c in comparisons for row in formats.frame_records(c.levels)]
+    text = formats.render_data(fmt, [c.to_dict() for c in comparisons], rows)
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        for comparison in comparisons:
+            for table in (level_table(comparison, a, b), summary_table(comparison)):
+                terminal.print_table(out, table)
+                for note in table.notes:
+                    out.print(note, markup=False, highlight=False)
     target = out_dir or Path(run_b) / f"compare-{Path(run_a).resolve().name}"
     for path in write_outputs(comparisons, target):
-        out.print(f"written: {path}", markup=False, highlight=False)
+        (out if text is None else err).print(f"written: {path}", markup=False, highlight=False)
 
 
 # -- schema ----------------------------------------------------------------------------------------------------------
