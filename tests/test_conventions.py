@@ -24,36 +24,16 @@ from avbench.execution.run_config import SlurmResources, load, resolve, slurm_mi
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def run_cli(capsys, monkeypatch):
-    """``run_cli("list", ...)``: avbench's entry point in this process → (exit code, stdout, stderr)."""
-    from avbench.cli import main
-
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["avbench", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
-
-
-def test_version_has_one_source(run_cli) -> None:
+def test_version_has_one_source(cli_output) -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
     assert metadata.version("avbench") == avbench.__version__
-    assert run_cli("--version")[:2] == (0, f"avbench {avbench.__version__}\n")
+    assert cli_output("--version")[:2] == (0, f"avbench {avbench.__version__}\n")
     assert "MIT License" in (ROOT / "LICENSE").read_text()
 
 
-def test_environment_variables_are_options_shown_in_help(run_cli, cli, monkeypatch, tmp_path) -> None:
-    code, shown, _ = run_cli("--help")
+def test_environment_variables_are_options_shown_in_help(cli_output, cli, monkeypatch, tmp_path) -> None:
+    code, shown, _ = cli_output("--help")
     for option, variable in (("--cache", "AVBENCH_CACHE"), ("--threads", "AVBENCH_THREADS"),
                              ("--progress-seconds", "AVBENCH_PROGRESS_SECONDS")):
         assert option in shown and f"env var: {variable}" in shown
@@ -64,20 +44,20 @@ def test_environment_variables_are_options_shown_in_help(run_cli, cli, monkeypat
     assert code == 0 and cache_dir() == tmp_path / "mine"  # the option is the variable, for workers too
     assert os.environ["AVBENCH_THREADS"] == "2" and os.environ["AVBENCH_PROGRESS_SECONDS"] == "5.0"
     monkeypatch.setenv("AVBENCH_THREADS", "0")
-    code, _, err = run_cli("list", "datasets")
+    code, _, err = cli_output("list", "datasets")
     assert code == 2 and "AVBENCH_THREADS" in err and "Traceback" not in err
 
 
-def test_choices_are_shown_and_completed(run_cli, monkeypatch) -> None:
-    assert "local|ray|slurm" in run_cli("run", "--help")[1]
-    assert "table|md|csv|json" in run_cli("show", "--help")[1]
+def test_choices_are_shown_and_completed(cli_output, monkeypatch) -> None:
+    assert "local|ray|slurm" in cli_output("run", "--help")[1]
+    assert "table|md|csv|json" in cli_output("show", "--help")[1]
 
     def complete(words: str) -> list[str]:
         with monkeypatch.context() as patch:
             patch.setenv("_AVBENCH_COMPLETE", "complete_bash")
             patch.setenv("COMP_WORDS", words)
             patch.setenv("COMP_CWORD", str(len(words.split(" ")) - 1))
-            code, out, _ = run_cli()
+            code, out, _ = cli_output()
         assert code == 0
         return out.split()
 
@@ -87,7 +67,7 @@ def test_choices_are_shown_and_completed(run_cli, monkeypatch) -> None:
     assert {"raver,ser", "raver,sfav"} <= set(complete("avbench run --models raver,s"))  # comma lists
     assert "markov,random-audio" in complete("avbench run --corruption markov,rand")
     monkeypatch.setenv("SHELL", "/bin/bash")
-    code, script, _ = run_cli("--show-completion", "bash")
+    code, script, _ = cli_output("--show-completion", "bash")
     assert code == 0 and "_AVBENCH_COMPLETE" in script
 
 
