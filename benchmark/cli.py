@@ -67,7 +67,7 @@ def settings(
                                           help="torch threads per training or evaluation unit (default: 1, so that "
                                                "numbers do not depend on the machine's cores)"),
     progress_seconds: Optional[float] = typer.Option(None, "--progress-seconds", envvar=terminal.PROGRESS_ENV,
-                                                     show_envvar=True, min=0.1,
+                                                     show_envvar=True, min=0,
                                                      help="off a terminal (a log, a pipe), one progress line every this "
                                                           f"many seconds (default: {terminal.PROGRESS_SECONDS:g})"),
 ) -> None:
@@ -355,11 +355,12 @@ def speed_run(models: str = typer.Option("all", help="models of the timed main j
 
 @speed_app.command("scale")
 def speed_scale(
-    device: str = typer.Option("cpu", help="cpu | cuda"),
+    device: str = typer.Option("cpu", **choices.DEVICE),
     models: str = typer.Option("ser,late-fusion,mdre-gru",
-                               help="all | none | name,name,… (each trained a few steps at its paper config)"),
+                               help="all | none | name,name,… (each trained a few steps at its paper config)",
+                               **choices.MODELS),
     encoders: str = typer.Option("all", help="all | none | wavlm-large,wav2vec2-large-robust,roberta-base,faces"),
-    precision: str = typer.Option("fp32", help="fp32 | bf16"),
+    precision: str = typer.Option("fp32", **choices.PRECISION),
     steps: int = typer.Option(2, help="timed training steps per model (after one warm-up step)"),
     batch_size: int = typer.Option(8, help="training batch size measured (0 = each recipe's); projections use "
                                            "clips/s"),

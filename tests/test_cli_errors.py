@@ -28,7 +28,7 @@ def avbench(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         (["run", "--split", "train"], "--split must be test or dev"),
         (["train", "--model", "raver", "--set", "nonsense"], "key=value"),
         (["train", "--model", "nosuch.module:Model"], "cannot import"),
-        (["list", "nothing"], "No such command"),
+        (["list", "nothing"], "unknown list 'nothing'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):

@@ -29,7 +29,8 @@ FIRST_FAILURES = 5  # failed clip ids shown on screen; the full list is in <out>
 datasets_app = typer.Typer(help="Real corpora: list them and describe a local checkout.", no_args_is_help=True)
 
 # Corpus options shared by `datasets info` and `extract` (each corpus accepts only its own)
-CorpusName = Annotated[str, typer.Option("--dataset", help="corpus name (see `avbench list datasets`)")]
+CorpusName = Annotated[str, typer.Option("--dataset", help="corpus name (see `avbench list datasets`)",
+                                         **choices.lazy_choice(corpora.names, "NAME"))]
 Root = Annotated[Path, typer.Option("--root", help="local checkout of the corpus")]
 RatingModality = Annotated[Optional[str], typer.Option(
     "--rating-modality", help="crema-d: ratings to use, audio | video | audio-visual (default audio-visual)")]
@@ -271,7 +272,7 @@ def extract(
     limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N clips (smoke runs)"),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
     force: bool = typer.Option(False, "--force", help="redo an extraction the store at --out already holds"),
-    executor: str = typer.Option("local", "--executor", help="local | ray | slurm: where the workers run"),
+    executor: str = typer.Option("local", "--executor", help="where the workers run", **choices.EXECUTOR),
     workers: int = typer.Option(1, "--workers", min=1, help="workers the clips are sharded across"),
     clips_per_call: int = typer.Option(8, "--clips-per-call", min=1,
                                        help="clips per audio/text encoder call (padded, with attention masks)"),

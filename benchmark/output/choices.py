@@ -5,7 +5,7 @@ An option made with :func:`choice` shows its choices as its metavar (``--executo
 them; the value is still checked by the one validator that owns it (``avbench.validate``, the registries), so a wrong
 value is one error line with "did you mean", never a usage box. Choices whose registries are cheap to read at start
 (formats, executors, listings, precisions, splits) are spelled out; those whose registries import torch or scan
-plugins (models, corruptions, tasks, reports) are completed by a callback that imports them only when the shell
+plugins (models, corruptions, tasks, corpora) are completed by a callback that imports them only when the shell
 asks, so ``avbench --help`` and ``avbench run`` start as fast as before.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ from avbench.execution.executors import EXECUTORS
 from avbench.output import formats
 from avbench.output.listing import LISTINGS
 from avbench.output.schemas import SCHEMAS
-from avbench.reports.base import REGISTRY as REPORTS
 from avbench.tasks import names as task_names
 
 MODEL_CONFIGS = ("tiny", "paper")  # the configurations every built-in model declares (a plugin may add its own)
@@ -85,7 +84,6 @@ MODEL = lazy_choice(lambda: _models()[1:], "NAME")
 CORRUPTIONS = lazy_choice(_corruptions, "NAME[,NAME…]|all", comma_list=True)
 MODALITY = choice(RANDOM_TARGETS)
 TASK = lazy_choice(task_names, "emotion|attributes|…")
-REPORT = lazy_choice(lambda: ["all", *REPORTS.names()], "NAME|all")
 DATASET = lazy_choice(lambda: list(EMBEDDED), "NAME|STORE")
 MODEL_CONFIG = choice(MODEL_CONFIGS)
 RUN_CONFIG = lazy_choice(_config_files, "tiny|paper|FILE")
