@@ -107,8 +107,9 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-# What a local worker imports to run a unit; forked from the server that imported it once (see local_context).
-WORKER_MODULES = ("__main__", "avbench.execution.units")
+# What a local worker imports to run a unit; forked from the server that imported it once (see local_context). The
+# store's typed meta.json record (pydantic) is read when a unit opens the store: imported here, not per worker.
+WORKER_MODULES = ("__main__", "avbench.execution.units", "avbench.data.meta")
 
 
 def local_context() -> multiprocessing.context.BaseContext:
