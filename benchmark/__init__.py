@@ -1,8 +1,8 @@
 """avbench: a robustness benchmark for audio-visual and audio-text emotion recognition under missing data.
 
 The library's entry points are named here and imported on first use (``import avbench`` stays light, as the
-command line needs): :func:`run` and :class:`RunSpec` (:mod:`avbench.runner`), :func:`open_run`
-(:mod:`avbench.rundir.run_view`).
+command line needs): :func:`run`, :func:`open_run` and the :class:`Run` they return (:mod:`avbench.rundir.api`),
+and :class:`RunSpec` (:mod:`avbench.runner`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_ENTRY_POINTS = {"run": "avbench.runner", "RunSpec": "avbench.runner", "open_run": "avbench.rundir.run_view"}
+_ENTRY_POINTS = {"run": "avbench.rundir.api", "open_run": "avbench.rundir.api", "Run": "avbench.rundir.api",
+                 "RunSpec": "avbench.runner"}
 __all__ = ["__version__", *_ENTRY_POINTS]
 
 

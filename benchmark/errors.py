@@ -59,3 +59,23 @@ def environment_fault(exc: BaseException) -> EnvironmentFault | None:
         where = f"{exc.filename}: " if exc.filename else ""
         return EnvironmentFault(f"{where}{_FAULTS[exc.errno]}")
     return None
+
+
+def validation_error(where: object, exc: Exception) -> UserError:
+    """A typed record's validation failure (a pydantic ``ValidationError``) as one line naming the file and the
+    first wrong field, e.g. ``entry.json: field 'protocol.seeds': input should be a valid list (got 'x')``.
+
+    Duck-typed on ``exc.errors()`` so that this module, which every command imports, does not import pydantic."""
+    errors = exc.errors()  # type: ignore[attr-defined]
+    error = errors[0]
+    field = ".".join(str(part) for part in error["loc"]) or "(record)"
+    if error.get("type") in ("extra_forbidden", "unexpected_keyword_argument"):
+        message = "unknown field (a typo?)"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    text = repr(value) if len(repr(value)) <= 80 else repr(value)[:79] + "…"
+    shown = "" if isinstance(value, dict) else f" (got {text})"  # a whole object: its field says enough
+    more = f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
+    return UserError(f"{where}: field {field!r}: {message}{shown}{more}")

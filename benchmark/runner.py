@@ -33,11 +33,13 @@ from avbench.corruptions.configured import resolve as resolve_corruption
 from avbench.data.datasets import open_dataset
 from avbench.data.store import FeatureStore
 from avbench.data.verification import RunGuard
+from avbench.data.vocabulary import EVALUATION_SPLITS
 from avbench.errors import EnvironmentFault, UserError, environment_fault, unknown
 from avbench.execution.checkpoints import config_hash
 from avbench.execution.contract import Contract, evaluation_record, merge_records
 from avbench.execution.executors import (EXECUTORS, EXTRAS, InlineExecutor, extra_module, make_executor,
                                          start_local_workers)
+from avbench.execution.run_config import SlurmResources, recorded
 from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
 from avbench.execution.training import TrainSpec, check_precision
@@ -54,7 +56,6 @@ from avbench.tasks import check as check_task
 __all__ = ["RunSpec", "run", "check_spec", "prepare", "resolve_models", "requested_models", "ALL"]
 
 ALL = "all"  # ``models=["all"]``: every registered model that can run on the dataset
-EVALUATION_SPLITS = ("test", "dev")
 
 
 @dataclass
@@ -82,6 +83,7 @@ class RunSpec:
     split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
     # configured corruptions (--traces, --packet-ms, --ge-params), see avbench.corruptions.configured
     corruption_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slurm: SlurmResources | None = None  # what each Slurm job asks for (executor "slurm"); not part of the identity
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run). Configured corruptions enter by
@@ -263,6 +265,11 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
         return _run_locked(spec, store, corruptions, out, console, progress, guard)
 
 
+def _plain(value: Any) -> Any:
+    """A spec value JSON does not know: a typed record as its fields, anything else as text (paths)."""
+    return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else str(value)
+
+
 def _read_previous(out: Path) -> RunRecord | None:
     """The run record already in ``out``, if any (one that cannot be read is not ours to overwrite)."""
     if not (out / RUN_JSON).exists():
@@ -313,7 +320,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     info_path = out / RUN_JSON
     _check_previous(out, spec)  # again under the lock: another writer may have finished meanwhile
     running = {"status": "running", "spec_hash": config_hash(spec.identity()), "holder": this_process(),
-               "spec": json.loads(json.dumps(asdict(spec), default=str))}
+               "spec": json.loads(json.dumps(asdict(spec), default=_plain)), "configuration": recorded(spec)}
     try:
         sweep_temporaries(out, everything=True)  # we hold the lock: every temporary here is a killed write's
         write_json(info_path, running)
@@ -341,7 +348,7 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address,
-                             gpus_per_unit=1 if spec.device.startswith("cuda") else 0)
+                             gpus_per_unit=1 if spec.device.startswith("cuda") else 0, slurm=spec.slurm)
     futures: dict[Future, tuple[str, TrainSpec]] = {}
     weights: dict[str, dict[int, str]] = {}
     labels = [ts.label for ts in train_specs[:: len(spec.seeds)]]
@@ -398,7 +405,7 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
     write_scores(out, merge_scores([scored[label] for label in labels]))
     info = provenance(spec, store, labels, corruptions, started, weights)
     info.update({"status": "complete", "spec_hash": config_hash(spec.identity()), "evaluation": evaluation,
-                 "split": spec.split})
+                 "split": spec.split, "configuration": recorded(spec)})
     if spec.corruption_settings:
         info["corruption_settings"] = spec.corruption_settings
     parse_record(info, info_path)  # the record every reader will read: typed before it is written

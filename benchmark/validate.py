@@ -230,7 +230,8 @@ def trainable(store: Any, name: str) -> None:
 
 
 def store_meta(path: Path) -> dict[str, Any]:
-    """``meta.json``: readable JSON with the fields and types every reader relies on."""
+    """``meta.json``: readable JSON with the fields and types every reader relies on
+    (:class:`avbench.data.meta.StoreMeta`)."""
     meta_file = path / "meta.json"
     if not meta_file.is_file():
         raise StoreError(path, "meta.json is missing")
@@ -238,28 +239,12 @@ def store_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreError(path, f"meta.json is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise StoreError(path, "meta.json must hold a JSON object")
-    emotions, modalities = meta.get("emotions"), meta.get("modalities")
-    if not isinstance(meta.get("name"), str) or not isinstance(meta.get("fingerprint"), str):
-        raise StoreError(path, "meta.json needs a name and a fingerprint (strings)")
-    if not isinstance(emotions, list) or not emotions or not all(isinstance(e, str) for e in emotions):
-        raise StoreError(path, "meta.json: emotions must be a non-empty list of names")
-    if not isinstance(modalities, dict) or not modalities:
-        raise StoreError(path, "meta.json: modalities must map each modality to its rate, shape, dtype and total")
-    for name, spec in modalities.items():
-        ok = (name in ("audio", "video", "text") and isinstance(spec, dict)
-              and isinstance(spec.get("total"), int) and spec["total"] >= 0
-              and isinstance(spec.get("shape"), list) and all(isinstance(s, int) and s > 0 for s in spec["shape"])
-              and isinstance(spec.get("rate", 0.0), (int, float)))
-        try:
-            ok = ok and np.dtype(spec.get("dtype", "")).kind == "f"
-        except TypeError:
-            ok = False
-        if not ok:
-            raise StoreError(path, f"meta.json: modality {name!r} needs a float dtype, a shape of positive sizes "
-                                   "and a non-negative integer total")
-    return meta
+    from avbench.data.meta import parse_meta  # deferred: pydantic (a run opens its store after importing it)
+
+    try:
+        return parse_meta(meta, "meta.json")
+    except UserError as exc:
+        raise StoreError(path, str(exc)) from None
 
 
 def store_file_sizes(path: Path, meta: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +98,20 @@ class Row:
             raise AttributeError(name)
         return getattr(self.summary, name)
 
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (``avbench leaderboard --format json``): the entry's identity and links, the summariser's
+        fields under their own names, the clean number and the points."""
+        model = self.entry.model
+        summary = {key: value for key, value in asdict(self.summary).items() if key not in ("distribution",)}
+        summary["score_ci"] = list(self.summary.score_ci) if self.summary.score_ci else None
+        summary["compared_over"] = list(self.summary.compared_over)
+        return {"entry": self.entry.id, "model": model.name, "label": model.label, "provenance": self.entry.provenance,
+                "protocol": self.entry.protocol.name, "paper": model.paper, "citation": model.citation,
+                "code": model.code, "sees_masks": model.sees_masks, "eval_path": model.eval_path,
+                **{k: v for k, v in summary.items() if k not in ("model", "clean")},
+                "clean": asdict(self.clean) if self.clean is not None else None,
+                "points": [asdict(p) for p in self.points]}
+
 
 @dataclass
 class Board:
@@ -125,6 +140,12 @@ class Board:
             for p in row.points:
                 seen.setdefault(p.level, p.x)
         return sorted(seen.items(), key=lambda kv: kv[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data: what the board ranks, by which metric, and its rows in rank order."""
+        return {"dataset": self.dataset, "task": self.task, "corruption": self.corruption, "metric": self.metric,
+                "sweep": self.sweep, "levels": [{"level": label, "x": x} for label, x in self.levels],
+                "compared_over": list(self.compared_over), "rows": [row.to_dict() for row in self.rows]}
 
 
 def _stored(entry: Entry, corruption: str) -> dict:

@@ -8,7 +8,7 @@ import typer
 
 from avbench import validate
 from avbench.atomic import write_text
-from avbench.output import formats
+from avbench.output import choices, formats
 
 README = Path(__file__).resolve().parent / "README.md"
 
@@ -23,8 +23,10 @@ def render(fmt: str, dataset: str | None = None, corruption: str | None = None,
     from avbench.leaderboards.render import readme, render_boards  # deferred: torch
     from avbench.leaderboards.schema import load_entries  # deferred: torch
 
-    formats.get(fmt, formats.TABLES)
+    chosen = formats.get(fmt, formats.TABLES)
     boards = build_boards(load_entries(entries), dataset, corruption)
+    if chosen.document is not None:  # JSON: the boards as data (Board.to_dict), not their printed tables
+        return chosen.document([board.to_dict() for board in boards])
     if fmt == "md":
         return readme(boards)
     if fmt == "html":
@@ -41,7 +43,8 @@ def write_readme(entries: Path | None = None, path: Path = README) -> Path:
 def leaderboard(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="only this dataset (e.g. crema-d, synthetic)"),
     corruption: Optional[str] = typer.Option(None, "--corruption", help="only this board: a corruption or 'clean'"),
-    fmt: str = typer.Option("md", "--format", help=formats.help_text(formats.TABLES)),
+    fmt: str = typer.Option("md", "--format", help="md: the README page; html: the searchable page; json: the "
+                                                    "boards as data (Board.to_dict)", **choices.format_choice(formats.TABLES)),
     out: Optional[str] = typer.Option(None, "--out", help="write to this file instead of printing"),
     entries: Optional[Path] = typer.Option(None, "--entries", help="entries directory (default: the shipped one)"),
 ) -> None:

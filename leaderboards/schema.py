@@ -2,20 +2,26 @@
 
 An entry is pure data so that anyone can read it without avbench, and so that nothing submitted is ever
 executed. Two provenances exist side by side, as on RobustBench: ``reported`` (numbers copied from a paper) and
-``verified`` (recomputed by ``avbench submit`` from per-clip predictions). Every number is a JSON float, never a
-string, and loading validates types and ranges so a hand-edited file fails loudly with its file name.
+``verified`` (recomputed by ``avbench submit`` from per-clip predictions). The classes are pydantic dataclasses:
+every field is typed strictly (a number is a JSON number, never a string; a list is a list), unknown fields are
+refused, and every metric value lies in its metric's range, so a hand-edited file fails with one line naming the
+file and the field, and ``avbench schema entry`` prints the JSON Schema submitters can check against.
 """
 from __future__ import annotations
 
 import json
-import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError,
+                      field_validator, model_validator)
+from pydantic.dataclasses import dataclass
 
 from avbench.atomic import write_json
-from avbench.errors import UserError
+from avbench.errors import UserError, validation_error
+from avbench.scoring.metrics import spec as metric_spec
 from avbench.tasks import names as task_names
 
 SCHEMA_VERSION = 1
@@ -40,72 +46,118 @@ def slug(text: str) -> str:
     return cleaned[:120]
 
 
-@dataclass(frozen=True)
+# JSON types, strictly: a string is never read as a number, nor a number as a string or a boolean
+Text = Annotated[StrictStr, Field(min_length=1)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Hash = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{8,64}$")]
+ENTRY_CONFIG = ConfigDict(extra="forbid")  # a typo in a field name must not pass
+
+
+@dataclass(frozen=True, config=ENTRY_CONFIG)
 class ModelInfo:
     """Who the model is and where it comes from (hashes pin the exact configuration and weights)."""
 
-    name: str
-    label: str | None = None  # avbench registry label (with overrides) when the model runs in avbench
-    paper: str = ""
-    citation: str = ""
-    code: str | None = None
-    config_hash: str | None = None
-    checkpoint_hash: str | None = None  # sha256 over the seeds' weight files, checked against the predictions
-    code_hash: str | None = None  # digest of the model's source file in the avbench that verified the entry
+    name: Text
+    label: Text | None = None  # avbench registry label (with overrides) when the model runs in avbench
+    paper: StrictStr = ""
+    citation: StrictStr = ""
+    code: StrictStr | None = Field(None, description="link to the model's code")
+    config_hash: Hash | None = None
+    checkpoint_hash: Hash | None = None  # sha256 over the seeds' weight files, checked against the predictions
+    code_hash: Hash | None = None  # digest of the model's source file in the avbench that verified the entry
     # how the numbers were made (verified entries; None = not recorded): was the model told which frames were lost,
     # and was its frontend folded or the whole model run per level (avbench.execution.contract)
-    sees_masks: bool | None = None
-    eval_path: str | None = None
+    sees_masks: StrictBool | None = None
+    eval_path: Literal["folded", "honest"] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ENTRY_CONFIG)
 class Protocol:
     """What was measured: entries are only ranked against entries with the same dataset, split and task;
     verified entries additionally pin the clip ids and the mask digests of every level."""
 
-    name: str  # "raver-ojsp2025" for a paper's protocol, "avbench-<digest>" for a verified one
-    dataset: str
-    task: str
-    split: str = "test"
-    corruptions: dict[str, list[str]] = field(default_factory=dict)  # corruption -> level labels
-    seeds: list[int] | None = None
-    mask_seed: int | None = None
-    dataset_fingerprint: str | None = None
-    clip_ids_sha256: str | None = None
-    n_clips: int | None = None
-    mask_digests: dict[str, dict[str, str]] = field(default_factory=dict)  # corruption -> level -> sha256
-    evaluation: str = ""  # free text, e.g. "5 seeds × 5 test subsets, two-tailed t-test"
+    name: Text  # "raver-ojsp2025" for a paper's protocol, "avbench-<digest>" for a verified one
+    dataset: Text
+    task: Text
+    split: Text = "test"
+    corruptions: dict[Text, list[Text]] = field(default_factory=dict)  # corruption -> level labels
+    seeds: list[Annotated[StrictInt, Field(ge=0)]] | None = None
+    mask_seed: Annotated[StrictInt, Field(ge=0)] | None = None
+    dataset_fingerprint: StrictStr | None = None
+    clip_ids_sha256: Hash | None = None
+    n_clips: Annotated[StrictInt, Field(ge=1)] | None = None
+    mask_digests: dict[Text, dict[Text, StrictStr]] = field(default_factory=dict)  # corruption -> level -> sha256
+    evaluation: StrictStr = ""  # free text, e.g. "5 seeds × 5 test subsets, two-tailed t-test"
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        if task not in task_names():
+            raise ValueError(f"must be one of {', '.join(task_names())}")
+        return task
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ENTRY_CONFIG)
 class MetricValue:
     """One number of one condition, with its confidence interval and the paper's significance markers."""
 
-    corruption: str
-    level: str
-    x: float
-    metric: str
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    markers: str = ""
+    corruption: Text
+    level: Text
+    x: Number
+    metric: Text
+    value: Number
+    ci_low: Number | None = None
+    ci_high: Number | None = None
+    markers: StrictStr = ""
+
+    @model_validator(mode="after")
+    def _interval_and_range(self) -> MetricValue:
+        """Both interval ends or neither, in order, and every number inside the range the metric can take (a
+        registered metric's ``bounds``: a macro-F1 of 2.0 is a typo, not a result)."""
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("give both ci_low and ci_high or neither")
+        if self.ci_low is not None and not self.ci_low <= self.ci_high:  # type: ignore[operator]
+            raise ValueError(f"ci_low {self.ci_low} is above ci_high {self.ci_high}")
+        bounds = metric_bounds(self.metric)
+        if bounds is not None:
+            for key in ("value", "ci_low", "ci_high"):
+                number = getattr(self, key)
+                if number is not None and not bounds[0] <= number <= bounds[1]:
+                    raise ValueError(f"{key} {number} of {self.metric} is outside [{bounds[0]:g}, {bounds[1]:g}]")
+        return self
 
 
-@dataclass(frozen=True)
+def metric_bounds(name: str) -> tuple[float, float] | None:
+    """The range of a registered metric (None for a name avbench does not know, e.g. a paper's own)."""
+    try:
+        return metric_spec(name).bounds
+    except UserError:
+        return None
+
+
+@dataclass(frozen=True, config=ENTRY_CONFIG)
 class Entry:
     """A leaderboard entry; ``source`` says which table it was copied from or which run it was verified from."""
 
-    provenance: str
+    provenance: Literal["reported", "verified"]
     model: ModelInfo
     protocol: Protocol
-    metrics: list[MetricValue]
+    metrics: Annotated[list[MetricValue], Field(min_length=1)]
     source: dict[str, Any] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # corruption -> robustness summary
     # verified only: {"seed", "n_resamples", "scores": {corruption: {"auc" | "clean": [B floats]} or
     # {"levels": {level: [B floats]}} for a categorical corruption}}; every entry
     # of a protocol resamples the same clips, so two entries' distributions pair up for significance tests
     bootstrap: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
+    schema_version: Literal[SCHEMA_VERSION] = SCHEMA_VERSION
+
+    @model_validator(mode="after")
+    def _one_number_per_condition(self) -> Entry:
+        keys = [(m.corruption, m.level, m.metric) for m in self.metrics]
+        repeated = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+        if repeated is not None:
+            raise ValueError(f"metric {repeated[2]} appears twice for {repeated[0]} {repeated[1]}")
+        return self
 
     @property
     def id(self) -> str:
@@ -123,75 +175,26 @@ class Entry:
         return asdict(self)
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise UserError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
+ENTRY = TypeAdapter(Entry)
 
 
-def _optional_number(value: Any, where: str) -> float | None:
-    return None if value is None else _number(value, where)
-
-
-def _fields(cls: type, data: Any, where: str) -> dict[str, Any]:
-    """Check that ``data`` is an object with exactly the dataclass's known keys (typos must not pass)."""
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected an object, got {type(data).__name__}")
-    known = set(cls.__dataclass_fields__)
-    extra = sorted(set(data) - known)
-    if extra:
-        raise UserError(f"{where}: unknown field(s) {', '.join(extra)}")
-    return data
-
-
-def _metric(data: Any, where: str) -> MetricValue:
-    d = _fields(MetricValue, data, where)
-    for key in ("corruption", "level", "metric"):
-        if not isinstance(d.get(key), str) or not d[key]:
-            raise UserError(f"{where}: {key!r} must be a non-empty string")
-    m = MetricValue(
-        corruption=d["corruption"], level=d["level"], x=_number(d.get("x"), f"{where}.x"), metric=d["metric"],
-        value=_number(d.get("value"), f"{where}.value"), ci_low=_optional_number(d.get("ci_low"), f"{where}.ci_low"),
-        ci_high=_optional_number(d.get("ci_high"), f"{where}.ci_high"), markers=str(d.get("markers", "")),
-    )
-    if (m.ci_low is None) != (m.ci_high is None):
-        raise UserError(f"{where}: give both ci_low and ci_high or neither")
-    if m.ci_low is not None and not m.ci_low <= m.ci_high:  # type: ignore[operator]
-        raise UserError(f"{where}: ci_low {m.ci_low} is above ci_high {m.ci_high}")
-    return m
+def entry_schema() -> dict[str, Any]:
+    """The JSON Schema of an entry file, for submitters (``avbench schema entry``)."""
+    return ENTRY.json_schema()
 
 
 def entry_from_dict(data: Any, where: str = "entry") -> Entry:
-    """Validate a parsed JSON object and build an :class:`Entry` (UserError names the first problem)."""
-    d = _fields(Entry, data, where)
-    if d.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"{where}: unsupported schema_version {d.get('schema_version')!r} (expected {SCHEMA_VERSION})")
-    if d.get("provenance") not in PROVENANCES:
-        raise UserError(f"{where}: provenance must be one of {', '.join(PROVENANCES)}, got {d.get('provenance')!r}")
-    model = ModelInfo(**_fields(ModelInfo, d.get("model"), f"{where}.model"))
-    if not isinstance(model.name, str) or not model.name:
-        raise UserError(f"{where}.model: 'name' must be a non-empty string")
-    if model.sees_masks not in (None, True, False) or model.eval_path not in (None, "folded", "honest"):
-        raise UserError(f"{where}.model: sees_masks must be true, false or null and eval_path 'folded', 'honest' "
-                        "or null")
-    protocol = Protocol(**_fields(Protocol, d.get("protocol"), f"{where}.protocol"))
-    for key in ("name", "dataset", "split"):
-        if not isinstance(getattr(protocol, key), str) or not getattr(protocol, key):
-            raise UserError(f"{where}.protocol: {key!r} must be a non-empty string")
-    if protocol.task not in task_names():
-        raise UserError(f"{where}.protocol: task must be one of {', '.join(task_names())}, got {protocol.task!r}")
-    metrics = d.get("metrics")
-    if not isinstance(metrics, list) or not metrics:
-        raise UserError(f"{where}: 'metrics' must be a non-empty list")
-    values = [_metric(m, f"{where}.metrics[{i}]") for i, m in enumerate(metrics)]
-    keys = [(m.corruption, m.level, m.metric) for m in values]
-    if len(set(keys)) != len(keys):
-        raise UserError(f"{where}: a metric appears twice for the same condition")
-    return Entry(
-        provenance=d["provenance"], model=model, protocol=protocol, metrics=values,
-        source=dict(d.get("source") or {}), summaries=dict(d.get("summaries") or {}),
-        bootstrap=dict(d.get("bootstrap") or {}),
-    )
+    """Validate a parsed JSON object and build an :class:`Entry` (one error line naming ``where`` and the first
+    wrong field)."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise UserError(f"{where}: unsupported schema_version {data.get('schema_version')!r} (expected "
+                        f"{SCHEMA_VERSION})")
+    try:
+        return ENTRY.validate_python(data)
+    except ValidationError as exc:
+        raise validation_error(where, exc) from None
 
 
 def load_entry(path: str | Path) -> Entry:

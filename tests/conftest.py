@@ -73,3 +73,26 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return code, capsys.readouterr().err
 
     return invoke
+
+
+@pytest.fixture
+def cli_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """``cli_output("show", ...)``: like ``cli``, for commands whose standard output is the point (JSON, CSV,
+    --version): (exit code, stdout, stderr)."""
+    import sys
+
+    from avbench.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["avbench", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke

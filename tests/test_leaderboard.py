@@ -169,8 +169,12 @@ def test_schema_round_trip_and_validation(tmp_path: Path) -> None:
     assert load_entries(tmp_path) == [entry] and path.name == "raver--synthetic--p1--verified.json"
     data = json.loads(path.read_text())
     bad = [({**data, "extra": 1}, "unknown field"), ({**data, "provenance": "measured"}, "provenance"),
-           ({**data, "schema_version": 2}, "schema_version"), ({**data, "metrics": []}, "non-empty list"),
-           ({**data, "metrics": [{**data["metrics"][0], "value": "0.8"}]}, "finite number"),
+           ({**data, "schema_version": 2}, "schema_version"), ({**data, "metrics": []}, "field 'metrics': list should have at least 1 item"),
+           ({**data, "metrics": [{**data["metrics"][0], "value": "0.8"}]}, "field 'metrics.0.value': input should be a valid number"),
+           ({**data, "metrics": [{**data["metrics"][0], "value": 2.0}]}, "value 2.0 of macro_f1 is outside \\[0, 1\\]"),
+           ({**data, "protocol": {**data["protocol"], "seeds": "not-a-list"}}, "field 'protocol.seeds': input should be a valid list"),
+           ({**data, "protocol": {**data["protocol"], "n_clips": "many"}}, "field 'protocol.n_clips': input should be a valid integer"),
+           ({**data, "model": {**data["model"], "paper": 42}}, "field 'model.paper': input should be a valid string"),
            ({**data, "metrics": [{**data["metrics"][0], "ci_low": 0.9}]}, "above ci_high"),
            ({**data, "metrics": data["metrics"] * 2}, "twice"),
            ({**data, "protocol": {**data["protocol"], "task": "valence"}}, "task")]

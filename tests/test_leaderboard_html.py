@@ -99,3 +99,74 @@ def test_every_board_has_a_readable_picture(browser, tmp_path: Path) -> None:
 
     clean = next(s for title, s in headers.items() if "clean" in title)
     assert len(clean.find_elements(By.CSS_SELECTOR, "svg circle.score")) == 4
+
+
+def _linked(name: str, label: str, dataset: str, provenance: str, clean: float, code: str | None,
+            citation: str = "") -> Entry:
+    metrics = [MetricValue("random-audio", f"{p}pct", float(p), "macro_f1", clean - 0.3 * p / 100,
+                           clean - 0.3 * p / 100 - 0.02, clean - 0.3 * p / 100 + 0.02) for p in (0, 50, 100)]
+    return Entry(provenance, ModelInfo(name, label, paper=f"{name} et al., 2025", citation=citation, code=code),
+                 Protocol("avbench-test", dataset, "emotion"), metrics)
+
+
+def test_page_searches_filters_links_and_downloads(browser, tmp_path: Path) -> None:
+    """Search by model, filter by dataset, corruption and provenance (from the URL too), paper and code links from
+    the entries (never a javascript: link), and the entries behind a board as a JSON download."""
+    import json
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    entries = tmp_path / "entries"
+    written = [_linked("Alpha", "alpha", "synthetic", "verified", 0.8, "https://example.org/alpha",
+                       'A. Author, "Alpha," Proc. X, 2025, doi: 10.1145/3577190.3614110'),
+               _linked("Beta", "beta", "synthetic", "reported", 0.7, "javascript:alert(1)"),
+               _linked("Gamma", "gamma", "crema-d", "verified", 0.6, None)]
+    for entry in written:
+        write_entry(entry, entries)
+    page = tmp_path / "board.html"
+    page.write_text(render("html", entries=entries), encoding="utf-8")
+    downloads = tmp_path / "downloads"
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.get(page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+    def visible_models() -> list[str]:
+        return sorted(row.find_elements(By.TAG_NAME, "td")[1].text
+                      for row in browser.find_elements(By.CSS_SELECTOR, "section.board tbody tr") if row.is_displayed())
+
+    def curves_shown() -> int:
+        return sum(1 for g in browser.find_elements(By.CSS_SELECTOR, "section.board svg g.series polyline")
+                   if g.is_displayed())
+
+    assert visible_models() == sorted(["Alpha", "Alpha", "Beta", "Beta", "Gamma", "Gamma"])  # clean + random-audio
+    assert "Showing 6 of 6 rows on 4 boards" in browser.find_element(By.ID, "shown").text
+    search = browser.find_element(By.NAME, "model")
+    search.send_keys("ALP")
+    assert visible_models() == ["Alpha", "Alpha"] and curves_shown() == 1
+    search.clear()
+    search.send_keys(" ")  # an input event with the box blank again
+    browser.find_element(By.CSS_SELECTOR, "select[name=provenance] option[value=reported]").click()
+    assert visible_models() == ["Beta", "Beta"]
+    browser.get(page.as_uri() + "?dataset=crema-d&corruption=clean")
+    assert visible_models() == ["Gamma"]
+    assert len([s for s in browser.find_elements(By.CSS_SELECTOR, "section.board") if s.is_displayed()]) == 1
+
+    browser.get(page.as_uri())
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "section.board td a")}
+    assert links["Alpha et al., 2025"] == "https://doi.org/10.1145/3577190.3614110"
+    assert links["code"] == "https://example.org/alpha"  # Beta's javascript: link is text, never a link
+    assert not any(href.startswith("javascript:") for href in links.values())
+
+    sweep = next(s for s in browser.find_elements(By.CSS_SELECTOR, "section.board")
+                 if s.get_attribute("data-dataset") == "synthetic" and s.get_attribute("data-corruption") == "random-audio")
+    sweep.find_element(By.CSS_SELECTOR, "a.download").click()
+    target = downloads / "synthetic-emotion-random-audio-entries.json"
+    deadline = time.monotonic() + 10
+    while not target.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    downloaded = json.loads(target.read_text(encoding="utf-8"))
+    assert sorted(e["model"]["name"] for e in downloaded) == ["Alpha", "Beta"]
+    stored = [json.loads(p.read_text()) for p in entries.glob("*.json")]
+    by_name = sorted((e for e in stored if e["protocol"]["dataset"] == "synthetic"), key=lambda e: e["model"]["name"])
+    assert sorted(downloaded, key=lambda e: e["model"]["name"]) == by_name  # the entries as stored, whole

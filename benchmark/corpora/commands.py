@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from avbench import corpora
 
-from avbench.output import terminal
+from avbench.output import choices, formats, terminal
 from avbench.corpora.checks import problems
 from avbench.corpora.labels import CorpusLabels
 from avbench.corpora.summary import CorpusSummary, Stats, StoreDescription, describe_store, summarize
@@ -28,7 +29,8 @@ FIRST_FAILURES = 5  # failed clip ids shown on screen; the full list is in <out>
 datasets_app = typer.Typer(help="Real corpora: list them and describe a local checkout.", no_args_is_help=True)
 
 # Corpus options shared by `datasets info` and `extract` (each corpus accepts only its own)
-CorpusName = Annotated[str, typer.Option("--dataset", help="corpus name (see `avbench list datasets`)")]
+CorpusName = Annotated[str, typer.Option("--dataset", help="corpus name (see `avbench list datasets`)",
+                                         **choices.lazy_choice(corpora.names, "NAME"))]
 Root = Annotated[Path, typer.Option("--root", help="local checkout of the corpus")]
 RatingModality = Annotated[Optional[str], typer.Option(
     "--rating-modality", help="crema-d: ratings to use, audio | video | audio-visual (default audio-visual)")]
@@ -159,34 +161,61 @@ def info(
                                              "(default: the corpus's)"),
     rating_modality: RatingModality = None, seed: Seed = None, balance: Balance = None, fold: Fold = None,
     test_set: TestSet = None,
+    fmt: str = typer.Option("table", "--format", help="json: the numbers as avbench.corpora.summary's "
+                                                      "CorpusSummary (with the media found) or StoreDescription",
+                            **choices.format_choice(formats.DOCUMENTS)),
 ) -> None:
     """A corpus checkout (clips, raters, prevalence, splits, media found per modality) or an extracted store."""
+    formats.get(fmt, formats.DOCUMENTS)  # before the corpus is read
     chosen, store = _store_or_corpus(name, dataset)
     console = terminal.console()
     if store is not None:
-        render_store(describe_store(FeatureStore(store)), console)
+        description = describe_store(FeatureStore(store))
+        text = formats.render_data(fmt, asdict(description))
+        if text is not None:
+            typer.echo(text, nl=False)
+        else:
+            render_store(description, console)
         return
     if root is None:
         raise UserError(f"{chosen}: pass --root with the local checkout of the corpus")
     labels = corpora.load_labels(chosen, root, **_options(rating_modality=rating_modality, seed=seed,
                                                            balance=balance, fold=fold, test_set=test_set))
-    render_summary(summarize(labels), console)
-    render_media(labels, _modalities(modalities) or corpora.get(chosen).modalities, root, console)
+    summary = summarize(labels)
+    media = media_found(labels, _modalities(modalities) or corpora.get(chosen).modalities, root)
+    text = formats.render_data(fmt, {**asdict(summary), "media": media})
+    if text is not None:
+        typer.echo(text, nl=False)
+        return
+    render_summary(summary, console)
+    render_media(media, root, console)
 
 
-def render_media(labels: CorpusLabels, modalities: tuple[str, ...], root: Path, console: Console) -> None:
-    """Per modality: clips whose files the checkout has, per split, and where (under ``root``) the loader looked."""
+def media_found(labels: CorpusLabels, modalities: tuple[str, ...], root: Path) -> dict[str, dict[str, Any]]:
+    """Per modality: clips whose files the checkout has (in all and per split, each with the split's size) and
+    where (under ``root``) the loader looked."""
     from avbench.corpora.clips import has_inputs  # deferred: torch, av
 
-    table = Table("modality", "clips with media", *SPLITS, title=f"media in the checkout {root}")
-    table.add_column("looked for (under the root)", overflow="fold")  # cut short, it would hide the layout
     clips = labels.clips
+    found_media = {}
     for modality in modalities:
         found = has_inputs(clips, modality)
-        per_split = [f"{int((found & (clips['split'] == s)).sum())}/{int((clips['split'] == s).sum())}"
-                     for s in SPLITS]
-        where = labels.media.get(modality, "?").replace(f"{Path(root).expanduser()}/", "")
-        table.add_row(modality, f"{int(found.sum())}/{len(clips)}", *per_split, where)
+        found_media[modality] = {
+            "clips": int(found.sum()), "of": len(clips),
+            "splits": {s: [int((found & (clips["split"] == s)).sum()), int((clips["split"] == s).sum())]
+                       for s in SPLITS},
+            "looked_for": labels.media.get(modality, "?").replace(f"{Path(root).expanduser()}/", ""),
+        }
+    return found_media
+
+
+def render_media(media: dict[str, dict[str, Any]], root: Path, console: Console) -> None:
+    """:func:`media_found` as a table."""
+    table = Table("modality", "clips with media", *SPLITS, title=f"media in the checkout {root}")
+    table.add_column("looked for (under the root)", overflow="fold")  # cut short, it would hide the layout
+    for modality, found in media.items():
+        per_split = [f"{found['splits'][s][0]}/{found['splits'][s][1]}" for s in SPLITS]
+        table.add_row(modality, f"{found['clips']}/{found['of']}", *per_split, found["looked_for"])
     console.print(table)
 
 
@@ -204,7 +233,7 @@ def render_store(description: StoreDescription, console: Console) -> None:
     table = Table("modality", "shape", "dtype", "rate", "frames", title="modalities")
     table.add_column("encoder sha256", overflow="fold")
     for modality, row in description.modalities.items():
-        table.add_row(modality, *row)
+        table.add_row(modality, *row.values())
     console.print(table)
     _print_problems(description.problems, console)
 
@@ -243,7 +272,7 @@ def extract(
     limit: int | None = typer.Option(None, "--limit", min=1, help="only the first N clips (smoke runs)"),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="write the store without clips that failed"),
     force: bool = typer.Option(False, "--force", help="redo an extraction the store at --out already holds"),
-    executor: str = typer.Option("local", "--executor", help="local | ray | slurm: where the workers run"),
+    executor: str = typer.Option("local", "--executor", help="where the workers run", **choices.EXECUTOR),
     workers: int = typer.Option(1, "--workers", min=1, help="workers the clips are sharded across"),
     clips_per_call: int = typer.Option(8, "--clips-per-call", min=1,
                                        help="clips per audio/text encoder call (padded, with attention masks)"),

@@ -79,7 +79,7 @@ class StoreDescription:
     splits: dict[str, int]  # split -> clips
     split: str  # the corpus's own split, or how it was re-dealt for a partial checkout
     tasks: tuple[str, ...]  # tasks the store has labels for
-    modalities: dict[str, tuple[str, str, str, str, str]]  # modality -> shape, dtype, rate, frames, encoder sha256
+    modalities: dict[str, dict[str, str]]  # modality -> shape, dtype, rate, frames, encoder (sha256)
     failures: dict[str, int]  # reason -> clips left out because extraction failed
     failure_list: str | None  # the file listing every failed clip
     problems: list[str]  # degenerate-feature findings
@@ -96,8 +96,9 @@ def describe_store(store: FeatureStore) -> StoreDescription:
         splits={s: int(len(store.split_indices(s))) for s in SPLITS},
         split=str(store.meta.get("split", "corpus" if "corpus" in store.meta else "generated")),
         tasks=store.labelled_tasks,
-        modalities={m: ("x".join(map(str, spec["shape"])), str(spec.get("dtype", "")), f"{spec.get('rate', 0):g}/s",
-                        str(spec.get("total", "")), digests.get(m, "not recorded"))
+        modalities={m: {"shape": "x".join(map(str, spec["shape"])), "dtype": str(spec.get("dtype", "")),
+                        "rate": f"{spec.get('rate', 0):g}/s", "frames": str(spec.get("total", "")),
+                        "encoder": digests.get(m, "not recorded")}
                     for m, spec in store.modalities.items()},
         failures=dict(failed.get("by_reason", {})) if isinstance(failed, dict) else {},
         failure_list=str(store.path.with_name(list_name)) if list_name else None,

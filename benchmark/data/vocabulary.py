@@ -13,3 +13,4 @@ SYNTHETIC_SHAPES: dict[str, dict[str, tuple[int, ...]]] = {
     "paper": {"audio": (25, 1024), "video": (1280,), "text": (768,)},
 }
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
+EVALUATION_SPLITS: tuple[str, ...] = ("test", "dev")  # what a run may evaluate ("dev" to choose a configuration)

@@ -31,6 +31,8 @@ def extra_module(kind: str) -> Any:
     except ImportError:
         raise UserError(f"the {kind} executor needs the extra: pip install 'avbench[{kind}]'") from None
 
+DEFAULT_SLURM_MINUTES = 24 * 60  # a Slurm job's time limit when the run's configuration gives none
+
 
 class InlineExecutor(Executor):
     """Runs each unit in this process when one worker is asked for: no start-up cost, same results."""
@@ -68,12 +70,10 @@ class RayExecutor(Executor):
 class SubmititExecutor(Executor):
     """Units as Slurm jobs via submitit (its local executor when there is no Slurm, which is how it is tested)."""
 
-    def __init__(self, folder: Path, workers: int, cluster: str | None, gpus: int = 0) -> None:
+    def __init__(self, folder: Path, workers: int, cluster: str | None, gpus: int = 0, resources: Any = None) -> None:
         submitit = extra_module("slurm")
         self._executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
-        self._executor.update_parameters(timeout_min=24 * 60, cpus_per_task=1)
-        if gpus:
-            self._executor.update_parameters(gpus_per_node=gpus)
+        self._executor.update_parameters(**slurm_parameters(resources, gpus))
         self._waiters = ThreadPoolExecutor(max_workers=max(1, workers))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
@@ -84,6 +84,27 @@ class SubmititExecutor(Executor):
         self._waiters.shutdown(wait=wait)
 
 
+def slurm_parameters(resources: Any, gpus: int) -> dict[str, Any]:
+    """submitit's parameters for each unit's job, from the run's
+    :class:`~avbench.execution.run_config.SlurmResources` (None: the defaults) and the GPUs a CUDA run asks for.
+
+    One unit is one job of one task, so GPUs per task are the job's ``gpus_per_node``; partition, account and
+    memory are Slurm's own (``slurm_*``: submitit's local executor, used without a cluster, ignores them)."""
+    parameters: dict[str, Any] = {"timeout_min": DEFAULT_SLURM_MINUTES, "cpus_per_task": 1}
+    if resources is not None:
+        parameters["timeout_min"] = resources.minutes
+        if resources.cpus_per_task is not None:
+            parameters["cpus_per_task"] = resources.cpus_per_task
+        if resources.gpus_per_task is not None:
+            gpus = resources.gpus_per_task
+        for key in ("partition", "account", "mem"):
+            if getattr(resources, key) is not None:
+                parameters[f"slurm_{key}"] = getattr(resources, key)
+    if gpus:
+        parameters["gpus_per_node"] = gpus
+    return parameters
+
+
 def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return fn(*args, **kwargs)
 
@@ -92,8 +113,9 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-# What a local worker imports to run a unit; forked from the server that imported it once (see local_context).
-WORKER_MODULES = ("__main__", "avbench.execution.units")
+# What a local worker imports to run a unit; forked from the server that imported it once (see local_context). The
+# store's typed meta.json record (pydantic) is read when a unit opens the store: imported here, not per worker.
+WORKER_MODULES = ("__main__", "avbench.execution.units", "avbench.data.meta")
 
 
 def local_context() -> multiprocessing.context.BaseContext:
@@ -124,8 +146,10 @@ def start_local_workers(kind: str, workers: int | None) -> None:
 
 
 def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: str | None = None,
-                  slurm_cluster: str | None = None, gpus_per_unit: int = 0) -> Executor:
-    """``gpus_per_unit`` GPUs are requested per Ray task or Slurm job (runs with ``--device cuda`` ask for one)."""
+                  slurm_cluster: str | None = None, gpus_per_unit: int = 0, slurm: Any = None) -> Executor:
+    """``gpus_per_unit`` GPUs are requested per Ray task or Slurm job (runs with ``--device cuda`` ask for one);
+    ``slurm``: the Slurm jobs' resources (:class:`~avbench.execution.run_config.SlurmResources`, which may also set
+    the GPUs per job)."""
     if kind not in EXECUTORS:
 
         raise unknown("executor", kind, EXECUTORS)
@@ -133,7 +157,7 @@ def make_executor(kind: str, workers: int | None, run_dir: Path, ray_address: st
     if kind == "ray":
         return RayExecutor(n, ray_address, gpus_per_unit)
     if kind == "slurm":
-        return SubmititExecutor(run_dir / ".submitit", n, slurm_cluster, gpus_per_unit)
+        return SubmititExecutor(run_dir / ".submitit", n, slurm_cluster, gpus_per_unit, slurm)
     if n == 1:
         return InlineExecutor()
     return ProcessPoolExecutor(max_workers=n, mp_context=local_context(), initializer=start_worker,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from avbench.execution import checkpoints
+from avbench.execution import PRECISIONS, checkpoints
 from avbench.data.batching import Batch, Collator, prefetch
 from avbench.cache import cache_dir
 from avbench import validate
@@ -31,7 +31,6 @@ from avbench.tasks import check as check_task
 from avbench.tasks import get as get_task
 
 EpochCallback = Callable[[int, int], None]
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)

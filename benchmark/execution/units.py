@@ -29,6 +29,7 @@ from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.execution.training import TrainSpec, autocast, load_or_train
 from avbench.corruptions import masks_for
+from avbench.execution import THREADS_ENV
 from avbench.corruptions.configured import resolve
 from avbench.data.datasets import open_dataset
 
@@ -56,7 +57,7 @@ class UnitContext:
 
 
 def set_threads() -> None:
-    torch.set_num_threads(int(os.environ.get("AVBENCH_THREADS", "1")))
+    torch.set_num_threads(int(os.environ.get(THREADS_ENV) or 1))
 
 
 def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The output formats, one registry: every command's ``--format`` choices, file suffixes and renderers come from here.
 
 A format renders what avbench prints: ranked :class:`~avbench.output.tables.Table` objects (leaderboards, reports,
-comparisons) and listings (``avbench list``: records with native values). ``table`` is the terminal's own format: a
-rich table that folds cells instead of cutting them, printed by the caller's console. Adding a format is one
+comparisons), listings (``avbench list``: records with native values) and documents (``show``, ``compare``,
+``leaderboard``, ``datasets info``: the Python API's objects as plain data, with its field names). ``table`` is the
+terminal's own format: a rich table that folds cells instead of cutting them, printed by the caller's console. Adding a format is one
 :func:`register_format` call at the end of this module; ``--format`` of every command that can use it then offers
 it, and ``avbench report`` writes a file with its suffix.
 """
@@ -20,13 +21,13 @@ from avbench.errors import unknown
 from avbench.output.tables import Cell, Num, Table, to_csv, to_html, to_latex, to_markdown
 
 Record = dict[str, Any]
-TABLES, RECORDS, DOCUMENTS = "tables", "records", "documents"  # what a command renders (documents: nested data)
+TABLES, RECORDS, DOCUMENTS = "tables", "records", "documents"  # what a command renders
 
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """One format: its name (the ``--format`` value), file suffix, and how it renders tables and records (None: it
-    cannot). ``report_file``: ``avbench report`` writes every table in it."""
+    """One format: its name (the ``--format`` value), file suffix, and how it renders tables, records and
+    documents (None: it cannot). ``report_file``: ``avbench report`` writes every table in it."""
 
     name: str
     suffix: str
@@ -35,6 +36,7 @@ class OutputFormat:
     records: Callable[[Sequence[Record]], str] | None = None
     document: Callable[[Any], str] | None = None
     report_file: bool = False
+    document: Callable[[Any], str] | None = None
 
     def tables(self, tables: Sequence[Table]) -> str:
         """Several tables as one document (CSV tables each under a ``# title`` line)."""
@@ -60,10 +62,10 @@ def register_format(fmt: OutputFormat) -> str:
 
 def names(kind: str) -> list[str]:
     """The formats that can render ``kind`` (:data:`TABLES`, :data:`RECORDS` or :data:`DOCUMENTS`), in declaration
-    order; the terminal renders records and documents through the command's own rich tables."""
+    order; the terminal's table renders records and documents (each command draws its own)."""
     renderer = {TABLES: "table", RECORDS: "records", DOCUMENTS: "document"}[kind]
-    return [f.name for f in _FORMATS.values()
-            if getattr(f, renderer) is not None or (kind != TABLES and f.name == TERMINAL)]
+    return [f.name for f in _FORMATS.values() if getattr(f, renderer) is not None
+            or (kind != TABLES and f.name == TERMINAL)]
 
 
 def get(name: str, kind: str, option: str = "--format") -> OutputFormat:
@@ -71,6 +73,19 @@ def get(name: str, kind: str, option: str = "--format") -> OutputFormat:
     if name not in names(kind):
         raise unknown(option, name, names(kind))
     return _FORMATS[name]
+
+
+def render_data(name: str, document: Any, rows: Sequence[Record] | None = None,
+                option: str = "--format") -> str | None:
+    """A command's data in format ``name``: the whole ``document`` where the format renders documents (JSON), else
+    its ``rows`` as records (CSV, Markdown); None for the terminal's table, which the command prints itself. The
+    command's choices are ``names(RECORDS)`` when it has rows, ``names(DOCUMENTS)`` when it has none."""
+    chosen = get(name, DOCUMENTS if rows is None else RECORDS, option)
+    if chosen.name == TERMINAL:
+        return None
+    if chosen.document is not None:
+        return chosen.document(document)
+    return chosen.records(list(rows or []))  # type: ignore[misc]
 
 
 def report_formats() -> list[OutputFormat]:
@@ -111,9 +126,35 @@ def records_json(records: Sequence[Record]) -> str:
     return json.dumps(list(records), indent=2, ensure_ascii=False) + "\n"
 
 
+def frame_records(frame: Any) -> list[Record]:
+    """A pandas DataFrame's rows as records for a document or a records format: native numbers, and missing values
+    (NaN, the blank cells of summary.csv) as None."""
+    return [{str(key): _native(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _native(value: Any) -> Any:
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # a numpy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
 def document_json(document: Any) -> str:
-    """Nested data (a command's whole result) as indented JSON."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """Any plain data (objects, lists, numbers, text), missing numbers as null."""
+    return json.dumps(_finite(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def records_csv(records: Sequence[Record]) -> str:
@@ -142,4 +183,5 @@ register_format(OutputFormat("md", ".md", "Markdown", to_markdown, records_markd
 register_format(OutputFormat("csv", ".csv", "CSV with full precision", to_csv, records_csv, report_file=True))
 register_format(OutputFormat("latex", ".tex", "LaTeX tabular", to_latex, report_file=True))
 register_format(OutputFormat("html", ".html", "an HTML table", to_html))
-register_format(OutputFormat("json", ".json", "JSON with native types", table_json, records_json, document_json))
+register_format(OutputFormat("json", ".json", "JSON with native types", table_json, records_json,
+                             document=document_json))

@@ -11,6 +11,7 @@ import csv
 import html
 import io
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -139,17 +140,25 @@ def _sort_key(cell: Cell) -> str:
     return "" if cell in (None, "–") else str(cell)
 
 
-def to_html(table: Table, css_class: str = "board") -> str:
+def to_html(table: Table, css_class: str = "board", row_attributes: Sequence[Mapping[str, str]] | None = None,
+            extra_columns: Sequence[tuple[str, Sequence[tuple[str, str]]]] = ()) -> str:
     """An HTML ``<table>`` (title and notes are the page's business): every cell escaped, the best of a column in
-    ``class="best"``, and a ``data-sort`` key per cell (the number, '' when missing) for a page's column sorter."""
-    head = "".join(f"<th scope=\"col\">{html.escape(c)}</th>" for c in table.columns)
+    ``class="best"``, and a ``data-sort`` key per cell (the number, '' when missing) for a page's column sorter.
+
+    A page may add ``row_attributes`` (``data-*`` attributes per row, escaped here, for its filters) and
+    ``extra_columns``: (header, [(sort key, cell HTML)] per row) — HTML the page has built and escaped itself
+    (links)."""
+    head = "".join(f"<th scope=\"col\">{html.escape(c)}</th>" for c in [*table.columns, *(h for h, _ in extra_columns)])
     body = []
-    for row in table.rows:
+    for i, row in enumerate(table.rows):
         cells = []
         for cell in row:
             best = ' class="best"' if isinstance(cell, Num) and cell.bold and cell.value is not None else ""
             cells.append(f"<td data-sort=\"{html.escape(_sort_key(cell))}\"{best}>{html.escape(cell_text(cell))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        cells += [f"<td data-sort=\"{html.escape(column[i][0])}\">{column[i][1]}</td>" for _, column in extra_columns]
+        attributes = "".join(f" {html.escape(k)}=\"{html.escape(v)}\"" for k, v in (row_attributes[i].items()
+                                                                                  if row_attributes else ()))
+        body.append(f"<tr{attributes}>" + "".join(cells) + "</tr>")
     return (f"<table class=\"{html.escape(css_class)}\"><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
 

@@ -21,6 +21,8 @@ from rich.table import Table
 from rich.text import Text
 from avbench.output.tables import Num, cell_text
 
+PROGRESS_ENV = "AVBENCH_PROGRESS_SECONDS"  # ``avbench --progress-seconds``
+PROGRESS_SECONDS = 30.0  # off a terminal, one progress line this often unless PROGRESS_ENV says otherwise
 NATURAL_WIDTH = 100_000  # wider than any table: off a terminal, tables take their natural width
 
 
@@ -142,7 +144,7 @@ def progress(out: Console, name: str, total: int | None = None,
         with Progress(*columns, console=out, disable=not enabled) as bar:
             yield LiveProgress(bar, name, total)
         return
-    plain = PlainProgress(out, name, total, float(os.environ.get("AVBENCH_PROGRESS_SECONDS", "30")))
+    plain = PlainProgress(out, name, total, float(os.environ.get(PROGRESS_ENV) or PROGRESS_SECONDS))
     plain.line()
     yield plain
     if plain.printed != plain.state():

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from avbench.errors import UserError
+from avbench.errors import UserError, validation_error
+from avbench.execution.run_config import RunConfig
 
 RUN_JSON = "run.json"
 STATUSES = ("running", "failed", "complete")
@@ -65,6 +66,8 @@ class RunRecord(BaseModel):
     evaluation: dict[str, dict[str, Any]] | None = None
     corruption_settings: dict[str, dict[str, Any]] | None = None  # configured corruptions (trace folders, GE levels)
     split: str = "test"
+    # the resolved settings (avbench.execution.run_config), so `avbench run --config RUN_DIR` repeats the run
+    configuration: RunConfig | None = None
 
     @property
     def complete(self) -> bool:
@@ -96,9 +99,7 @@ def parse_record(info: Any, where: str | Path) -> RunRecord:
     try:
         return RunRecord.model_validate(info)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "(record)"
-        raise UserError(f"{where}: field {field!r}: {error['msg'].lower()} (got {error.get('input')!r})"[:400]) from None
+        raise validation_error(where, exc) from None
 
 
 def read_record(run_dir: Path) -> RunRecord:

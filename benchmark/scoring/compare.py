@@ -10,7 +10,7 @@ protocol are refused with the reason, because a "difference" between them would 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from avbench.errors import UserError, unknown
+from avbench.output.formats import frame_records
 from avbench.rundir import predictions
 from avbench.rundir.run_view import RunView, open_run
 from avbench.scoring.significance import CONFIDENCE
@@ -53,6 +54,13 @@ class Comparison:
     corruption: Any
     levels: pd.DataFrame
     summary: list[SummaryDifference]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain data (``avbench compare --format json``): the pair, the corruption's name, the per-level rows
+        (compare.csv's columns) and the summary differences."""
+        return {"model_a": self.model_a, "model_b": self.model_b, "task": self.task,
+                "corruption": self.corruption.name, "levels": frame_records(self.levels),
+                "summary": [asdict(d) for d in self.summary]}
 
 
 def pairs(a: RunView, b: RunView, models: str | None) -> list[tuple[str, str]]:

@@ -63,6 +63,7 @@ class MetricSpec:
     aggregation: str = CORPUS
     family: bool = False
     digits: int = 3  # decimals tables print (the audio-text paper prints CCC with four)
+    bounds: tuple[float, float] = (0.0, 1.0)  # every value the metric can take (a leaderboard entry outside is refused)
 
     def member(self, name: str) -> str:
         """A family member's results-file name: ``f1_`` + ``anger`` = ``f1_anger``."""
@@ -76,15 +77,15 @@ _ORDER: list[MetricSpec] = []  # declaration order: the order of every results f
 
 def register_metric(name: str, display: str, higher_is_better: bool, task: str,
                     compute: Callable[[Any], np.ndarray] | None = None, family: bool = False, digits: int = 3,
-                    aggregation: str = CORPUS) -> str:
+                    aggregation: str = CORPUS, bounds: tuple[float, float] = (0.0, 1.0)) -> str:
     """Declare a metric (or a family prefix) with its computation and return its name, so modules can keep a
     constant for it. Declaring a name again with other settings is an error (the same settings: a no-op)."""
-    spec = MetricSpec(name, display, higher_is_better, task, compute, aggregation, family, digits)
+    spec = MetricSpec(name, display, higher_is_better, task, compute, aggregation, family, digits, bounds)
     table = _FAMILIES if family else _METRICS
     if name in table:
         known = table[name]
-        if (known.display, known.higher_is_better, known.task, known.family, known.digits) != \
-                (display, higher_is_better, task, family, digits):
+        if (known.display, known.higher_is_better, known.task, known.family, known.digits, known.bounds) != \
+                (display, higher_is_better, task, family, digits, bounds):
             raise ValueError(f"metric {name!r} is already declared differently")
         return name
     table[name] = spec
@@ -99,7 +100,7 @@ def spec(name: str) -> MetricSpec:
     for prefix, family in _FAMILIES.items():
         if name.startswith(prefix) and len(name) > len(prefix):
             return MetricSpec(name, family.display.format(name[len(prefix):]), family.higher_is_better, family.task,
-                              aggregation=family.aggregation, digits=family.digits)
+                              aggregation=family.aggregation, digits=family.digits, bounds=family.bounds)
     raise unknown("metric", name, [*_METRICS, *(f"{p}<name>" for p in _FAMILIES)])
 
 
@@ -462,8 +463,9 @@ ECE = register_metric("ece", "ECE", False, "emotion",
                       lambda s: np.abs(s.calibration_gap).sum(-1) / (s.total * s.n_classes))
 F1 = register_metric("f1_", "F1 {}", True, "emotion", lambda s: s.per_class_f1, family=True)
 # attributes
-CCC = register_metric("ccc_", "CCC {}", True, "attributes", lambda s: s.ccc, family=True, digits=4)
-CCC_MEAN = register_metric(CCC + "mean", "mean CCC", True, "attributes", lambda s: s.ccc.mean(axis=-1), digits=4)
+CCC = register_metric("ccc_", "CCC {}", True, "attributes", lambda s: s.ccc, family=True, digits=4, bounds=(-1.0, 1.0))
+CCC_MEAN = register_metric(CCC + "mean", "mean CCC", True, "attributes", lambda s: s.ccc.mean(axis=-1), digits=4,
+                           bounds=(-1.0, 1.0))
 
 CLASSIFICATION_METRICS: tuple[str, ...] = tuple(names("emotion"))
 """Scalar classification scores, in the order they are reported; ``per_class_f1`` comes on top of these."""

@@ -1,7 +1,8 @@
 """Per-clip time of the video features (MTCNN + alignment + MobileNetV2), old and new settings side by side.
 
 Run ``avbench speed faces``. One CREMA-D-sized clip (480 x 360 frames at 30 fps, the corpus's mean 2.5 s) showing a
-real face (scikit-image's astronaut photograph) goes through :class:`~avbench.corpora.faces.FaceEncoder` three
+real face (the portrait of Grace Hopper that matplotlib ships as sample data, so nothing beyond avbench's own
+dependencies is needed) goes through :class:`~avbench.corpora.faces.FaceEncoder` three
 ways in the same process: one frame per detector call with facenet-pytorch's default 20 px smallest face (how
 the issue measured it), batched frames with that default, and batched frames with the 40 px smallest face used
 now. MobileNetV2 runs with random weights: its speed does not depend on their values. The projection to the whole
@@ -25,10 +26,11 @@ FRAME_SIZE = (480, 360)  # CREMA-D's VideoFlash resolution
 
 
 def _frames(n: int) -> np.ndarray:
+    from matplotlib import cbook  # deferred: matplotlib
     from PIL import Image  # deferred: PIL
-    from skimage import data  # deferred: skimage
 
-    photo = Image.fromarray(data.astronaut()).crop((0, 64, 512, 448))  # 4:3 like the corpus's frames
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as image:  # 512 x 600
+        photo = image.convert("RGB").crop((0, 40, 512, 424))  # 4:3 like the corpus's frames, the face inside
     return np.stack([np.asarray(photo.resize(FRAME_SIZE))] * n)
 
 

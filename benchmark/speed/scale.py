@@ -22,7 +22,6 @@ video, start-up) is named in the printed notes.
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -169,6 +168,8 @@ def _peak_memory_mib(device: str) -> float:
 
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20
+    import resource  # deferred: resource (POSIX only; `avbench --help` must import on Windows too)
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

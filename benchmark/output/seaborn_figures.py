@@ -1,0 +1,99 @@
+"""The figures seaborn suits: heatmaps, per-class scores and rank intervals (``avbench show RUN_DIR --plots``,
+``Run.plots()``).
+
+Only the commands that draw these import this module: seaborn imports ``scipy.stats`` behind it (about 0.7 s of CPU),
+which a run's process must not pay — a run's own curves use :mod:`avbench.output.plots`, which takes seaborn's look
+as plain matplotlib settings. :func:`heatmap` is the one helper for every annotated grid of numbers (per-class
+scores here; a protocol × model heatmap elsewhere can use it too).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from avbench.atomic import write_with  # noqa: E402
+from avbench.output.tables import Num, Table  # noqa: E402
+from avbench.scoring.metrics import display, spec  # noqa: E402
+from avbench.scoring.ranks import rank_intervals  # noqa: E402
+from avbench.tasks import get as get_task  # noqa: E402
+
+THEME: dict[str, Any] = {"style": "whitegrid", "context": "paper"}
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """PNG without a timestamp, so the same data give the same bytes."""
+    write_with(path, lambda p: fig.savefig(p, format="png", dpi=150, metadata={"Software": None}))
+    plt.close(fig)
+    return path
+
+
+def heatmap(frame: pd.DataFrame, path: Path, title: str, value_label: str, fmt: str = ".3f",
+            cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
+            center: float | None = None) -> Path:
+    """``frame`` (rows × columns of numbers; missing cells blank) as an annotated heatmap, one readable cell per
+    number, with the colour scale labelled ``value_label``."""
+    rows, columns = frame.shape
+    with sns.axes_style("white"), sns.plotting_context(THEME["context"]):
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.9 * columns + 0.08 * max(map(len, map(str, frame.index)),
+                                                                                  default=0)),
+                                        max(2.4, 1.2 + 0.38 * rows)))
+        sns.heatmap(frame.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, center=center,
+                    linewidths=0.5, cbar_kws={"label": value_label}, ax=ax)
+        ax.set_title(title)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="x", rotation=30)
+        fig.tight_layout()
+    return _save(fig, path)
+
+
+def per_class_heatmaps(tables: Sequence[Table], directory: Path) -> list[Path]:
+    """One heatmap per per-class table of a run (:func:`avbench.output.run_report.per_class_tables`): models ×
+    classes on the clean test set, on the full range of the task's per-class metric."""
+    written = []
+    for table in tables:
+        task = table.title.split(" · ")[0]
+        family = get_task(task).per_class
+        values = pd.DataFrame([[cell.value if isinstance(cell, Num) else None for cell in row[1:]]
+                               for row in table.rows],
+                              index=[str(row[0]) for row in table.rows], columns=table.columns[1:])
+        low, high = spec(family + str(table.columns[1])).bounds
+        written.append(heatmap(values, directory / f"per-class-{task}.png", table.title,
+                               display(family + str(table.columns[1])).split()[0], vmin=low, vmax=high))
+    return written
+
+
+def rank_plot(ranks: pd.DataFrame, path: Path, title: str, confidence: float = 0.95) -> Path:
+    """Each model's rank over the bootstrap resamples (``model, resample, rank`` rows): the median rank and the
+    central ``confidence`` interval, models in order of their median rank."""
+    intervals = rank_intervals(ranks, confidence).sort_values(["median", "low", "model"])
+    order = list(intervals["model"])
+    n = len(order)
+    with sns.axes_style(THEME["style"]), sns.plotting_context(THEME["context"]):
+        fig, ax = plt.subplots(figsize=(6.4, max(2.0, 0.9 + 0.32 * n)))
+        sns.pointplot(data=ranks, x="rank", y="model", order=order, estimator="median",
+                      errorbar=("pi", 100 * confidence), linestyle="none", capsize=0.25, color="#1f77b4", ax=ax)
+        ax.set_xlim(0.5, n + 0.5)
+        ax.set_xticks(range(1, n + 1))
+        ax.set_xlabel(f"rank (median and {100 * confidence:g} % interval over the bootstrap resamples)")
+        ax.set_ylabel("")
+        ax.set_title(title)
+        fig.tight_layout()
+    return _save(fig, path)
+
+
+def rank_plots(ranks: pd.DataFrame, directory: Path) -> list[Path]:
+    """One rank plot per task × corruption of :func:`avbench.scoring.ranks.run_ranks`'s table."""
+    written = []
+    for (task, corruption, metric), group in ranks.groupby(["task", "corruption", "metric"], sort=False):
+        written.append(rank_plot(group, directory / f"ranks-{corruption}-{task}.png",
+                                 f"{corruption} · {task} · ranked by {display(metric)}"))
+    return written
