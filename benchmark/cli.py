@@ -197,7 +197,7 @@ def run(
     options = {"models": models, "corruption": corruption, "modality": modality, "dataset": dataset, "task": task,
                "seeds": seeds, "seed_list": validate.seed_values(seeds, seed_list) if seed_list else None,
                "config": _default(ctx, "config") if from_file else config, "overrides": validate.parse_settings(set_),
-               "bootstrap": bootstrap, "out": str(out_dir) if out_dir else None, "executor": executor,
+               "bootstrap": bootstrap, "out": out_dir, "executor": executor,
                "workers": workers, "ray_address": ray_address, "device": device, "resume": resume,
                "mask_seed": mask_seed, "epochs": epochs, "precision": precision, "split": split,
                "slurm": {k: v for k, v in slurm.items() if v is not None}}

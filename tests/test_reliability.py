@@ -183,7 +183,7 @@ def test_every_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli
         code, err = cli(*args)
         lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
         if code != 2 or len(lines) != 1 or "Traceback" in err:
-            failures.append((args, code, err))
+            failures.append((" ".join(args), code, err))
     assert not failures, failures
     assert tree(tmp_path) == before and not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
     assert not (tmp_path / "missing").exists()

@@ -46,6 +46,10 @@ class Run:
         """A Run stands for its directory wherever a path is expected (``Path(run) / "results.csv"``)."""
         return str(self.directory)
 
+    def __truediv__(self, name: str) -> Path:
+        """``run / "results.csv"``: a file of the run's directory, as with the path ``avbench.run`` used to return."""
+        return self.directory / name
+
     def __getattr__(self, name: str) -> Any:
         if name == "view":  # not set yet (copying): no recursion
             raise AttributeError(name)
