@@ -167,10 +167,10 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     for epoch in range(epochs):
         model.train()
         losses = []
-        for batch in prefetch(iterate(train_idx, recipe.batch_size, rng), collator, device):
-            batch = visible(model, modality_dropout(batch, recipe.modality_dropout, rng))
-            with autocast(device, spec.precision):
-                losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
+        for item in prefetch(iterate(train_idx, recipe.batch_size, rng), collator.labelled, device):
+            batch = visible(model, modality_dropout(item.batch, recipe.modality_dropout, rng))
+            with autocast(device, spec.precision):  # the targets go to the loss beside the batch, not inside it
+                losses.append(model.train_step(batch, item.targets, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
         if not np.isfinite(loss):
             warnings.warn(f"{spec.label}: training loss became {loss} at epoch {epoch + 1}; keeping the best state")
