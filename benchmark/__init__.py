@@ -2,7 +2,7 @@
 
 The library's entry points are named here and imported on first use (``import avbench`` stays light, as the
 command line needs): :func:`run` and :class:`RunSpec` (:mod:`avbench.runner`), :func:`open_run`
-(:mod:`avbench.rundir.run_view`).
+(:mod:`avbench.rundir.run_view`), :func:`evaluate` (:mod:`avbench.execution.evaluation`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_ENTRY_POINTS = {"run": "avbench.runner", "RunSpec": "avbench.runner", "open_run": "avbench.rundir.run_view"}
+_ENTRY_POINTS = {"run": "avbench.runner", "RunSpec": "avbench.runner", "open_run": "avbench.rundir.run_view",
+                 "evaluate": "avbench.execution.evaluation"}
 __all__ = ["__version__", *_ENTRY_POINTS]
 
 

@@ -23,7 +23,8 @@ Models must give finite outputs for any mask, including a modality that is 100 %
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -208,6 +209,23 @@ def frontend_frames(model: EmotionModel, inputs: dict[str, torch.Tensor]) -> tup
         zero_row = _per_row(model, m, x.new_zeros((1, *x.shape[2:])))
         zero[m] = zero_row[0] if zero_row is not None else torch.zeros_like(rows[0])
     return frames, zero
+
+
+ESCAPED = "escaped from inside a function being vmapped"  # functorch's words for a kept frame used later
+
+
+@contextmanager
+def kept_frames_refused(model: EmotionModel) -> Iterator[None]:
+    """Turns torch's error for a frame a frontend kept (on itself, say) and read after its call into one line: a
+    frontend sees one frame at a time, and what it keeps of it is unusable outside that call by construction."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if ESCAPED not in str(exc):
+            raise
+        raise FrontendError(f"model {type(model).name or type(model).__name__!r} kept a frame its frontend was given "
+                            "and read it after the call (a cache across calls); a frontend sees one frame at a time "
+                            "and may keep nothing of it: refused") from None
 
 
 def replace_lost(frames: Frames, masks: dict[str, torch.Tensor], zero: Frames) -> Frames:

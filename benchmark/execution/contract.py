@@ -101,8 +101,8 @@ def spot_check(label: str, outputs: torch.Tensor, reference: torch.Tensor, preci
     tolerance = SPOT_TOLERANCE[precision]
     if not (diff <= tolerance):  # NaN fails too
         raise LeakError(f"model {label!r}: its outputs at {where} differ by {diff:.3g} from a fresh instance's "
-                        "honest evaluation of that batch and level alone (state kept outside the instance, or a "
-                        "frontend that reaches beyond its frame); refused")
+                        "honest evaluation of that batch and level alone (they depend on earlier calls: a counter, "
+                        "a cache, state outside the instance; or its frontend reaches beyond its frame); refused")
     return diff
 
 

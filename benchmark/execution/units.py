@@ -25,7 +25,7 @@ from avbench.rundir import predictions
 from avbench.data.batching import Collator, prefetch
 from avbench.execution.contract import Contract, level_outputs, spot_check, spot_point
 from avbench.execution.isolation import WeightsGuard, fresh_copy
-from avbench.models.base import frontend_frames
+from avbench.models.base import frontend_frames, kept_frames_refused
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.execution.training import TrainSpec, autocast, load_or_train
@@ -67,7 +67,7 @@ def run_train_unit(ctx: UnitContext, spec: TrainSpec) -> dict[str, Any]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-_MASKS: dict[tuple[str, str, str, int, str], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
+_MASKS: dict[tuple[Any, ...], tuple[list[list[dict[str, np.ndarray]]], list[str]]] = {}
 _MASKS_KEPT = 4  # corruptions whose masks a worker process keeps at once
 
 
@@ -79,7 +79,8 @@ def _split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
     (and every protocol check) reuses them and their digests (hashing them was ~1 s of a default run's workers).
     """
 
-    key = (str(store.path), store.fingerprint, corruption.name, mask_seed, split)
+    key = (str(store.path), store.fingerprint, corruption.name, tuple(lv.label for lv in corruption.levels),
+           mask_seed, split)  # the levels too: a sub-sweep of a registered corruption has its own entry
     if key not in _MASKS:
         while len(_MASKS) >= _MASKS_KEPT:
             _MASKS.pop(next(iter(_MASKS)))
@@ -211,7 +212,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
         return clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()}, zero_fill=zero_fill)
 
     diff = None
-    with autocast(device, precision):
+    with autocast(device, precision), kept_frames_refused(model):
         spot_clean = collator(chunks[spot_batch]).to(device)
         reference = level_outputs(fresh_copy(model), level_batch(spot_clean, starts[spot_batch], spot_level, True))
         for bi, (start, clean) in enumerate(zip(starts, prefetch(chunks, collator, device), strict=True)):
@@ -219,6 +220,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
             for li, instance in enumerate(instances):
                 out = level_outputs(instance, level_batch(clean, start, li, zero_fill=folded is None), folded)
                 if (bi, li) == (spot_batch, spot_level):
+                    guard.check()  # a write into shared weights is named as such, not as a difference
                     diff = spot_check(label, out, reference, precision,
                                       f"{corruption.levels[li].label}, batch {bi + 1} of {len(chunks)}")
                 outputs[li].append(task.activate(out).float().cpu().numpy())
