@@ -406,3 +406,37 @@ def test_models_receive_inputs_masks_lengths_and_timing_only(synthetic, tmp_path
             cls, content = seen
             assert cls is Batch and set(content) == model_fields
             assert (content["inputs"] == {}) == (kind == "fuse")
+
+
+def test_mask_blind_is_not_told_but_the_zeros_tell(synthetic) -> None:
+    """What the README's trust model says of "mask-blind": a blind late fusion that marks the frames equal to the
+    frontend of a zero frame as lost reproduces the mask-aware late fusion exactly."""
+    from avbench.models.base import frontend_frames
+    from avbench.models.late_fusion import LateFusion
+    from avbench.models.layers import masked_mean, valid_mask
+
+    class ZeroSniffer(LateFusion):
+        name = "zero-sniffer"
+
+        def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
+            pooled = []
+            for m in self.modalities:
+                zero = frontend_frames(self, {m: frames[m].new_zeros((1, 1, *self.dims.shapes[m]))})[1][m]
+                received = (frames[m] != zero).any(-1) & valid_mask(batch.lengths[m], frames[m].shape[1])
+                pooled.append(masked_mean(frames[m], received))
+            return self.head(torch.cat(pooled, dim=-1))
+
+    torch.manual_seed(0)
+    dims = _dims(synthetic)
+    masked = avbench.models.get("late-fusion-masked", dims=dims).eval()
+    blind = ZeroSniffer(dims, 6, d=32, hidden=32).eval()
+    blind.load_state_dict(masked.state_dict())
+    assert not type(blind).sees_masks and type(masked).sees_masks
+    clean = Collator(synthetic, blind.modalities)(synthetic.split_indices("test")[:16])
+    lossy = clean.with_masks({m: torch.rand(k.shape, generator=torch.Generator().manual_seed(2)) < 0.4
+                              for m, k in clean.masks.items()})
+    with torch.inference_mode():
+        torch.testing.assert_close(blind(visible(blind, lossy)), masked(lossy), rtol=0, atol=1e-6)
+        plain = avbench.models.get("late-fusion", dims=dims).eval()
+        plain.load_state_dict(masked.state_dict())  # the same weights, averaging the zero frames in
+        assert not torch.allclose(plain(visible(plain, lossy)), masked(lossy), atol=1e-3)
