@@ -93,7 +93,8 @@ def test_every_registered_model_folds_exactly_and_a_temporal_frontend_is_refused
     for name in models.names():
         model = models.get(name, dims=_dims(synthetic)).eval()
         clean = Collator(synthetic, model.modalities)(test)
-        keep = {m: torch.rand(k.shape, generator=torch.Generator().manual_seed(1)) < 0.3 for m, k in clean.masks.items()}
+        g = torch.Generator().manual_seed(1)
+        keep = {m: torch.rand(k.shape, generator=g) < 0.3 for m, k in clean.masks.items()}
         with torch.inference_mode():
             folded = level_outputs(model, clean.with_masks(keep, zero_fill=False), frontend_frames(model, clean.inputs))
             honest = level_outputs(model, clean.with_masks(keep))

@@ -271,7 +271,7 @@ class Spy(Plugin):
         return super().loss(batch, targets, criterion)
 
 
-# -- the harness, and the one it replaced --------------------------------------------------------------------------------
+# -- the harness, and the one it replaced ------------------------------------------------------------------------------
 def _dims(store: Any) -> FeatureDims:
     return FeatureDims({m: tuple(s["shape"]) for m, s in store.modalities.items()})
 
@@ -334,7 +334,7 @@ def _evaluate(model: EmotionModel, store: Any, precision: str = "fp32") -> dict[
     return avbench.evaluate(model, store, _sweep(*LEVELS), seed=0, split=SPLIT, precision=precision)
 
 
-# -- honest numbers ------------------------------------------------------------------------------------------------------
+# -- honest numbers ----------------------------------------------------------------------------------------------------
 HONEST = [GradModeGate, NoGradGate, BatchSizeGate, LengthGate, PaddingGate, StackInspector, OutlierRepair,
           FrontendCache, LevelCache, LabelReader]
 
@@ -364,7 +364,7 @@ def test_an_autocast_gate_gets_its_honest_numbers_at_bf16(synthetic) -> None:
     np.testing.assert_allclose(_evaluate(model, synthetic, "bf16")["outputs"], reference, rtol=0, atol=TOLERANCE)
 
 
-# -- clear refusals ------------------------------------------------------------------------------------------------------
+# -- clear refusals ----------------------------------------------------------------------------------------------------
 REFUSED = [
     (TemporalConv, "frontend failed on one (audio|video) frame .* layers that need neighbouring frames belong in fuse"),
     (KeptFrameReader, "kept a frame its frontend was given and read it after the call"),
@@ -386,7 +386,7 @@ def test_what_structure_cannot_make_honest_is_refused_in_one_line(plugin: type[P
     assert "\n" not in str(refused.value)
 
 
-# -- what a model is given -------------------------------------------------------------------------------------------------
+# -- what a model is given ---------------------------------------------------------------------------------------------
 def test_models_receive_inputs_masks_lengths_and_timing_only(synthetic, tmp_path) -> None:
     """In training and evaluation alike: the frontend one frame (no batch or time axis), fuse and the loss a batch
     of masks, lengths and timing (fuse without inputs) — never labels, attributes or clip ids."""
