@@ -184,12 +184,15 @@ class LevelCache(Plugin):
         super().__init__(*args, **kwargs)
         self.kept: dict[tuple, tuple[Frames, Batch, float]] = {}
 
+    def memory(self) -> dict[tuple, tuple[Frames, Batch, float]]:
+        return self.kept
+
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
         key = tuple(tuple(batch.lengths[m].tolist()) for m in self.modalities)
         received = float(sum(batch.masks[m].sum() for m in self.modalities))
-        before = self.kept.get(key)
+        before = self.memory().get(key)
         if before is None or before[2] < received:
-            self.kept[key] = ({m: f.clone() for m, f in frames.items()}, batch, received)
+            self.memory()[key] = ({m: f.clone() for m, f in frames.items()}, batch, received)
         else:
             frames, batch = before[0], before[1]
         return super().fuse(frames, batch)
@@ -200,14 +203,8 @@ class ClassLevelCache(LevelCache):
 
     shared: ClassVar[dict[tuple, tuple[Frames, Batch, float]]] = {}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.kept = ClassLevelCache.shared  # deliberately not a copy
-
-    def __deepcopy__(self, memo: dict) -> "ClassLevelCache":
-        new = copy.copy(self)  # keeps pointing at the class's dict
-        memo[id(self)] = new
-        return new
+    def memory(self) -> dict[tuple, tuple[Frames, Batch, float]]:
+        return ClassLevelCache.shared
 
 
 class BufferWriter(Plugin):
@@ -440,3 +437,25 @@ def test_mask_blind_is_not_told_but_the_zeros_tell(synthetic) -> None:
         plain = avbench.models.get("late-fusion", dims=dims).eval()
         plain.load_state_dict(masked.state_dict())  # the same weights, averaging the zero frames in
         assert not torch.allclose(plain(visible(plain, lossy)), masked(lossy), atol=1e-3)
+
+
+def test_fresh_copies_share_the_weights_and_nothing_else(synthetic) -> None:
+    """Copies (pickled once, or deep-copied when the class cannot be pickled, as one defined in a function) carry the
+    model's state as it was when they were ordered, on its very weight tensors."""
+    from avbench.execution.isolation import FreshCopies
+
+    class Local(LevelCache):  # defined here: not picklable, so deep-copied
+        pass
+
+    for cls in (LevelCache, Local):
+        model = cls(_dims(synthetic), 6)
+        model.kept[("seen",)] = ({}, None, 1.0)
+        fresh = FreshCopies(model)
+        model.kept.clear()
+        copies = [fresh(), fresh()]
+        assert (fresh.blob is None) == (cls is Local)
+        for c in copies:
+            assert type(c) is cls and c is not model and c.kept == {("seen",): ({}, None, 1.0)}
+            assert all(a is b for a, b in zip(c.parameters(), model.parameters(), strict=True))
+        copies[0].kept.clear()
+        assert copies[1].kept  # each copy its own state

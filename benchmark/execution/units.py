@@ -24,7 +24,7 @@ import torch
 from avbench.rundir import predictions
 from avbench.data.batching import Collator, prefetch
 from avbench.execution.contract import Contract, level_outputs, spot_check, spot_point
-from avbench.execution.isolation import WeightsGuard, fresh_copy
+from avbench.execution.isolation import FreshCopies, WeightsGuard
 from avbench.models.base import frontend_frames, kept_frames_refused
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
@@ -202,7 +202,8 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     cuda = torch.device(device).type == "cuda"
     # one instance per level, made before any call: level k's copy sees level k's batches only
     guard = WeightsGuard(model, label)
-    instances = [fresh_copy(model) for _ in corruption.levels]
+    fresh = FreshCopies(model)
+    instances = [fresh() for _ in corruption.levels]
     spot_batch, spot_level = spot_point(len(chunks), lambda b: _lossy_levels(
         level_stacks, slice(starts[b], starts[b] + batch_size),
         {m: np.array([len(store.present(m, int(i))) for i in chunks[b]]) for m in collator.modalities}), mask_seed)
@@ -214,7 +215,7 @@ def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, m
     diff = None
     with autocast(device, precision), kept_frames_refused(model):
         spot_clean = collator(chunks[spot_batch]).to(device)
-        reference = level_outputs(fresh_copy(model), level_batch(spot_clean, starts[spot_batch], spot_level, True))
+        reference = level_outputs(fresh(), level_batch(spot_clean, starts[spot_batch], spot_level, True))
         for bi, (start, clean) in enumerate(zip(starts, prefetch(chunks, collator, device), strict=True)):
             folded = frontend_frames(model, clean.inputs) if path == "folded" else None
             for li, instance in enumerate(instances):
