@@ -2,7 +2,7 @@
 
 The library's entry points are named here and imported on first use (``import avbench`` stays light, as the
 command line needs): :func:`run`, :func:`open_run` and the :class:`Run` they return (:mod:`avbench.rundir.api`),
-and :class:`RunSpec` (:mod:`avbench.runner`).
+:class:`RunSpec` (:mod:`avbench.runner`) and :func:`evaluate` (:mod:`avbench.execution.evaluation`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _ENTRY_POINTS = {"run": "avbench.rundir.api", "open_run": "avbench.rundir.api", "Run": "avbench.rundir.api",
-                 "RunSpec": "avbench.runner"}
+                 "RunSpec": "avbench.runner", "evaluate": "avbench.execution.evaluation"}
 __all__ = ["__version__", *_ENTRY_POINTS]
 
 

@@ -133,7 +133,8 @@ def requested_models(models: Sequence[str]) -> tuple[list[str], bool]:
 
 def evaluation_records(out: Path, labels: list[str], seeds: list[int], corruptions: list[Any]) -> dict[str, Any]:
     """Per model: mask access and the evaluation path its predictions files record (see :mod:`avbench.execution.contract`);
-    warns once for every model whose frontend failed the folding check."""
+    warns once for every model whose files record a failed folding probe (files made before avbench folded the
+    frontend by construction)."""
     records = {}
     for label in labels:
         found = []

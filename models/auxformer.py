@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avbench.data.batching import Batch
-from avbench.models.base import FeatureDims, Frames, Recipe
+from avbench.data.batching import Batch, Targets
+from avbench.models.base import FeatureDims, Frames, Recipe, fuse_view
 from avbench.models.layers import CrossmodalTransformer, FrameFrontend, FrameModel, last_valid
 from avbench.models.mult import CrossmodalPair, ResidualHead, attention_mask
 
@@ -97,6 +97,6 @@ class AuxFormer(FrameModel):
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
         return torch.stack(self.branches(frames, batch)).mean(0)
 
-    def loss(self, batch: Batch, criterion: nn.Module) -> torch.Tensor:
-        frames = self.apply_masks(self.frontend(batch.inputs), batch)
-        return torch.stack([criterion(out, batch) for out in self.branches(frames, batch)]).mean()
+    def loss(self, batch: Batch, targets: Targets, criterion: nn.Module) -> torch.Tensor:
+        branches = self.branches(self.frames(batch), fuse_view(self, batch))
+        return torch.stack([criterion(out, targets) for out in branches]).mean()

@@ -13,10 +13,12 @@ class LateFusion(FrameModel):
     over each modality's frames → concatenation → Linear-ReLU-Dropout-Linear.
 
     Mask-blind (``sees_masks = False``): a lost frame enters the mean as the zero-filled frame the probe's source
-    would be fed, and nothing tells the model which frames were lost. Nothing in it is designed for missing data,
-    which is what makes it the reference against which the other models' effective robustness is measured: a
-    model's gain over it is then architecture, not knowledge of the masks. ``late-fusion-masked`` is the same
-    network averaging only the received frames, so the two effects can be told apart."""
+    would be fed, and the model is not told which frames were lost. Not told is not unable to know: a lost frame
+    arrives as the projection of a zero frame, which a model could learn to recognise (MulT does on purpose), but
+    this one averages it in like any other. Nothing in it is designed for missing data, which is what makes it the
+    reference against which the other models' effective robustness is measured: a model's gain over it is then
+    architecture, not use of the masks. ``late-fusion-masked`` is the same network averaging only the received
+    frames, so the two effects can be told apart."""
 
     name = "late-fusion"
     modalities = ("audio", "video")

@@ -1,13 +1,11 @@
 """SFAV: self-attention fusion for audio-visual emotion recognition with incomplete data (ICPR 2022)."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import nn
 
-from avbench.data.batching import Batch
-from avbench.models.base import FeatureDims, Frames, Recipe
+from avbench.data.batching import Batch, Targets
+from avbench.models.base import FeatureDims, Frames, Recipe, fuse_view
 from avbench.models.layers import FrameFrontend, FrameModel, check_heads, masked_mean, shrink_keep, valid_mask
 
 STAGE_WINDOW = 7  # receptive field of one audio stage: two (conv k=3 'valid' + MaxPool(2, stride 1)) blocks
@@ -123,19 +121,15 @@ class SFAV(FrameModel):
         pooled = [masked_mean(a2.transpose(1, 2), keep_a2), masked_mean(v2.transpose(1, 2), keep_v)]
         return self.classifier(torch.cat(pooled, dim=-1))
 
-    def loss(self, batch: Batch, criterion: nn.Module) -> torch.Tensor:
+    def loss(self, batch: Batch, targets: Targets, criterion: nn.Module) -> torch.Tensor:
         """The source's "softhard" augmentation: original, soft mix, audio zeroed, video zeroed (4×B)."""
-        frames = self.apply_masks(self.frontend(batch.inputs), batch)
+        frames = self.frames(batch)
         a, v = frames["audio"], frames["video"]
         c = torch.randint(0, 100, (batch.size, 1, 1), device=a.device).to(a.dtype) / 100
         big_frames = {"audio": torch.cat([a, a * c, torch.zeros_like(a), a]),
                       "video": torch.cat([v, v * (1 - c), v, torch.zeros_like(v)])}
         b = batch.size
-        masks = {m: keep.repeat(4, 1) for m, keep in batch.masks.items()}
-        masks["audio"][2 * b: 3 * b] = False
-        masks["video"][3 * b:] = False
-        big = replace(batch, clip_ids=batch.clip_ids * 4, inputs=big_frames, masks=masks,
-                      lengths={m: batch.lengths[m].repeat(4) for m in batch.lengths},
-                      word_times=batch.word_times.repeat(4, 1, 1), durations=batch.durations.repeat(4),
-                      labels=batch.labels.repeat(4, 1), attributes=batch.attributes.repeat(4, 1))
-        return criterion(self.fuse(big_frames, big), big)
+        big = fuse_view(self, batch).apply(lambda t: t.repeat(4, *([1] * (t.dim() - 1))))
+        big.masks["audio"][2 * b: 3 * b] = False
+        big.masks["video"][3 * b:] = False
+        return criterion(self.fuse(big_frames, big), targets.apply(lambda t: t.repeat(4, 1)))

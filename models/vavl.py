@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from avbench.data.batching import Batch
-from avbench.models.base import FeatureDims, Frames, Recipe
+from avbench.data.batching import Batch, Targets
+from avbench.models.base import FeatureDims, Frames, Recipe, fuse_view
 from avbench.models.layers import FrameFrontend, FrameModel, check_heads, masked_mean, valid_mask
 from avbench.tasks import get as get_task
 
@@ -184,10 +184,10 @@ class VAVL(FrameModel):
         frames, keep, _ = self.sequences(frames, batch)
         return self.fusion(torch.cat([self.represent(m, frames[m], keep[m]) for m in self.modalities], dim=-1))
 
-    def unimodal_loss(self, modality: str, batch: Batch, criterion: nn.Module) -> torch.Tensor:
+    def unimodal_loss(self, modality: str, batch: Batch, targets: Targets, criterion: nn.Module) -> torch.Tensor:
         """Criterion of the unimodal head plus the weighted reconstruction MSE (steps 1 and 2 of the source)."""
-        frames = self.apply_masks(self.frontend({modality: batch.inputs[modality]}), batch)[modality]
-        frames, keep, _ = self.sequence(modality, frames, batch)
+        frames = self.frames(batch, (modality,))[modality]
+        frames, keep, _ = self.sequence(modality, frames, fuse_view(self, batch))
         rep = self.represent(modality, frames, keep)
         x = batch.inputs[modality]
         if modality in self.front.layer_sum:
@@ -195,7 +195,7 @@ class VAVL(FrameModel):
         steps = valid_mask(batch.lengths[modality], x.shape[1])
         target = masked_mean(x, steps).detach()
         rec = F.mse_loss(self.reconstruct[modality](rep), target)
-        return criterion(self.heads[modality](rep), batch) + self.rec_weight * rec
+        return criterion(self.heads[modality](rep), targets) + self.rec_weight * rec
 
     @contextmanager
     def _encoders_frozen(self) -> Iterator[None]:
@@ -210,21 +210,21 @@ class VAVL(FrameModel):
             for name, module in self.named_children():
                 module.train(modes[name])
 
-    def fusion_loss(self, batch: Batch, criterion: nn.Module) -> torch.Tensor:
+    def fusion_loss(self, batch: Batch, targets: Targets, criterion: nn.Module) -> torch.Tensor:
         """Step 3: the fusion head's criterion on representations computed without gradient, encoders in eval."""
         with self._encoders_frozen(), torch.no_grad():
-            frames, keep, _ = self.sequences(self.apply_masks(self.frontend(batch.inputs), batch), batch)
+            frames, keep, _ = self.sequences(self.frames(batch), fuse_view(self, batch))
             reps = torch.cat([self.represent(m, frames[m], keep[m]) for m in self.modalities], dim=-1)
-        return criterion(self.fusion(reps), batch)
+        return criterion(self.fusion(reps), targets)
 
-    def train_step(self, batch: Batch, criterion: nn.Module, optimizer: torch.optim.Optimizer,
+    def train_step(self, batch: Batch, targets: Targets, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                    grad_clip: float | None = None) -> float:
         """Three updates with the harness's single optimizer: parameters without a gradient in an update are
         skipped by it, which reproduces the source's one-optimizer-per-module stepping. Returns the fusion loss
         (what the source logs as the training loss)."""
-        losses = (lambda: self.unimodal_loss("video", batch, criterion),
-                  lambda: self.unimodal_loss("audio", batch, criterion),
-                  lambda: self.fusion_loss(batch, criterion))
+        losses = (lambda: self.unimodal_loss("video", batch, targets, criterion),
+                  lambda: self.unimodal_loss("audio", batch, targets, criterion),
+                  lambda: self.fusion_loss(batch, targets, criterion))
         value = 0.0
         for compute in losses:
             value = self.update(compute(), optimizer, grad_clip)

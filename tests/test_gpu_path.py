@@ -20,19 +20,19 @@ from avbench.execution.executors import make_executor
 from avbench.execution.training import TrainSpec, checkpoint_dir, iterate, load_or_train
 
 
-def _tensors(batch: batching.Batch) -> list[torch.Tensor]:
+def _tensors(item: batching.Labelled) -> list[torch.Tensor]:
+    batch = item.batch
     return [*batch.inputs.values(), *batch.masks.values(), *batch.lengths.values(), batch.word_times,
-            batch.durations, batch.labels, batch.attributes]
+            batch.durations, item.targets.labels, item.targets.attributes]
 
 
 def test_prefetched_batches_equal_batches_built_in_the_loop(synthetic):
     collator = Collator(synthetic)
     chunks = iterate(synthetic.split_indices("train")[:70], 16, np.random.default_rng(3))
-    ahead = list(prefetch(chunks, collator, "cpu", depth=2))
-    inline = list(prefetch(chunks, collator, "cpu", depth=0))
+    ahead = list(prefetch(chunks, collator.labelled, "cpu", depth=2))
+    inline = list(prefetch(chunks, collator.labelled, "cpu", depth=0))
     assert len(ahead) == len(inline) == len(chunks) == 5
     for a, b in zip(ahead, inline, strict=True):
-        assert a.clip_ids == b.clip_ids
         for x, y in zip(_tensors(a), _tensors(b), strict=True):
             assert x.dtype == y.dtype and torch.equal(x, y)
 

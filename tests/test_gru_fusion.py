@@ -81,7 +81,7 @@ def test_mdrea_attention_over_no_word_gives_a_zero_context() -> None:
     model = models.get("mdrea-gru").eval()
     batch = edge_batches()["no-words-anywhere"]
     with torch.no_grad():
-        frames = model.apply_masks(model.frontend(batch.inputs), batch)
+        frames = model.frames(batch)
         _, _, audio = model.audio_encoder(frames["audio"], batch.blinded().masks["audio"])
         query = model.query(audio)
         expected = model.output(torch.cat([query, torch.zeros_like(query)], dim=-1))

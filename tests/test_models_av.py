@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import avbench.models as models
-from avbench.data.batching import Batch
+from avbench.data.batching import Batch, Labelled, Targets
 from avbench.errors import UserError
 from avbench.models import FeatureDims
+from avbench.models.base import frontend_frames, fuse_view
 
 torch.set_num_threads(1)
 
@@ -18,13 +19,13 @@ AV_MODELS = [n for n in models.names() if models.model_class(n).tasks[0] == "emo
 TINY = FeatureDims({"audio": (5, 32), "video": (32,)})
 
 
-def soft_ce(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-    return -(batch.labels * torch.log_softmax(outputs, dim=-1)).sum(-1).mean()
+def soft_ce(outputs: torch.Tensor, targets: Targets) -> torch.Tensor:
+    return -(targets.labels * torch.log_softmax(outputs, dim=-1)).sum(-1).mean()
 
 
 def make_batch(audio_lengths: list[int], video_lengths: list[int], dims: FeatureDims = TINY, seed: int = 0,
-               zero_fill: bool = True) -> Batch:
-    """Random padded batch; labels depend on the inputs so that there is something to learn."""
+               zero_fill: bool = True) -> Labelled:
+    """Random padded batch and its targets; labels depend on the inputs so that there is something to learn."""
     g = torch.Generator().manual_seed(seed)
     lengths = {"audio": torch.tensor(audio_lengths), "video": torch.tensor(video_lengths)}
     inputs, masks = {}, {}
@@ -35,9 +36,9 @@ def make_batch(audio_lengths: list[int], video_lengths: list[int], dims: Feature
         inputs[m] = x * masks[m].view(*masks[m].shape, *([1] * (x.dim() - 2))) if zero_fill else x
     b = len(audio_lengths)
     evidence = inputs["audio"].mean((1, 2))[:, :6] + inputs["video"].mean(1)[:, :6]
-    return Batch(clip_ids=[f"c{i}" for i in range(b)], inputs=inputs, masks=masks, lengths=lengths,
-                 word_times=torch.zeros(b, 1, 2), durations=torch.ones(b), labels=torch.softmax(8 * evidence, -1),
-                 attributes=torch.randn(b, 3, generator=g))
+    return Labelled(Batch(inputs=inputs, masks=masks, lengths=lengths, word_times=torch.zeros(b, 1, 2),
+                          durations=torch.ones(b)),
+                    Targets(labels=torch.softmax(8 * evidence, -1), attributes=torch.randn(b, 3, generator=g)))
 
 
 def lose(batch: Batch, audio: torch.Tensor | None = None, video: torch.Tensor | None = None) -> Batch:
@@ -47,8 +48,13 @@ def lose(batch: Batch, audio: torch.Tensor | None = None, video: torch.Tensor | 
 
 
 @pytest.fixture(scope="module")
-def batch() -> Batch:
+def labelled() -> Labelled:
     return make_batch([60, 23, 1, 40], [36, 14, 1, 24])
+
+
+@pytest.fixture(scope="module")
+def batch(labelled: Labelled) -> Batch:
+    return labelled.batch
 
 
 @pytest.mark.parametrize("name", AV_MODELS)
@@ -61,12 +67,13 @@ def test_training_lowers_the_loss(name: str) -> None:
     def eval_loss() -> float:
         model.eval()
         with torch.no_grad():
-            return float(soft_ce(model(data), data))
+            return float(soft_ce(model(data.batch), data.targets))
 
     before = eval_loss()
     model.train()
     for _ in range(30):
-        assert torch.isfinite(torch.tensor(model.train_step(data, soft_ce, optimizer, grad_clip=1.0)))
+        assert torch.isfinite(torch.tensor(model.train_step(data.batch, data.targets, soft_ce, optimizer,
+                                                            grad_clip=1.0)))
     assert eval_loss() < 0.9 * before
 
 
@@ -78,12 +85,13 @@ def _mask_cases(batch: Batch) -> dict[str, Batch]:
         "audio lost": lose(batch, audio=none["audio"]),
         "video lost": lose(batch, video=none["video"]),
         "random": lose(batch, *(torch.rand(batch.masks[m].shape, generator=g) < 0.3 for m in ("audio", "video"))),
-        "length-1 clips": make_batch([1, 1], [1, 1]),
+        "length-1 clips": make_batch([1, 1], [1, 1]).batch,
     }
 
 
 @pytest.mark.parametrize("name", AV_MODELS)
 def test_finite_under_every_mask(name: str, batch: Batch) -> None:
+    targets = make_batch([60, 23, 1, 40], [36, 14, 1, 24]).targets
     torch.manual_seed(0)
     model = models.get(name, dims=TINY)
     for label, case in _mask_cases(batch).items():
@@ -92,32 +100,31 @@ def test_finite_under_every_mask(name: str, batch: Batch) -> None:
             assert torch.isfinite(model(case)).all(), label
         model.train()
         model.zero_grad()
-        model.loss(case, soft_ce).backward()
+        model.loss(case, Targets(targets.labels[: case.size], targets.attributes[: case.size]), soft_ce).backward()
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), label
 
 
 @pytest.mark.parametrize("name", AV_MODELS)
 def test_frontend_split_equals_zero_filling(name: str) -> None:
-    """fuse(apply_masks(frontend(raw))) must equal fuse(frontend(zero-filled input)), and never read the inputs."""
+    """fuse on the frames of the raw inputs with lost frames replaced must equal the model on zero-filled inputs."""
     torch.manual_seed(0)
     model = models.get(name, dims=TINY).eval()
-    raw = make_batch([30, 17], [18, 10], zero_fill=False)
+    raw = make_batch([30, 17], [18, 10], zero_fill=False).batch
     g = torch.Generator().manual_seed(5)
     masks = {m: k & (torch.rand(k.shape, generator=g) < 0.6) for m, k in raw.masks.items()}
-    raw = Batch(raw.clip_ids, raw.inputs, masks, raw.lengths, raw.word_times, raw.durations, raw.labels,
-                raw.attributes)
+    raw = Batch(raw.inputs, masks, raw.lengths, raw.word_times, raw.durations)
     zeroed = raw.with_masks(masks)
     with torch.no_grad():
-        split = model.fuse(model.apply_masks(model.frontend(raw.inputs), raw), raw)
-        filled = model.fuse(model.frontend(zeroed.inputs), zeroed)
+        split = model.fuse(model.frames(raw), fuse_view(model, raw))
+        filled = model(zeroed)
     torch.testing.assert_close(split, filled, rtol=1e-5, atol=1e-5)
 
 
 def test_raver_projection_has_a_bias() -> None:
     """The split test above is only meaningful for RAVER because a zero frame's frontend is not zero there."""
     model = models.get("raver", dims=TINY)
-    zero = model.frontend({"video": torch.zeros(1, 1, 32)})["video"]
+    zero = frontend_frames(model, {"video": torch.zeros(1, 1, 32)})[1]["video"]
     assert zero.abs().sum() > 0
 
 
@@ -130,11 +137,10 @@ def test_outputs_do_not_depend_on_batch_padding(name: str, batch: Batch) -> None
     with torch.no_grad():
         together = model(lossy)
         for i in range(lossy.size):
-            alone = Batch([lossy.clip_ids[i]],
-                          {m: x[i: i + 1, : int(lossy.lengths[m][i]) or 1] for m, x in lossy.inputs.items()},
+            alone = Batch({m: x[i: i + 1, : int(lossy.lengths[m][i]) or 1] for m, x in lossy.inputs.items()},
                           {m: k[i: i + 1, : int(lossy.lengths[m][i]) or 1] for m, k in lossy.masks.items()},
                           {m: n[i: i + 1] for m, n in lossy.lengths.items()}, lossy.word_times[i: i + 1],
-                          lossy.durations[i: i + 1], lossy.labels[i: i + 1], lossy.attributes[i: i + 1])
+                          lossy.durations[i: i + 1])
             torch.testing.assert_close(model(alone)[0], together[i], rtol=1e-4, atol=1e-5)
 
 
@@ -147,25 +153,26 @@ def test_bad_configs_are_user_errors() -> None:
         models.get("raver", dims=FeatureDims({"audio": (5, 32)}))
 
 
-def test_auxformer_averages_its_three_branches(batch: Batch) -> None:
+def test_auxformer_averages_its_three_branches(labelled: Labelled) -> None:
     torch.manual_seed(0)
     model = models.get("auxformer", dims=TINY).eval()
-    frames = model.apply_masks(model.frontend(batch.inputs), batch)
+    batch, targets = labelled.batch, labelled.targets
     with torch.no_grad():
-        branches = model.branches(frames, batch)
+        branches = model.branches(model.frames(batch), fuse_view(model, batch))
         torch.testing.assert_close(model(batch), torch.stack(branches).mean(0))
-        expected = torch.stack([soft_ce(out, batch) for out in branches]).mean()
-        torch.testing.assert_close(model.loss(batch, soft_ce), expected)
+        expected = torch.stack([soft_ce(out, targets) for out in branches]).mean()
+        torch.testing.assert_close(model.loss(batch, targets, soft_ce), expected)
 
 
 def _grad_owners(model: torch.nn.Module) -> set[str]:
     return {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 
-def test_vavl_updates_only_what_each_step_should(batch: Batch) -> None:
+def test_vavl_updates_only_what_each_step_should(labelled: Labelled) -> None:
     torch.manual_seed(0)
+    batch, targets = labelled.batch, labelled.targets
     model = models.get("vavl", dims=TINY, out_dropout=0.0).train()
-    video = model.unimodal_loss("video", batch, soft_ce)
+    video = model.unimodal_loss("video", batch, targets, soft_ce)
     video.backward()
     owners = _grad_owners(model)
     assert any(n.startswith("encoders.video") for n in owners) and any(n.startswith("shared.") for n in owners)
@@ -173,7 +180,7 @@ def test_vavl_updates_only_what_each_step_should(batch: Batch) -> None:
     model.zero_grad(set_to_none=True)
 
     running = model.encoders["audio"].blocks[0].conv.bn.running_mean.clone()
-    first, second = model.fusion_loss(batch, soft_ce), model.fusion_loss(batch, soft_ce)
+    first, second = model.fusion_loss(batch, targets, soft_ce), model.fusion_loss(batch, targets, soft_ce)
     assert torch.equal(first, second)  # encoders (with dropout) ran in eval mode
     assert torch.equal(running, model.encoders["audio"].blocks[0].conv.bn.running_mean)
     first.backward()
@@ -182,7 +189,7 @@ def test_vavl_updates_only_what_each_step_should(batch: Batch) -> None:
 
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    assert torch.isfinite(torch.tensor(model.train_step(batch, soft_ce, optimizer)))
+    assert torch.isfinite(torch.tensor(model.train_step(batch, targets, soft_ce, optimizer)))
     changed = {n.split(".")[0] for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert changed == {"front", "encoders", "shared", "shared_norm", "heads", "reconstruct", "fusion"}
     assert all(p.grad is None for p in model.parameters())
@@ -191,7 +198,7 @@ def test_vavl_updates_only_what_each_step_should(batch: Batch) -> None:
 def test_paper_configs_run_on_paper_sized_inputs() -> None:
     """One eval forward per model at the papers' shapes (audio 25×1024 at ~200 frames, video 1280 at ~120)."""
     dims = models.default_dims("paper")
-    data = make_batch([200, 150], [120, 90], dims=dims)
+    data = make_batch([200, 150], [120, 90], dims=dims).batch
     torch.manual_seed(0)
     for name in AV_MODELS:
         model = models.get(name, config="paper").eval()

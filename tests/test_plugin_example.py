@@ -50,8 +50,8 @@ def test_example_model_stays_finite_without_a_modality() -> None:
     model = GatedMeanFusion(FeatureDims({"audio": (5, 32), "video": (32,)}), 6)
     inputs = {"audio": torch.randn(2, 7, 5, 32), "video": torch.randn(2, 4, 32)}
     masks = {"audio": torch.zeros(2, 7, dtype=torch.bool), "video": torch.ones(2, 4, dtype=torch.bool)}
-    batch = Batch(["a", "b"], inputs, masks, {"audio": torch.tensor([7, 5]), "video": torch.tensor([4, 4])},
-                  torch.zeros(2, 0, 2), torch.ones(2), torch.zeros(2, 6), torch.zeros(2, 3))
+    batch = Batch(inputs, masks, {"audio": torch.tensor([7, 5]), "video": torch.tensor([4, 4])},
+                  torch.zeros(2, 0, 2), torch.ones(2))
     probs = model.predict(batch)
     assert probs.shape == (2, 6) and torch.isfinite(probs).all()
 

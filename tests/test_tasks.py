@@ -30,10 +30,10 @@ def test_category_targets_the_plurality_emotion_and_decides_by_the_most_probable
     expected = f1_score(shares.argmax(1), probs.argmax(1), average="macro", labels=range(targets.shape[1]),
                         zero_division=0)
     assert scores[task.primary] == pytest.approx(expected)
-    batch = Collator(synthetic)(test[:8])
+    batch_targets = Collator(synthetic).targets(test[:8])
     logits = torch.randn(8, targets.shape[1])
-    loss = task.criterion("ce", synthetic, 0.9)(logits, batch)
-    assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, batch.labels.argmax(-1))))
+    loss = task.criterion("ce", synthetic, 0.9)(logits, batch_targets)
+    assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, batch_targets.labels.argmax(-1))))
 
 
 def test_category_runs_scores_and_ranks_through_the_cli(tmp_path: Path, session_cache, synthetic) -> None:

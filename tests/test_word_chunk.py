@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from avbench import models
-from avbench.data.batching import Batch, Collator
+from avbench.data.batching import Batch, Collator, Labelled, Targets
 from avbench.corruptions.clocks import span_mask
 from avbench.errors import UserError
 from avbench.models.chunking import (
@@ -30,10 +30,10 @@ AUDIO_TEXT = [*WORD_CHUNK, "mdre-gru", "mdrea-gru"]  # every model of the audio-
 RATE = 50.0
 
 
-def make_batch(n_frames: Sequence[int], words: Sequence[Sequence[tuple[float, float]]], layers: int = 5,
-               dim: int = 32, text_dim: int = 32, seed: int = 0) -> Batch:
-    """A padded batch with random features, the given audio lengths and word alignments; attributes depend on
-    the features so that a model can fit them."""
+def make_labelled(n_frames: Sequence[int], words: Sequence[Sequence[tuple[float, float]]], layers: int = 5,
+                  dim: int = 32, text_dim: int = 32, seed: int = 0) -> Labelled:
+    """A padded batch with random features, the given audio lengths and word alignments, and its targets; the
+    attributes depend on the features so that a model can fit them."""
     g = torch.Generator().manual_seed(seed)
     b = len(n_frames)
     t, w = max(1, max(n_frames)), max(1, max(len(ws) for ws in words))
@@ -48,9 +48,14 @@ def make_batch(n_frames: Sequence[int], words: Sequence[Sequence[tuple[float, fl
     audio_mean = inputs["audio"][:, :, -1, :3].sum(1) / lengths["audio"].clamp(min=1)[:, None]
     text_mean = inputs["text"][:, :, :3].sum(1) / lengths["text"].clamp(min=1)[:, None]
     attributes = audio_mean + text_mean
-    return Batch(clip_ids=[f"c{i}" for i in range(b)], inputs=inputs, masks=masks, lengths=lengths,
-                 word_times=word_times, durations=lengths["audio"] / RATE, labels=torch.softmax(attributes, -1),
-                 attributes=attributes, rates={"audio": RATE, "text": 0.0})
+    return Labelled(Batch(inputs=inputs, masks=masks, lengths=lengths, word_times=word_times,
+                          durations=lengths["audio"] / RATE, rates={"audio": RATE, "text": 0.0}),
+                    Targets(labels=torch.softmax(attributes, -1), attributes=attributes))
+
+
+def make_batch(*args, **kwargs) -> Batch:
+    """:func:`make_labelled` without the targets."""
+    return make_labelled(*args, **kwargs).batch
 
 
 def even_words(n_frames: int, n_words: int) -> list[tuple[float, float]]:
@@ -58,15 +63,15 @@ def even_words(n_frames: int, n_words: int) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def training_batch(seed: int = 0) -> Batch:
+def training_batch(seed: int = 0) -> Labelled:
     rng = np.random.default_rng(seed)
     frames = [int(rng.integers(40, 160)) for _ in range(8)]
-    return make_batch(frames, [even_words(n, int(rng.integers(1, 8))) for n in frames], seed=seed)
+    return make_labelled(frames, [even_words(n, int(rng.integers(1, 8))) for n in frames], seed=seed)
 
 
-def ccc_criterion(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
+def ccc_criterion(outputs: torch.Tensor, targets: Targets) -> torch.Tensor:
     """Mean over the attributes of 1 - CCC (population statistics), the paper's eq. 3."""
-    target = batch.attributes
+    target = targets.attributes
     mp, mt = outputs.mean(0), target.mean(0)
     cov = ((outputs - mp) * (target - mt)).mean(0)
     ccc = 2 * cov / (outputs.var(0, unbiased=False) + target.var(0, unbiased=False) + (mp - mt) ** 2 + 1e-8)
@@ -75,18 +80,18 @@ def ccc_criterion(outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
 
 def loss_falls(model: models.EmotionModel, steps: int = 40, lr: float = 3e-3) -> tuple[float, float]:
     """Eval-mode loss on a fixed batch before and after ``steps`` training steps on it."""
-    batch = training_batch()
+    data = training_batch()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def eval_loss() -> float:
         model.eval()
         with torch.no_grad():
-            return float(ccc_criterion(model(batch), batch))
+            return float(ccc_criterion(model(data.batch), data.targets))
 
     before = eval_loss()
     model.train()
     for _ in range(steps):
-        model.train_step(batch, ccc_criterion, optimizer)
+        model.train_step(data.batch, data.targets, ccc_criterion, optimizer)
     return before, eval_loss()
 
 
@@ -251,7 +256,7 @@ def test_co_attention_queries_come_from_the_other_modality_by_default(name: str)
 def test_multiscale_crops_change_between_training_calls_but_not_in_eval() -> None:
     torch.manual_seed(0)
     model = models.get("align-multiscalew")
-    batch = training_batch()
+    batch = training_batch().batch
     n_words = batch.lengths["text"]
     model.train()
     first, second = model.chunk_bounds(batch, n_words), model.chunk_bounds(batch, n_words)
@@ -265,12 +270,12 @@ def test_multiscale_crops_change_between_training_calls_but_not_in_eval() -> Non
 
 
 def test_multiscale_training_is_deterministic_given_the_torch_seed() -> None:
-    batch = training_batch()
+    batch, targets = training_batch().batch, training_batch().targets
     outputs = []
     for _ in range(2):
         torch.manual_seed(5)
         model = models.get("align-multiscalew")
-        model.train_step(batch, ccc_criterion, torch.optim.Adam(model.parameters(), lr=1e-3))
+        model.train_step(batch, targets, ccc_criterion, torch.optim.Adam(model.parameters(), lr=1e-3))
         model.eval()
         with torch.no_grad():
             outputs.append(model(batch))
@@ -302,7 +307,7 @@ def test_outputs_and_gradients_are_finite_on_edge_cases(name: str) -> None:
 
 
 def test_text_reaches_the_bimodal_models_only() -> None:
-    batch = training_batch()
+    batch = training_batch().batch
     changed = Batch(**{**batch.__dict__, "inputs": {**batch.inputs, "text": torch.randn_like(batch.inputs["text"])}})
     for name, uses_text in (("align-fw", True), ("align-fw-ser", False)):
         model = models.get(name).eval()

@@ -4,6 +4,11 @@ Order of operations follows the authors' code: features are z-normalised with tr
 frames are set to 0 (the training mean), and the keep-masks travel with the batch so that mask-aware models can
 attend to received frames only. Padding positions are never "received": their mask is False and ``lengths``
 gives the true length of every sequence.
+
+What a model receives (:class:`Batch`) holds its inputs, masks, lengths and timing, and nothing else: no labels, no
+attributes, no clip ids. Targets are a separate object (:class:`Targets`) that only the harness holds: the training
+loop hands them to the loss beside the batch (:class:`Labelled`), and evaluation never collates them at all. A
+model cannot read what is not there, so labels reach no model by construction.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -22,26 +28,25 @@ Masks = Mapping[str, np.ndarray]  # modality -> bool keep-mask of one clip (True
 
 @dataclass
 class Batch:
-    """A padded batch.
+    """A padded batch: everything a model may see.
 
     ``inputs[m]`` is (B, T, *shape) for modality m (audio: (B, T, layers, dim)); ``masks[m]`` is the (B, T) keep
     mask, True = frame received (False for lost frames and for padding); ``lengths[m]`` the unpadded lengths.
-    ``word_times`` is (B, W, 2) seconds, aligned with ``inputs['text']`` when text is present.
+    ``word_times`` is (B, W, 2) seconds, aligned with ``inputs['text']`` when text is present; ``durations`` (B,)
+    seconds; ``rates`` frames per second per modality. ``fuse`` gets the same batch without ``inputs`` (empty):
+    past the frontend a model sees frames, never inputs.
     """
 
-    clip_ids: list[str]
     inputs: dict[str, torch.Tensor]
     masks: dict[str, torch.Tensor]
     lengths: dict[str, torch.Tensor]
     word_times: torch.Tensor
     durations: torch.Tensor
-    labels: torch.Tensor  # (B, C) vote shares
-    attributes: torch.Tensor  # (B, 3) z-normalised with train statistics
     rates: dict[str, float] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
-        return len(self.clip_ids)
+        return int(self.durations.shape[0])
 
     def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "Batch":
         """A copy with ``fn`` applied to every tensor (device moves, pinning)."""
@@ -52,8 +57,6 @@ class Batch:
             lengths={k: fn(v) for k, v in self.lengths.items()},
             word_times=fn(self.word_times),
             durations=fn(self.durations),
-            labels=fn(self.labels),
-            attributes=fn(self.attributes),
         )
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
@@ -68,24 +71,55 @@ class Batch:
         inputs = dict(self.inputs)
         if zero_fill:
             for m, keep in new_masks.items():
+                if m not in inputs:
+                    continue
                 x = inputs[m]
                 inputs[m] = x * keep.view(*keep.shape, *([1] * (x.dim() - 2))).to(x.dtype)
         return replace(self, inputs=inputs, masks=new_masks)
 
-    def shapes_only(self) -> "Batch":
-        """A copy whose inputs keep their shapes, dtypes and devices but hold only zeros (views of one zero frame,
-        no memory): what the folded path hands a model after its frontend, which needs the inputs' shapes (to make
-        a zero frame) and never their content. A model that reads them there differs from the honest path, so the
-        folding check (:mod:`avbench.execution.contract`) sends it down that path."""
-        inputs = {m: torch.zeros((1, 1, *x.shape[2:]), dtype=x.dtype, device=x.device).expand(x.shape)
-                  for m, x in self.inputs.items()}
-        return replace(self, inputs=inputs)
+    def without_inputs(self) -> "Batch":
+        """A copy without inputs: what ``fuse`` is given. Past the frontend a model works on frames; giving it no
+        inputs there is what makes the folded path (frontend once per clean clip) and the honest path (frontend on
+        the zero-filled inputs of every level) hand ``fuse`` exactly the same thing."""
+        return replace(self, inputs={})
 
     def blinded(self) -> "Batch":
         """A copy whose keep-masks say only where each clip ends: what a mask-blind model is shown."""
         masks = {m: torch.arange(k.shape[1], device=k.device)[None, :] < self.lengths[m][:, None].to(k.device)
                  for m, k in self.masks.items()}
         return replace(self, masks=masks)
+
+
+@dataclass
+class Targets:
+    """What a batch is scored against: (B, C) vote shares and (B, 3) attributes z-normalised with train statistics.
+    Held by the harness and handed to a loss, never to a model's forward pass."""
+
+    labels: torch.Tensor
+    attributes: torch.Tensor
+
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "Targets":
+        return Targets(fn(self.labels), fn(self.attributes))
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Targets":
+        return self.apply(lambda t: t.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> "Targets":
+        return self.apply(lambda t: t.pin_memory())
+
+
+@dataclass
+class Labelled:
+    """A training (or selection) batch and its targets, side by side: the model gets ``batch``, the loss both."""
+
+    batch: Batch
+    targets: Targets
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Labelled":
+        return Labelled(self.batch.to(device, non_blocking), self.targets.to(device, non_blocking))
+
+    def pin_memory(self) -> "Labelled":
+        return Labelled(self.batch.pin_memory(), self.targets.pin_memory())
 
 
 def _pad(arrays: Sequence[np.ndarray], tail: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +155,8 @@ class Collator:
         return x
 
     def __call__(self, indices: Sequence[int], masks: Sequence[Masks] | None = None) -> Batch:
-        """Collate clips ``indices``; ``masks[i]`` (optional) are the corruption keep-masks of clip i."""
+        """Collate clips ``indices``; ``masks[i]`` (optional) are the corruption keep-masks of clip i. No targets:
+        :meth:`labelled` adds them beside the batch."""
         inputs, keep, lengths = {}, {}, {}
         for m in self.modalities:
             arrays = [self.normalised(m, int(i)) for i in indices]
@@ -138,18 +173,24 @@ class Collator:
             keep[m] = torch.from_numpy(mask)
             lengths[m] = torch.from_numpy(lens)
         word_times, _ = _pad([self.store.word_times(int(i)) for i in indices], (2,))
-        attributes = (np.asarray(self.store.attributes[list(indices)], np.float32) - self.attr_mean) / self.attr_std
         return Batch(
-            clip_ids=[str(self.store.clips["clip_id"].iat[int(i)]) for i in indices],
             inputs=inputs,
             masks=keep,
             lengths=lengths,
             word_times=torch.from_numpy(word_times),
             durations=torch.tensor([float(self.store.clips["duration"].iat[int(i)]) for i in indices]),
-            labels=torch.from_numpy(np.asarray(self.store.labels[list(indices)], np.float32)),
-            attributes=torch.from_numpy(np.nan_to_num(attributes)),
             rates=self.store.rates,
         )
+
+    def targets(self, indices: Sequence[int]) -> Targets:
+        """The targets of clips ``indices``: vote shares and train-normalised attributes."""
+        attributes = (np.asarray(self.store.attributes[list(indices)], np.float32) - self.attr_mean) / self.attr_std
+        return Targets(labels=torch.from_numpy(np.asarray(self.store.labels[list(indices)], np.float32)),
+                       attributes=torch.from_numpy(np.nan_to_num(attributes)))
+
+    def labelled(self, indices: Sequence[int], masks: Sequence[Masks] | None = None) -> Labelled:
+        """A batch and its targets, for training."""
+        return Labelled(self(indices, masks), self.targets(indices))
 
     def denormalise_attributes(self, values: np.ndarray) -> np.ndarray:
         return values * self.attr_std + self.attr_mean
@@ -158,8 +199,19 @@ class Collator:
 _DONE = object()
 
 
-def prefetch(chunks: Iterable[Sequence[int]], collate: Callable[[Sequence[int]], Batch], device: torch.device | str,
-             depth: int = 2) -> Iterator[Batch]:
+class Movable(Protocol):
+    """What :func:`prefetch` delivers: a :class:`Batch` or a :class:`Labelled` batch."""
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Movable": ...
+
+    def pin_memory(self) -> "Movable": ...
+
+
+Item = TypeVar("Item", bound=Movable)
+
+
+def prefetch(chunks: Iterable[Sequence[int]], collate: Callable[[Sequence[int]], Item], device: torch.device | str,
+             depth: int = 2) -> Iterator[Item]:
     """Batches of ``chunks`` collated by a background thread up to ``depth`` ahead, delivered on ``device``.
 
     Reading the memory-mapped store and padding happen while the model computes on the previous batch. On CUDA the
@@ -168,7 +220,7 @@ def prefetch(chunks: Iterable[Sequence[int]], collate: Callable[[Sequence[int]],
     """
     cuda = torch.device(device).type == "cuda"
 
-    def build(chunk: Sequence[int]) -> Batch:
+    def build(chunk: Sequence[int]) -> Item:
         batch = collate(chunk)
         return batch.pin_memory() if cuda else batch
 

@@ -25,7 +25,7 @@ from avbench import validate
 from avbench.errors import UserError
 from avbench.models import (EmotionModel, FeatureDims, check_settings, format_label, get, model_class, task_for,
                             unusable_reason)
-from avbench.models.base import visible
+from avbench.models.base import kept_frames_refused, visible
 from avbench.data.store import FeatureStore
 from avbench.tasks import check as check_task
 from avbench.tasks import get as get_task
@@ -166,10 +166,10 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     for epoch in range(epochs):
         model.train()
         losses = []
-        for batch in prefetch(iterate(train_idx, recipe.batch_size, rng), collator, device):
-            batch = visible(model, modality_dropout(batch, recipe.modality_dropout, rng))
-            with autocast(device, spec.precision):
-                losses.append(model.train_step(batch, criterion, optimizer, recipe.grad_clip))
+        for item in prefetch(iterate(train_idx, recipe.batch_size, rng), collator.labelled, device):
+            batch = visible(model, modality_dropout(item.batch, recipe.modality_dropout, rng))
+            with autocast(device, spec.precision), kept_frames_refused(model):  # targets beside the batch
+                losses.append(model.train_step(batch, item.targets, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
         if not np.isfinite(loss):
             warnings.warn(f"{spec.label}: training loss became {loss} at epoch {epoch + 1}; keeping the best state")

@@ -24,7 +24,9 @@ import torch
 
 from avbench.rundir import predictions
 from avbench.data.batching import Collator, prefetch
-from avbench.execution.contract import check_folding, folded_outputs, honest_outputs
+from avbench.execution.contract import Contract, level_outputs, spot_check, spot_point
+from avbench.execution.isolation import FreshCopies, WeightsGuard
+from avbench.models.base import frontend_frames, kept_frames_refused
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.execution.training import TrainSpec, autocast, load_or_train
@@ -32,6 +34,7 @@ from avbench.corruptions import masks_for
 from avbench.execution import THREADS_ENV
 from avbench.corruptions.configured import resolve
 from avbench.data.datasets import open_dataset
+from avbench.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def _split_masks(store: FeatureStore, corruption: Any, mask_seed: int,
     """
 
     key = (str(store.path), store.fingerprint, corruption.name, corruption.variant,
-           tuple(lv.label for lv in corruption.levels), mask_seed, split)
+           tuple(lv.label for lv in corruption.levels), mask_seed, split)  # the levels too: a sub-sweep has its own
     if key not in _MASKS:
         while len(_MASKS) >= _MASKS_KEPT:
             _MASKS.pop(next(iter(_MASKS)))
@@ -150,39 +153,76 @@ def length_order(store: FeatureStore, indices: np.ndarray) -> np.ndarray:
     return np.argsort(store.clips["duration"].to_numpy()[indices], kind="stable")
 
 
+def _lossy_levels(level_stacks: list[dict[str, np.ndarray]], rows: slice,
+                  lengths: dict[str, np.ndarray]) -> list[int]:
+    """Levels at which the clips ``rows`` have both received and lost frames (every level when none has)."""
+    found = []
+    for li, stack in enumerate(level_stacks):
+        kept = lost = 0
+        for m, lens in lengths.items():
+            part = stack[m][rows]
+            valid = np.arange(part.shape[1])[None, :] < lens[:, None]
+            kept += int((part & valid).sum())
+            lost += int((~part & valid).sum())
+        if kept and lost:
+            found.append(li)
+    return found or list(range(len(level_stacks)))
+
+
+EVAL_PATH_CHOICES = ("auto", "folded", "honest")
+
+
 def predict_under_corruption(model: Any, store: FeatureStore, corruption: Any, mask_seed: int,
                              device: str = "cpu", batch_size: int = 64, eval_path: str | None = None,
                              split: str = "test", precision: str = "fp32") -> predictions.Predictions:
     """Outputs of ``model`` on the test split (or ``split``) at every level of ``corruption``, as the arrays of a
-    predictions file (:func:`infer` does the work)."""
+    predictions file, with the record of how they were made (:meth:`avbench.execution.contract.Contract.record`)."""
     task = get_task(model.task)
     test = store.split_indices(split)
-    outputs = infer(model, store, corruption, mask_seed, device, batch_size, eval_path, split, precision)
-    return predictions.make(
+    outputs, diff, path = _evaluate(model, store, corruption, mask_seed, device, batch_size, eval_path, split,
+                                    precision)
+    arrays = predictions.make(
         store.clips["clip_id"].to_numpy()[test], [lv.label for lv in corruption.levels],
         [lv.x for lv in corruption.levels], outputs, task.targets(store, test),
         task.name, task.names(store), mask_digests(store, corruption, mask_seed, split))
+    outcome = "passed" if type(model).foldable else "not-foldable"
+    arrays.update(Contract(outcome, diff, path).record(type(model).sees_masks))
+    return arrays
 
 
-@torch.inference_mode()
 def infer(model: Any, store: FeatureStore, corruption: Any, mask_seed: int, device: str = "cpu",
           batch_size: int = 64, eval_path: str | None = None, split: str = "test", precision: str = "fp32",
           positions: np.ndarray | None = None, level_indices: Sequence[int] | None = None) -> np.ndarray:
     """Outputs of ``model`` on the label scale, ``(levels, clips, outputs)``: the clips of ``split`` at
     ``positions`` (default: all, in split order) under the levels ``level_indices`` of ``corruption`` (default: all)
-    — a whole evaluation, or the sample ``avbench submit`` re-infers to check a submission.
+    — the sample ``avbench submit`` re-infers to check a submission, made exactly as a run makes it."""
+    return _evaluate(model, store, corruption, mask_seed, device, batch_size, eval_path, split, precision, positions,
+                     level_indices)[0]
+
+
+@torch.inference_mode()
+def _evaluate(model: Any, store: FeatureStore, corruption: Any, mask_seed: int, device: str = "cpu",
+              batch_size: int = 64, eval_path: str | None = None, split: str = "test", precision: str = "fp32",
+              positions: np.ndarray | None = None, level_indices: Sequence[int] | None = None
+              ) -> tuple[np.ndarray, float | None, str]:
+    """(outputs on the label scale ``(levels, clips, outputs)``, the spot check's difference, the path taken).
 
     Clips are batched shortest first (:func:`length_order`) and the outputs returned in the order asked. It runs in
     inference mode, not only without gradients: no version counters or view tracking on a sweep's many small
     tensors (~5 % of evaluation, identical outputs).
-    ``folded``: the mask-independent frontend runs once per batch of clips; each level then only applies its masks
-    and runs the rest of the model, which is what keeps an extra level close to one forward pass. ``honest``: the
-    whole model runs on the zero-filled inputs of every level (for models whose frontend failed
-    :func:`avbench.execution.contract.check_folding`). ``None`` runs that check first and takes the path it allows. Clean
-    batches are collated in the background while the previous one is evaluated.
+    ``folded`` (``None``/``auto``: unless the model declares ``foldable = False``): the frontend runs once per batch
+    of clean clips, one frame at a time; each level then only replaces its lost frames and runs ``fuse``, which is
+    what keeps an extra level close to one forward pass. ``honest``: the frontend of every level's zero-filled
+    inputs. Both give the same outputs by construction (:mod:`avbench.execution.contract`). Each level is evaluated
+    by its own fresh instance of the model (:mod:`avbench.execution.isolation`), and one batch of one level is
+    compared with a fresh instance's honest evaluation computed before anything else ran. Clean batches are
+    collated in the background while the previous one is evaluated; targets are never collated.
     """
-    if eval_path is None:
-        eval_path = check_folding(model, store, mask_seed, device).eval_path
+    if eval_path not in (None, *EVAL_PATH_CHOICES):
+        raise UserError(f"path must be one of {', '.join(EVAL_PATH_CHOICES)}, got {eval_path!r}")
+    auto = eval_path in (None, "auto")
+    path = ("folded" if type(model).foldable else "honest") if auto else eval_path
+    label = type(model).name or type(model).__name__
     model.eval()
     task = get_task(model.task)
     collator = Collator(store, type(model).modalities)
@@ -194,21 +234,38 @@ def infer(model: Any, store: FeatureStore, corruption: Any, mask_seed: int, devi
     all_masks = _split_masks(store, corruption, mask_seed, split)[0]
     level_stacks = [stack_masks([all_masks[li][chosen[i]] for i in order], collator.modalities) for li in levels]
     outputs: list[list[np.ndarray]] = [[] for _ in levels]
-    chunks = [clips[order[start : start + batch_size]] for start in range(0, len(clips), batch_size)]
+    starts = range(0, len(clips), batch_size)
+    chunks = [clips[order[start : start + batch_size]] for start in starts]
     cuda = torch.device(device).type == "cuda"
-    with autocast(device, precision):
-        for start, clean in zip(range(0, len(clips), batch_size), prefetch(chunks, collator, device), strict=True):
-            frames = model.frontend(clean.inputs) if eval_path == "folded" else None
-            for li, level_masks in enumerate(level_stacks):
-                masks = _mask_tensors(level_masks, slice(start, start + batch_size), clean.lengths)
-                batch = clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()},
-                                         zero_fill=frames is None)  # the folded path reads no input
-                out = folded_outputs(model, frames, batch) if frames is not None else honest_outputs(model, batch)
-                out = task.activate(out)
-                outputs[li].append(out.float().cpu().numpy())
+    # one instance per level, made before any call: level k's copy sees level k's batches only
+    guard = WeightsGuard(model, label)
+    fresh = FreshCopies(model)
+    instances = [fresh() for _ in levels]
+    spot_batch, spot_level = spot_point(len(chunks), lambda b: _lossy_levels(
+        level_stacks, slice(starts[b], starts[b] + batch_size),
+        {m: np.array([len(store.present(m, int(i))) for i in chunks[b]]) for m in collator.modalities}), mask_seed)
+
+    def level_batch(clean: Any, start: int, li: int, zero_fill: bool) -> Any:
+        masks = _mask_tensors(level_stacks[li], slice(start, start + batch_size), clean.lengths)
+        return clean.with_masks({m: t.to(device, non_blocking=cuda) for m, t in masks.items()}, zero_fill=zero_fill)
+
+    diff = None
+    with autocast(device, precision), kept_frames_refused(model):
+        spot_clean = collator(chunks[spot_batch]).to(device)
+        reference = level_outputs(fresh(), level_batch(spot_clean, starts[spot_batch], spot_level, True))
+        for bi, (start, clean) in enumerate(zip(starts, prefetch(chunks, collator, device), strict=True)):
+            folded = frontend_frames(model, clean.inputs) if path == "folded" else None
+            for li, instance in enumerate(instances):
+                out = level_outputs(instance, level_batch(clean, start, li, zero_fill=folded is None), folded)
+                if (bi, li) == (spot_batch, spot_level):
+                    guard.check()  # a write into shared weights is named as such, not as a difference
+                    diff = spot_check(label, out, reference, precision,
+                                      f"{corruption.levels[levels[li]].label}, batch {bi + 1} of {len(chunks)}")
+                outputs[li].append(task.activate(out).float().cpu().numpy())
+    guard.check()
     stacked = np.empty((len(outputs), len(clips), *outputs[0][0].shape[1:]), dtype=np.float32)
     stacked[:, order] = np.stack([np.concatenate(o) for o in outputs])  # back to the order asked
-    return task.to_label_scale(stacked, collator)
+    return task.to_label_scale(stacked, collator), diff, path
 
 
 def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> dict[str, Any]:
@@ -221,10 +278,8 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
     model, _, directory = load_or_train(spec, store, ctx.device, root=root)
-    contract = check_folding(model, store, ctx.mask_seed, ctx.device)
-    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device,
-                                      eval_path=contract.eval_path, split=ctx.split, precision=spec.precision)
-    arrays.update(contract.record(type(model).sees_masks))
+    arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device, split=ctx.split,
+                                      precision=spec.precision)
     arrays[predictions.WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
     predictions.save(path, arrays)
     return {"path": str(path), "skipped": False, "seconds": time.perf_counter() - started}

@@ -41,7 +41,6 @@ from avbench.atomic import write_json
 from avbench.rundir import predictions
 from avbench.output import terminal
 from avbench import validate
-from avbench.execution.contract import check_folding
 from avbench.corruptions.configured import resolve
 from avbench.data.datasets import open_dataset
 from avbench.scoring.stats import _paired_summary
@@ -219,18 +218,18 @@ def compare_loss(spec: ComparisonSpec, console: Any, progress: bool = True) -> L
                 continue
             model, _, directory = load_or_train(ts, clean, spec.device)
             weights = json.loads((directory / "checkpoint.json").read_text())["weights_sha256"]
-            contract = check_folding(model, clean, spec.mask_seed, spec.device)
-            record = {**contract.record(type(model).sees_masks), predictions.WEIGHTS_KEY: np.array(weights)}
             feature = predict_under_corruption(model, clean, corruption, spec.mask_seed, spec.device,
-                                               eval_path=contract.eval_path, precision=spec.precision)
-            predictions.save(files[0], {**feature, **record})
+                                               precision=spec.precision)  # with its record of how it was made
+            feature[predictions.WEIGHTS_KEY] = np.array(weights)
+            eval_path = str(feature["eval_path"])
+            predictions.save(files[0], feature)
             for concealment, target in zip(stores, files[1:]):
                 outputs = []
                 for level in levels:
                     received = _received(corruption, level, spec.mask_seed, concealment)
                     store = signal_stores_open[concealment][level.label]
                     one = predict_under_corruption(model, store, received, spec.mask_seed, spec.device,
-                                                   eval_path=contract.eval_path, precision=spec.precision)
+                                                   eval_path=eval_path, precision=spec.precision)
                     if not np.array_equal(one["clip_ids"], feature["clip_ids"]):
                         raise UserError(f"{store.path} holds other test clips than {clean.path}")
                     outputs.append(one["outputs"][0])
@@ -238,7 +237,7 @@ def compare_loss(spec: ComparisonSpec, console: Any, progress: bool = True) -> L
                             for lv in levels]
                 signal = {**feature, "outputs": np.stack(outputs).astype(np.float32),
                           "mask_digests": np.array(recorded)}
-                predictions.save(target, {**signal, **record})
+                predictions.save(target, signal)  # feature carries the record and the weights
             bar.update(advance=1, description=f"{ts.label} seed {ts.seed} evaluated")
     result = _score(out, clean, corruption, sides, list(stores), labels, spec)
     result.stores = {c: {label: str(p) for label, p in by.items()} for c, by in stores.items()}

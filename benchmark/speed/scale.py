@@ -178,7 +178,6 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     import torch  # deferred: torch
 
     from avbench.data.batching import Collator, prefetch  # deferred: pandas, torch
-    from avbench.execution.contract import check_folding  # deferred: pandas, torch
     from avbench.models.base import visible  # deferred: pandas, torch
     from avbench.corruptions import get as get_corruption  # deferred: pandas
     from avbench.data.datasets import open_dataset  # deferred: pandas
@@ -202,20 +201,18 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     chunks = [rng.choice(train, size=size, replace=True) for _ in range(steps + 1)]  # the first is a warm-up
     model.train()
     start = time.perf_counter()
-    for i, batch in enumerate(prefetch(chunks, collator, device)):
+    for i, item in enumerate(prefetch(chunks, collator.labelled, device)):
         if i == 1:
             start = time.perf_counter()
         with autocast(device, precision):
-            model.train_step(visible(model, modality_dropout(batch, recipe.modality_dropout, rng)), criterion,
-                             optimizer, recipe.grad_clip)
+            model.train_step(visible(model, modality_dropout(item.batch, recipe.modality_dropout, rng)),
+                             item.targets, criterion, optimizer, recipe.grad_clip)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     step_s = (time.perf_counter() - start) / steps
     peak = _peak_memory_mib(device)
     markov = get_corruption("markov")
-    path = check_folding(model, store, 0, device).eval_path  # once, as an eval unit does, not timed
-    evaluate = lambda: predict_under_corruption(model, store, markov, 0, device, eval_path=path,  # noqa: E731
-                                                precision=precision)
+    evaluate = lambda: predict_under_corruption(model, store, markov, 0, device, precision=precision)  # noqa: E731
     eval_s = best_of(evaluate, 1, warm_up=True)
     n_test = len(store.split_indices("test"))
     durations = store.clips["duration"].to_numpy()

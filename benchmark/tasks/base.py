@@ -54,7 +54,7 @@ class Task(ABC):
 
     @abstractmethod
     def criterion(self, recipe_loss: str, store: FeatureStore, beta: float) -> nn.Module:
-        """The training loss for a recipe's ``loss`` setting; maps (outputs, batch) to a scalar."""
+        """The training loss for a recipe's ``loss`` setting; maps (outputs, targets) to a scalar."""
 
     @abstractmethod
     def point_scores(self, targets: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> dict[str, float]:

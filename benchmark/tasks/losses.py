@@ -1,6 +1,7 @@
 """The training losses the tasks own: soft-label and class-balanced cross-entropy, plurality cross-entropy, 1 − CCC.
 
-Each maps (outputs, batch) to a scalar; a task's :meth:`~avbench.tasks.base.Task.criterion` picks one from the
+Each maps (outputs, targets) to a scalar — the targets travel beside the model's batch, never in it
+(:class:`avbench.data.batching.Targets`); a task's :meth:`~avbench.tasks.base.Task.criterion` picks one from the
 recipe. Kept apart from the task definitions because they need torch, which scoring and listing never import.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from avbench.data.batching import Batch
+    from avbench.data.batching import Targets
 
 
 class SoftCrossEntropy(nn.Module):
@@ -22,9 +23,9 @@ class SoftCrossEntropy(nn.Module):
         super().__init__()
         self.register_buffer("weights", class_weights if class_weights is not None else torch.ones(0))
 
-    def forward(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, targets: Targets) -> torch.Tensor:
         log_p = torch.log_softmax(logits, dim=-1)
-        target = batch.labels
+        target = targets.labels
         if self.weights.numel():
             target = target * self.weights
         return -(target * log_p).sum(-1).mean()
@@ -33,15 +34,15 @@ class SoftCrossEntropy(nn.Module):
 class PluralityCrossEntropy(nn.Module):
     """Cross-entropy against the plurality emotion of the vote shares (single-label training, ``category``)."""
 
-    def forward(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, batch.labels.argmax(dim=-1))
+    def forward(self, logits: torch.Tensor, targets: Targets) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, targets.labels.argmax(dim=-1))
 
 
 class CCCLoss(nn.Module):
     """Mean over the attributes of (1 − CCC), with population statistics (audio-text paper eq. 3)."""
 
-    def forward(self, values: torch.Tensor, batch: Batch) -> torch.Tensor:
-        y = batch.attributes
+    def forward(self, values: torch.Tensor, targets: Targets) -> torch.Tensor:
+        y = targets.attributes
         mp, mt = values.mean(0), y.mean(0)
         vp, vt = values.var(0, unbiased=False), y.var(0, unbiased=False)
         cov = ((values - mp) * (y - mt)).mean(0)

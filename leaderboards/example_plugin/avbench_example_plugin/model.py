@@ -2,8 +2,11 @@
 
 It uses only avbench's public model contract (``EmotionModel``, ``Recipe``, ``FeatureDims``, ``Batch``):
 
-* ``frontend`` is per frame and ignores masks (mean over the SSL layers, then a linear projection), so avbench
-  computes it once per clip and reuses it at every corruption level;
+* ``frontend`` is given one frame at a time (avbench maps it over every frame: no batch or time axis) and ignores
+  masks (mean over the SSL layers, then a linear projection), so avbench computes it once per clip and reuses it at
+  every corruption level;
+* ``fuse`` gets the frames (lost ones already the frontend of a zero frame), keep-masks, lengths and timing —
+  never the inputs, labels or clip ids;
 * it declares ``sees_masks = True``, so ``fuse`` is given the keep-masks: it averages only the received frames of
   each modality and tells the head what share of each modality arrived, so the head can learn to trust the
   modality that is still there (a model that leaves ``sees_masks`` False is shown only zero-filled frames);
@@ -39,11 +42,8 @@ class GatedMeanFusion(EmotionModel):
         self.head = nn.Sequential(nn.Linear(len(self.modalities) * (d + 1), d), nn.ReLU(), nn.Linear(d, n_outputs))
 
     def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
-        frames = {}
-        for m in self.modalities:
-            x = inputs[m]
-            frames[m] = self.project[m](x.mean(dim=2) if x.dim() == 4 else x)  # audio: (B, T, layers, dim)
-        return frames
+        # one frame of one modality: audio (layers, dim), video (dim,)
+        return {m: self.project[m](x.mean(dim=-2) if x.dim() == 2 else x) for m, x in inputs.items()}
 
     def fuse(self, frames: Frames, batch: Batch) -> torch.Tensor:
         features = []
