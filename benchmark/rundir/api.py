@@ -42,6 +42,10 @@ class Run:
         state = "finished" if self.complete else f"unfinished, {len(self.done)} of {self.expected} done"
         return f"Run({str(self.directory)!r}, {state}, models={self.models}, seeds={self.seeds})"
 
+    def __str__(self) -> str:
+        """The directory, as ``str(path)`` gives it (``repr`` describes the run)."""
+        return str(self.directory)
+
     def __fspath__(self) -> str:
         """A Run stands for its directory wherever a path is expected (``Path(run) / "results.csv"``)."""
         return str(self.directory)
