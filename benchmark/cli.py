@@ -37,12 +37,14 @@ app.add_typer(speed_app, name="speed")
 from avbench.corpora.commands import datasets_app, extract  # noqa: E402
 from avbench.leaderboards.commands import leaderboard as leaderboard_command  # noqa: E402
 from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
+from avbench.leaderboards.reverify import verify as verify_command  # noqa: E402
 from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
 app.command("extract")(extract)
 app.command("leaderboard")(leaderboard_command)
 app.command("submit")(submit_command)
+app.command("verify")(verify_command)
 app.command("report")(report_command)
 out = terminal.console()
 err = terminal.console(stderr=True)
