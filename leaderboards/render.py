@@ -173,13 +173,18 @@ levels, seeds, mask seed and mask digests), one number per condition with its 95
 Boards rank entries of the same dataset and task with the summariser that writes a run's `summary.csv`: a
 corruption board by the area under the primary-metric curve (levels with the same x averaged first), a categorical
 board (whole modality missing) by the mean over the conditions that apply to every ranked model, the clean board
-by the clean score.
+by the clean score. Every board says how many training seeds each entry averages (*Seeds*); verified entries keep
+every seed's scores, so two of them are compared with the seed-aware paired test (retraining and the test set),
+every pair of a board as one Holm family, from which come the star against the top, each entry's 95 % rank
+interval and the groups of entries not significantly apart. A one-seed entry's intervals cover its test set only.
+`avbench verify ENTRY` re-runs a verified entry on your machine and judges agreement against its seed interval.
 
 ## Submitting a model
 
 1. Make the model a plugin: an `EmotionModel` subclass registered in the `avbench.models` entry-point group
    (see `leaderboards/example_plugin/`), or name it as `--models package.module:Class`.
-2. Run it: `avbench run --models your-model --corruption markov,random --dataset synthetic --out runs/mine`.
+2. Run it with five seeds: `avbench run --models your-model --corruption markov,random --dataset synthetic
+   --seed-list 0,1,2,3,4 --out runs/mine` (one seed is accepted, and its board row says so).
 3. Submit the run: `avbench submit runs/mine [--claimed claimed.csv]`. Every metric is recomputed from the
    predictions; anything that does not match (claimed numbers, clip ids, targets, masks, NaN or out-of-range
    probabilities, missing predictions) is rejected with the reason and nothing is written.

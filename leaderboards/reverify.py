@@ -100,8 +100,8 @@ def _entry_scores(entry: Entry, board: str) -> tuple[float, np.ndarray] | None:
     return float(rows[0].score), rows[0].summary.seed_scores
 
 
-def _rerun_scores(run_dir: Path, entry: Entry, seeds: list[int], n_resamples: int, boot_seed: int
-                  ) -> dict[str, tuple[float, np.ndarray]]:
+def _rerun_scores(run_dir: Path, entry: Entry, seeds: list[int], n_resamples: int, boot_seed: int,
+                  names: list[str]) -> dict[str, tuple[float, np.ndarray]]:
     """The re-run's seed mean and per-seed ranking scores per board (clean and every corruption)."""
     from avbench.corruptions import get as get_corruption  # deferred: the corruption registry (torch)
     from avbench.scoring.summary import categorical, run_curves, score_run, summarise  # deferred: scipy
@@ -109,7 +109,7 @@ def _rerun_scores(run_dir: Path, entry: Entry, seeds: list[int], n_resamples: in
 
     label, task = entry.model.label or entry.model.name, entry.protocol.task
     metric = get_task(task).primary
-    corruptions = [get_corruption(name) for name in entry.protocol.corruptions]
+    corruptions = [get_corruption(name) for name in names]
     scores = score_run(run_dir, entry.protocol.dataset, [label], seeds, corruptions, n_resamples, boot_seed)
     out: dict[str, tuple[float, np.ndarray]] = {}
     for corruption in corruptions:
@@ -124,7 +124,7 @@ def _rerun_scores(run_dir: Path, entry: Entry, seeds: list[int], n_resamples: in
     return out
 
 
-def _check_protocol(entry: Entry, run_dir: Path, label: str, seeds: list[int]) -> None:
+def _check_protocol(entry: Entry, run_dir: Path, label: str, seeds: list[int], corruptions: list[str]) -> None:
     """The re-run must have measured the entry's protocol: the same data, clips and masks."""
     from avbench.rundir import predictions  # deferred: torch
     from avbench.rundir.record import read_record  # deferred: pydantic
@@ -133,7 +133,8 @@ def _check_protocol(entry: Entry, run_dir: Path, label: str, seeds: list[int]) -
     if entry.protocol.dataset_fingerprint and info.dataset_fingerprint != entry.protocol.dataset_fingerprint:
         raise UserError(f"the re-run's dataset fingerprint {info.dataset_fingerprint} is not the entry's "
                         f"{entry.protocol.dataset_fingerprint}: another dataset")
-    for corruption, digests in entry.protocol.mask_digests.items():
+    for corruption in corruptions:
+        digests = entry.protocol.mask_digests.get(corruption, {})
         data = predictions.load(predictions.path(run_dir, label, seeds[0], corruption))
         mine = dict(zip((str(level) for level in data["levels"]), (str(d) for d in data["mask_digests"])))
         if mine != digests:
@@ -141,9 +142,10 @@ def _check_protocol(entry: Entry, run_dir: Path, label: str, seeds: list[int]) -
 
 
 def reverify(entry: Entry, out: Path, seeds: list[int] | None = None, retrain: bool = False,
-             store: Path | None = None, workers: int | None = None) -> list[Agreement]:
-    """Re-run ``entry``'s model on this machine (checkpoints from the cache unless ``retrain``) and judge every
-    ranking score against the entry's seed interval."""
+             store: Path | None = None, workers: int | None = None, corruptions: list[str] | None = None
+             ) -> list[Agreement]:
+    """Re-run ``entry``'s model on this machine (checkpoints from the cache unless ``retrain``) under its
+    corruptions (or those of them named) and judge every ranking score against the entry's seed interval."""
     from avbench.leaderboards.spread import known_spread  # deferred: torch (the model registry)
     from avbench.models.registry import parse_label  # deferred: torch
     from avbench.runner import RunSpec, run  # deferred: torch
@@ -152,9 +154,14 @@ def reverify(entry: Entry, out: Path, seeds: list[int] | None = None, retrain: b
     name, overrides = parse_label(label)
     dataset = str(store) if store is not None else entry.protocol.dataset
     chosen = list(seeds or entry.protocol.seeds or [0])
+    measured = list(entry.protocol.corruptions)
+    unknown_names = sorted(set(corruptions or []) - set(measured))
+    if unknown_names:
+        raise UserError(f"{entry.id} measured no {', '.join(unknown_names)}; it has {', '.join(measured)}")
+    named = [c for c in measured if c in (corruptions or measured)]
     n_resamples = int(entry.bootstrap.get("n_resamples", 1000))
     boot_seed = int(entry.protocol.mask_seed or 0)
-    spec = RunSpec(models=[name], corruptions=list(entry.protocol.corruptions), dataset=dataset,
+    spec = RunSpec(models=[name], corruptions=named, dataset=dataset,
                    task=entry.protocol.task, seeds=chosen, config=str(entry.source.get("config") or "tiny"),
                    overrides=overrides, bootstrap=n_resamples, out=out, workers=workers, mask_seed=boot_seed,
                    epochs=entry.source.get("epochs"), precision=str(entry.source.get("precision") or "fp32"))
@@ -170,10 +177,10 @@ def reverify(entry: Entry, out: Path, seeds: list[int] | None = None, retrain: b
                     del os.environ["AVBENCH_CACHE"]
                 else:
                     os.environ["AVBENCH_CACHE"] = previous
-    _check_protocol(entry, run_dir, label, chosen)
-    rerun = _rerun_scores(run_dir, entry, chosen, n_resamples, boot_seed)
+    _check_protocol(entry, run_dir, label, chosen, named)
+    rerun = _rerun_scores(run_dir, entry, chosen, n_resamples, boot_seed, named)
     judged = []
-    for board in ["clean", *entry.protocol.corruptions]:
+    for board in ["clean", *named]:
         mine, theirs = rerun.get(board), _entry_scores(entry, board)
         if mine is None or theirs is None:
             continue
@@ -201,6 +208,8 @@ def verify(
     entries: Optional[Path] = typer.Option(None, "--entries", help="entries directory (default: the shipped one)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where the re-run goes (default runs/verify-<entry>)"),
     seed_list: Optional[str] = typer.Option(None, "--seed-list", help="seeds to re-run (default: the entry's)"),
+    corruption: Optional[str] = typer.Option(None, "--corruption", help="NAME[,NAME]: only these of the entry's "
+                                                                        "corruptions (default: all of them)"),
     retrain: bool = typer.Option(False, "--retrain", help="train every seed again in a scratch cache instead of "
                                                           "reusing this machine's cached checkpoints"),
     store: Optional[Path] = typer.Option(None, "--store", help="feature store of a non-embedded dataset"),
@@ -210,7 +219,9 @@ def verify(
     found = find_entry(entry, entries)
     seeds = validate.seed_values(1, seed_list) if seed_list else None
     target = out or Path("runs") / f"verify-{found.id}"
-    judged = reverify(found, target, seeds, retrain, store, workers)
+    names = validate.unique([c.strip() for c in corruption.split(",") if c.strip()], "--corruption") \
+        if corruption else None
+    judged = reverify(found, target, seeds, retrain, store, workers, names)
     console = terminal.console()
     table = agreement_table(found, judged)
     terminal.print_table(console, table)

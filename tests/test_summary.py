@@ -1,11 +1,14 @@
 """The one summariser: summary.csv and the leaderboard rank a run identically (every corruption family, the
-categorical one included), categorical corruptions are compared over shared conditions only, and several seeds
-widen the paired test the way the seed t intervals are widened."""
+categorical one included), categorical corruptions are compared over shared conditions only, several seeds widen
+the paired test the way the seed t intervals are widened and travel into the entries, a one-seed run marks the gaps
+within the entries' retraining spread, and ``avbench verify`` judges a re-run by the entry's seed interval."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +17,11 @@ import pytest
 
 from avbench.corruptions import REGISTRY as CORRUPTIONS
 from avbench.leaderboards.board import build_boards
+from avbench.leaderboards.commands import render
 from avbench.leaderboards.schema import load_entries
+from avbench.leaderboards.spread import known_spread
 from avbench.scoring.ranking import SEED_AWARE
-from avbench.scoring.summary import Curve, Point, summarise
+from avbench.scoring.summary import Curve, Point, score_run, summarise, summary_frame
 
 MODELS = "late-fusion,ser"  # two modality sets, so categorical boards compare over a shared subset
 FAMILIES = ("random-audio", "markov", "async", "word_drop", "modality")  # one per corruption module, categorical too
@@ -68,6 +73,59 @@ def test_categorical_run_is_compared_over_the_conditions_both_models_use(run_and
         values = results[(results.model == line.model) & (results.seed == "mean") & (results.corruption == "modality")
                          & (results.metric == line.metric)].set_index("level")["value"]
         assert float(line.score) == pytest.approx(values[["none", "audio"]].mean())
+
+
+def test_two_seeds_travel_from_the_run_to_the_entries_and_the_board(run_and_entries: tuple[Path, Path]) -> None:
+    """summary.csv says how many seeds, gives rank intervals and groups, and stars exactly where the difference's
+    interval excludes zero; the entries keep both seeds' resampled scores and the board shows the seed count."""
+    run, entries = run_and_entries
+    summary = pd.read_csv(run / "summary.csv", keep_default_na=False)
+    assert list(summary.columns[-12:]) == ["seeds", "score_low", "score_high", "difference", "diff_low", "diff_high",
+                                           "rank_low", "rank_high", "p_improve", "group", "retraining_noise",
+                                           "within_noise"]
+    assert set(summary["seeds"]) == {2} and set(summary["retraining_noise"]) == {""}  # two seeds: no mark needed
+    for line in summary.itertuples():
+        assert int(line.rank_low) <= int(line.rank) <= int(line.rank_high)
+        if line.diff_low != "":
+            assert (line.sig == "*") == (float(line.diff_high) < 0 or float(line.diff_low) > 0)
+    entry = next(e for e in load_entries(entries) if e.model.label == "ser")
+    assert entry.protocol.seeds == [0, 1] and np.shape(entry.bootstrap["scores"]["markov"]["auc"]) == (2, 100)
+    assert "| Seeds |" in render("md", entries=entries) and "seed-aware paired t" in render("md", entries=entries)
+
+
+def test_a_one_seed_run_marks_gaps_within_the_spread_of_multi_seed_entries(run_and_entries: tuple[Path, Path]) -> None:
+    """Seed 0 of the run alone covers the test set only; the two-seed entries give the retraining spread."""
+    run, entries = run_and_entries
+    scores = score_run(run, "synthetic", MODELS.split(","), [0], [CORRUPTIONS.get("markov")], 100, 0)
+    summary = summary_frame(scores, partial(known_spread, directory=entries))
+    second = summary[summary["rank"] == 2].iloc[0]
+    assert second["seeds"] == 1 and second["retraining_noise"] != ""
+    assert (second["within_noise"] == "yes") == (abs(second["difference"]) < second["retraining_noise"])
+    assert set(summary_frame(scores)["retraining_noise"]) == {""}  # nothing known: nothing marked
+
+
+def test_verify_confirms_an_entry_and_refuses_one_outside_its_seed_interval(
+        run_and_entries: tuple[Path, Path], tmp_path: Path, session_cache: Path) -> None:
+    """A re-run on this machine agrees with the entry within its seed interval; an entry whose numbers were moved
+    by more than retraining explains is not confirmed (exit code 1)."""
+    _, entries = run_and_entries
+    env = {**os.environ, "AVBENCH_CACHE": str(session_cache), "COLUMNS": "200"}
+    verify = [sys.executable, "-m", "avbench", "verify", "ser", "--entries", str(entries), "--corruption", "markov",
+              "--out", str(tmp_path / "rerun")]
+    result = subprocess.run(verify, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "confirmed" in result.stdout and "seed interval of the entry's 2 seeds" in result.stdout
+    path = next(entries.glob("ser--*.json"))
+    data = json.loads(path.read_text())
+    for metric in data["metrics"]:
+        if metric["corruption"] == "markov" and metric["metric"] == "macro_f1":
+            metric.update({key: metric[key] + 0.2 for key in ("value", "ci_low", "ci_high")})
+    moved = tmp_path / "moved" / path.name
+    moved.parent.mkdir()
+    moved.write_text(json.dumps(data))
+    result = subprocess.run([*verify[:4], str(moved), *verify[6:]], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 1 and "NOT confirmed: markov" in result.stdout, result.stdout + result.stderr
 
 
 def _curve(model: str, values: dict[str, float], modalities: tuple[str, ...]) -> Curve:
