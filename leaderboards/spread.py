@@ -12,6 +12,7 @@ and nothing is marked.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avbench.atomic import write_json
+from avbench.cache import cache_dir
 from avbench.errors import UserError
 from avbench.leaderboards.schema import ENTRIES_DIR, Entry, entry_from_dict, slug
 from avbench.models.registry import parse_label
@@ -36,11 +39,29 @@ def seed_scores(entry: Entry, corruption: str) -> np.ndarray | None:
 
 
 @lru_cache(maxsize=8)
-def _measured(directory: str, dataset: str, stamp: tuple[tuple[str, int], ...]) -> tuple[tuple[str, str, str, float], ...]:
-    """(label, task, corruption, between-seed SD) of every verified multi-seed entry of ``dataset``; ``stamp`` (file
-    names and modification times) keys the cache, so a regenerated entry is read again."""
+def _measured(directory: str, dataset: str, stamp: tuple[tuple[str, int, int], ...]
+              ) -> tuple[tuple[str, str, str, float], ...]:
+    """(label, task, corruption, between-seed SD) of every verified multi-seed entry of ``dataset``.
+
+    ``stamp`` (file names, sizes and modification times) keys the cache: in the process, and on disk under
+    ``$AVBENCH_CACHE/retraining-spread/``, because a five-seed board is megabytes of resampled scores that every
+    one-seed run would otherwise parse (about half a second) for a handful of numbers. A changed entry is read again.
+    """
+    key = hashlib.sha256(json.dumps([directory, dataset, stamp]).encode()).hexdigest()[:32]
+    sidecar = cache_dir() / "retraining-spread" / f"{key}.json"
+    try:
+        return tuple((str(a), str(b), str(c), float(d)) for a, b, c, d in json.loads(sidecar.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass  # not measured yet (or unreadable): read the entries
+    found = _read_spreads(directory, dataset, [name for name, *_ in stamp])
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    write_json(sidecar, [list(row) for row in found])
+    return found
+
+
+def _read_spreads(directory: str, dataset: str, names: Sequence[str]) -> tuple[tuple[str, str, str, float], ...]:
     found = []
-    for name, _ in stamp:
+    for name in names:
         path = Path(directory) / name
         try:
             entry = entry_from_dict(json.loads(path.read_text(encoding="utf-8")), where=path.name)
@@ -64,7 +85,7 @@ def known_spread(dataset: str, task: str, corruption: str, labels: Sequence[str]
     if not root.is_dir():
         return {}
     files = sorted(root.glob(f"*--{slug(dataset)}--*--verified.json"))
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     rows = [(label, sd) for label, t, c, sd in _measured(str(root), dataset, stamp) if (t, c) == (task, corruption)]
     if not rows:
         return {}
