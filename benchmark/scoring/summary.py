@@ -392,13 +392,13 @@ def run_curves(scores: RunScores, task: str, corruption: str) -> list[Curve]:
     rows = scores.rows[(scores.rows["task"] == task) & (scores.rows["corruption"] == corruption)
                        & (scores.rows["metric"] == get_task(task).primary)]
     means, per_seed = rows[rows["seed"] == "mean"], rows[rows["seed"] != "mean"]
+    values = {key: g.to_numpy(np.float64) for key, g in per_seed.groupby(["model", "level"], sort=False)["value"]}
     curves = []
     for model, g in means.groupby("model", sort=False):
         points = [Point(str(r.level), float(r.x), float(r.value), float(r.ci_low), float(r.ci_high))
                   for r in g.itertuples(index=False)]
         dist = scores.distributions[(str(model), corruption)]  # (S, L, B), seeds in results order
-        seeds = per_seed[per_seed["model"] == model]
-        seed_values = {p.level: seeds[seeds["level"] == p.level]["value"].to_numpy(np.float64) for p in points}
+        seed_values = {p.level: values[(model, p.level)] for p in points}
         curves.append(Curve(str(model), points, model_modalities(str(model)),
                             {p.level: dist[:, i] for i, p in enumerate(points)}, pairing="run",
                             seed_values=seed_values))
