@@ -32,9 +32,9 @@ FOOTNOTE = (f"{STAR} = significantly below the top model (seed-aware paired test
             "improvement); group = a new letter where the group's first model is significantly above.")
 ONE_SEED = ("One training seed: significance, rank intervals and P(>top) cover the test set (clip resampling) only, "
             "not retraining, which can move a score as much (train with --seeds 5 for tests that carry it).")
-NOISE = ("≈ = within retraining noise: the gap to the top is smaller than 1.96 × the between-seed SD of the "
-         "difference known for these two architectures from the verified multi-seed entries, so retraining alone "
-         "could produce it.")
+NOISE = ("*≈ = significant on this test set but within retraining noise: the gap to the top is smaller than 1.96 × "
+         "the between-seed SD of the difference known for these two architectures from the verified multi-seed "
+         "entries, so retraining alone could produce it (summary.csv: within_noise, for every row).")
 NO_SPREAD = ("No verified multi-seed entry gives the retraining spread of these architectures, so no gap is marked "
              "as within retraining noise.")
 OWN_MEAN = ("own mean = mean over the conditions that apply to that model (the clean one and the loss of a modality "
@@ -58,7 +58,7 @@ def summary_tables(summary: pd.DataFrame) -> list[Table]:
         rows: list[list[Cell]] = []
         for _, row in group.iterrows():
             p = as_number(row["p_holm"])
-            noise = "≈" if row.get("within_noise", "") == "yes" else ""
+            noise = "≈" if row.get("within_noise", "") == "yes" and row["sig"] else ""  # a star retraining could make
             vs_top = "" if str(row["rank"]) in ("1", "") else f"{row['sig'] or 'n.s.'}{noise} ({p_phrase(p)})"
             scores = [Num(as_number(row["score"])), Num(as_number(row["auc"]))] if categorical else \
                 [Num(as_number(row["auc"]))]
