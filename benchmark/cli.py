@@ -44,12 +44,14 @@ from avbench.leaderboards.commands import submit as submit_command  # noqa: E402
 from avbench.netloss.commands import compare_loss as compare_loss_command  # noqa: E402
 from avbench.netloss.commands import fit_loss as fit_loss_command  # noqa: E402
 from avbench.netloss.commands import traces as traces_command  # noqa: E402
+from avbench.leaderboards.commands import verify as verify_command  # noqa: E402
 from avbench.reports.commands import report as report_command  # noqa: E402
 
 app.add_typer(datasets_app, name="datasets", help="Real corpora: labels, splits and statistics.")
 app.command("extract")(extract)
 app.command("leaderboard")(leaderboard_command)
 app.command("submit")(submit_command)
+app.command("verify")(verify_command)
 app.command("report")(report_command)
 datasets_app.command("traces")(traces_command)
 app.command("fit-loss")(fit_loss_command)

@@ -5,10 +5,12 @@ summary, effective robustness and the test against the top row all come from :fu
 the summariser that also writes a run's ``summary.csv``, so a run and its verified entries are ranked the same way:
 by the area under the primary-metric curve for a sweep, by the mean over the shared conditions for a categorical
 corruption (a whole modality missing; see :mod:`avbench.scoring.summary`), by the clean score on the ``clean`` board.
-Summaries are always derived here from the per-condition numbers, for reported and verified entries alike. The
-test against the top row is a paired bootstrap when both entries are verified on the same protocol (same clips,
-same masks, same bootstrap resamples), otherwise a normal approximation from the two confidence intervals
-(unpaired, hence conservative); Holm corrects across the rows.
+Summaries are always derived here from the per-condition numbers, for reported and verified entries alike. Every
+two entries of a board are tested (:mod:`avbench.scoring.ranking`): with the seed-aware paired test when both are
+verified on the same protocol (same clips, same masks, same bootstrap resamples; each entry keeps its seeds'
+resampled scores, and may have another number of seeds), otherwise by a normal approximation from the two
+confidence intervals (unpaired, hence conservative); Holm corrects across all pairs of the board, and the star
+against the top row, the rank intervals and the groups come from the same adjusted p-values.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from avbench.tasks import get as get_task
 from avbench.corruptions import REGISTRY
 
 __all__ = ["Board", "CLEAN_BOARD", "Row", "build_board", "build_boards", "clean_value", "curve",
-           "metric_value"]
+           "metric_value", "seed_sd"]
 
 CLEAN_BOARD = "clean"
 
@@ -158,6 +160,13 @@ def _array(values: object) -> np.ndarray | None:
     return None if values is None else np.asarray(values, dtype=np.float64)
 
 
+def seed_sd(seed_scores: np.ndarray | None) -> float | None:
+    """Between-seed SD (n − 1) of per-seed scores; None with fewer than two seeds."""
+    if seed_scores is None or len(seed_scores) < 2:
+        return None
+    return float(np.std(seed_scores, ddof=1))
+
+
 def _pairing(entry: Entry, corruption: str) -> tuple | None:
     """Entries with equal keys were verified on the same clips, resamples and (for a corruption board) masks."""
     if entry.provenance != "verified" or not entry.bootstrap:
@@ -175,19 +184,22 @@ def _curve(entry: Entry, corruption: str, metric: str) -> tuple[Curve, MetricVal
         if clean is None:
             return None
         points = [Point(CLEAN_BOARD, 0.0, clean.value, clean.ci_low, clean.ci_high)]
-        stored = _array(_stored(entry, CLEAN_BOARD).get("clean"))
+        kept = _stored(entry, CLEAN_BOARD)
+        stored, seeds = _array(kept.get("clean")), _array(kept.get("seeds"))
         distributions = None if stored is None else {CLEAN_BOARD: stored}
-        return Curve(model, points, None, distributions, None, _pairing(entry, corruption),
-                     entry.protocol.name), clean, []
+        return Curve(model, points, None, distributions, None, _pairing(entry, corruption), entry.protocol.name,
+                     None if seeds is None else {CLEAN_BOARD: seeds}), clean, []
     values = curve(entry, corruption, metric)
     if not any(p.corruption == corruption for p in values):
         return None
     stored = _stored(entry, corruption)
-    levels = stored.get("levels")
+    levels, seed_levels = stored.get("levels"), stored.get("seed_levels")
     distributions = None if levels is None else {k: np.asarray(v, np.float64) for k, v in levels.items()}
     points = [Point(p.level, p.x, p.value, p.ci_low, p.ci_high) for p in values]
     curve_ = Curve(model, points, model_modalities(entry.model.label or ""), distributions, _array(stored.get("auc")),
-                   _pairing(entry, corruption), entry.protocol.name)
+                   _pairing(entry, corruption), entry.protocol.name,
+                   None if seed_levels is None else {k: np.asarray(v, np.float64) for k, v in seed_levels.items()},
+                   _array(stored.get("seeds")))
     return curve_, clean_value(entry, metric, corruption), values
 
 

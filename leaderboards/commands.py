@@ -8,7 +8,7 @@ import typer
 
 from avbench import validate
 from avbench.atomic import write_text
-from avbench.output import choices, formats
+from avbench.output import choices, formats, terminal
 
 README = Path(__file__).resolve().parent / "README.md"
 
@@ -78,3 +78,38 @@ def submit(
     for p in written:
         typer.echo(f"verified entry written: {p}")
     return written
+
+
+def verify(
+    entry: str = typer.Argument(..., help="an entry file, or the label of a verified entry in --entries"),
+    entries: Optional[Path] = typer.Option(None, "--entries", help="entries directory (default: the shipped one)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where the re-run goes (default runs/verify-<entry>)"),
+    seed_list: Optional[str] = typer.Option(None, "--seed-list", help="seeds to re-run (default: the entry's)"),
+    corruption: Optional[str] = typer.Option(None, "--corruption", help="NAME[,NAME]: only these of the entry's "
+                                                                        "corruptions (default: all of them)"),
+    retrain: bool = typer.Option(False, "--retrain", help="train every seed again in a scratch cache instead of "
+                                                          "reusing this machine's cached checkpoints"),
+    store: Optional[Path] = typer.Option(None, "--store", help="feature store of a non-embedded dataset"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel units (default: number of cores)"),
+) -> None:
+    """Re-run a verified entry's model here and judge agreement against the entry's seed interval."""
+    from avbench.leaderboards.reverify import agreement_table, find_entry, reverify  # deferred: pydantic, torch
+
+    found = find_entry(entry, entries)
+    seeds = validate.seed_values(1, seed_list) if seed_list else None
+    target = out or Path("runs") / f"verify-{found.id}"
+    names = validate.unique([c.strip() for c in corruption.split(",") if c.strip()], "--corruption") \
+        if corruption else None
+    judged = reverify(found, target, seeds, retrain, store, workers, names)
+    console = terminal.console()
+    table = agreement_table(found, judged)
+    terminal.print_table(console, table)
+    for note in table.notes:
+        console.print(note, markup=False, highlight=False)
+    failed = [a.board for a in judged if not a.agrees]
+    if failed:
+        console.print(f"NOT confirmed: {', '.join(failed)} outside the entry's interval", markup=False,
+                      highlight=False)
+        raise typer.Exit(1)
+    console.print(f"confirmed: {found.id} agrees with its re-run on this machine ({target})", markup=False,
+                  highlight=False)

@@ -10,6 +10,7 @@ from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.scoring.metrics import BRIER, display, higher_is_better, is_family_member, spec
 from avbench.output import formats
 from avbench.output.tables import Cell, Num, Table, bold_best, to_markdown
+from avbench.scoring.ranking import rank_text
 
 
 def _num(value: MetricValue | None, digits: int = 3) -> Num:
@@ -71,6 +72,14 @@ def protocol_line(board: Board) -> str:
     return " ".join(lines)
 
 
+RANK_COLUMNS = ("Rank (95 %)", "P(>top)", "Group")
+
+
+def seeds_of(entry: Entry) -> str:
+    """How many training seeds the entry's numbers average ("–" when the source does not say)."""
+    return str(len(entry.protocol.seeds)) if entry.protocol.seeds else "–"
+
+
 def mask_access(entry: Entry) -> str:
     """"yes"/"no" as the entry records whether the model was told which frames were lost; "–" when unrecorded."""
     return {True: "yes", False: "no"}.get(entry.model.sees_masks, "–")  # type: ignore[arg-type]
@@ -79,7 +88,7 @@ def mask_access(entry: Entry) -> str:
 def board_table(board: Board) -> Table:
     """The ranked table of one board, with the papers' number layout and a test against the top row."""
     digits = _digits(board)
-    columns = ["#", "Model", "Provenance", "Sees masks", "Protocol", f"Clean {display(board.metric)}"]
+    columns = ["#", "Model", "Provenance", "Sees masks", "Protocol", "Seeds", f"Clean {display(board.metric)}"]
     level_columns: list[str] = []
     categorical = not board.sweep and board.corruption != CLEAN_BOARD
     if board.sweep:
@@ -92,11 +101,12 @@ def board_table(board: Board) -> Table:
     details = extra_metrics(board) if board.corruption == CLEAN_BOARD else [BRIER]
     details = [d for d in details if any(_clean_metric(r, d) is not None for r in board.rows)]
     columns += [display(d) for d in details]
-    columns += ["Δ vs top", "p (Holm)", "Test"]
+    columns += ["Δ vs top", "p (Holm)", "Test", *RANK_COLUMNS]
     rows: list[list[Cell]] = []
     for row in board.rows:
         cells: list[Cell] = [row.rank if row.rank is not None else "–", row.entry.model.name, row.entry.provenance,
-                             mask_access(row.entry), row.entry.protocol.name, _num(row.clean, digits)]
+                             mask_access(row.entry), row.entry.protocol.name, seeds_of(row.entry),
+                             _num(row.clean, digits)]
         if board.sweep:
             low_high = row.score_ci or (None, None)
             worst = f"{row.worst.value:.{digits}f} ({row.worst.level})" if row.worst else "–"
@@ -110,16 +120,25 @@ def board_table(board: Board) -> Table:
             cells.append(_num(next((p for p in row.points if p.level == label), None), digits))
         cells += [_num(_clean_metric(row, d), digits) for d in details]
         significant = star(row.p_holm)
-        cells += [Num(row.difference, markers=significant, digits=digits), format_p(row.p_holm), row.test]
+        low_high = row.diff_ci or (None, None)
+        cells += [Num(row.difference, low_high[0], low_high[1], markers=significant, digits=digits),
+                  format_p(row.p_holm), row.test, rank_text(row.rank_interval),
+                  Num(row.p_improve, digits=2), row.group or "–"]
         rows.append(cells)
-    first_number = 5
+    first_number = 6
     lower = {j for j, d in enumerate(columns) if d in {display(m) for m in details if not higher_is_better(m)}}
-    for j in range(first_number, len(columns) - 3):
+    for j in range(first_number, len(columns) - 3 - len(RANK_COLUMNS)):
         if all(not isinstance(r[j], str) for r in rows):
             bold_best(rows, j, lower_is_better=j in lower)
-    notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1; {STAR} = significant at {level_text()} after Holm "
-             "correction across the rows. Test: paired bootstrap for verified entries of the same protocol, "
-             "otherwise a normal approximation from the two 95 % intervals (unpaired, conservative)."]
+    notes = [protocol_line(board), f"Δ vs top: difference of the ranking score to rank 1, with its interval at its Holm "
+             f"level; {STAR} = significant at {level_text()} after Holm correction over every pair of entries on the "
+             "board (the interval then excludes 0). Test: seed-aware paired t (seeds and clips) for verified entries "
+             "of the same protocol (clips only when both have one seed), otherwise a normal approximation from the two "
+             "95 % intervals (unpaired, conservative). Seeds: training seeds the entry averages (a one-seed entry's "
+             "intervals cover the test set only). Rank (95 %): 1 + the entries significantly above, to the count "
+             "minus those significantly below (the rank intervals of a board hold together). P(>top): probability "
+             "that a training run beats one of the top entry on a resampled test set (rliable's probability of "
+             "improvement). Group: a new letter where the group's first entry is significantly above."]
     if categorical:
         notes.append("Mean = mean over the conditions that apply to every ranked model (the ranking score); own mean = "
                      "mean over the conditions that apply to that model (the clean one and the loss of a modality it "
@@ -154,13 +173,18 @@ levels, seeds, mask seed and mask digests), one number per condition with its 95
 Boards rank entries of the same dataset and task with the summariser that writes a run's `summary.csv`: a
 corruption board by the area under the primary-metric curve (levels with the same x averaged first), a categorical
 board (whole modality missing) by the mean over the conditions that apply to every ranked model, the clean board
-by the clean score.
+by the clean score. Every board says how many training seeds each entry averages (*Seeds*); verified entries keep
+every seed's scores, so two of them are compared with the seed-aware paired test (retraining and the test set),
+every pair of a board as one Holm family, from which come the star against the top, each entry's 95 % rank
+interval and the groups of entries not significantly apart. A one-seed entry's intervals cover its test set only.
+`avbench verify ENTRY` re-runs a verified entry on your machine and judges agreement against its seed interval.
 
 ## Submitting a model
 
 1. Make the model a plugin: an `EmotionModel` subclass registered in the `avbench.models` entry-point group
    (see `leaderboards/example_plugin/`), or name it as `--models package.module:Class`.
-2. Run it: `avbench run --models your-model --corruption markov,random --dataset synthetic --out runs/mine`.
+2. Run it with five seeds: `avbench run --models your-model --corruption markov,random --dataset synthetic
+   --seed-list 0,1,2,3,4 --out runs/mine` (one seed is accepted, and its board row says so).
 3. Submit the run: `avbench submit runs/mine [--claimed claimed.csv]`. Every metric is recomputed from the
    predictions; anything that does not match (claimed numbers, clip ids, targets, masks, NaN or out-of-range
    probabilities, missing predictions) is rejected with the reason and nothing is written.

@@ -26,13 +26,14 @@ import pandas as pd
 from avbench import __version__, validate
 from avbench.atomic import folder_lock
 from avbench.errors import UserError
-from avbench.leaderboards.board import CLEAN_BOARD, build_board
+from avbench.leaderboards.board import CLEAN_BOARD, build_board, seed_sd
 from avbench.leaderboards.schema import (Entry, MetricValue, ModelInfo, Protocol, entry_path, load_entry,
                                          write_entry)
 from avbench.leaderboards.reinfer import reinfer_submission
 from avbench.leaderboards.verify import Submission, verify_run
 from avbench.scoring.robustness import curve_area
 from avbench.scoring.summary import score_run
+from avbench.tasks import get as get_task
 
 KEY = ("model", "seed", "corruption", "level", "metric")
 META_FIELDS = ("name", "paper", "citation", "code")
@@ -150,21 +151,34 @@ def _metrics(rows: pd.DataFrame, label: str) -> list[MetricValue]:
 
 
 def _bootstrap(sub: Submission, label: str, distributions: dict[tuple[str, str], np.ndarray], n_resamples: int,
-               seed: int) -> dict[str, Any]:
-    """Per-corruption resampled scores for paired tests between entries: the AUC of a sweep, every level of a
-    categorical corruption (its ranking score depends on the board's shared conditions), and the clean score."""
+               seed: int, rows: pd.DataFrame) -> dict[str, Any]:
+    """Per-corruption resampled scores for paired tests between entries, one row per training seed: the AUC of a
+    sweep, every level of a categorical corruption (its ranking score depends on the board's shared conditions),
+    and the clean score; beside each, the seeds' own test-set scores (``seeds``, ``seed_levels``), which the
+    seed-aware test and the retraining spread need."""
     scores: dict[str, dict[str, Any]] = {}
+    primary = rows[(rows["model"] == label) & (rows["seed"] != "mean")]
     for corruption in sub.corruptions:
-        dist = distributions[(label, corruption.name)]  # (levels, resamples), hierarchical over seeds and clips
+        dist = distributions[(label, corruption.name)]  # (seeds, levels, resamples)
+        mine = primary[(primary["corruption"] == corruption.name) & (primary["metric"] == _primary(sub, label))]
+        values = np.stack([mine[mine["level"] == lv.label]["value"].to_numpy(np.float64)
+                           for lv in corruption.levels])  # (levels, seeds)
         x = np.array([lv.x for lv in corruption.levels])
         if corruption.categorical:
-            scores[corruption.name] = {"levels": {lv.label: np.round(d, DIGITS).tolist()
-                                                  for lv, d in zip(corruption.levels, dist)}}
+            scores[corruption.name] = {
+                "levels": {lv.label: np.round(dist[:, i], DIGITS).tolist() for i, lv in enumerate(corruption.levels)},
+                "seed_levels": {lv.label: values[i].tolist() for i, lv in enumerate(corruption.levels)}}
         else:
-            scores[corruption.name] = {"auc": np.round(curve_area(x, dist), DIGITS).tolist()}
+            scores[corruption.name] = {"auc": np.round(curve_area(x, np.moveaxis(dist, 1, 0)), DIGITS).tolist(),
+                                       "seeds": np.asarray(curve_area(x, values)).tolist()}
         if CLEAN_BOARD not in scores and np.any(x == 0.0):
-            scores[CLEAN_BOARD] = {"clean": np.round(dist[int(np.argmax(x == 0.0))], DIGITS).tolist()}
+            clean = int(np.argmax(x == 0.0))
+            scores[CLEAN_BOARD] = {"clean": np.round(dist[:, clean], DIGITS).tolist(), "seeds": values[clean].tolist()}
     return {"seed": seed, "n_resamples": n_resamples, "scores": scores}
+
+
+def _primary(sub: Submission, label: str) -> str:
+    return get_task(sub.tasks[label]).primary
 
 
 def _summaries(entry: Entry) -> dict[str, dict[str, Any]]:
@@ -176,7 +190,8 @@ def _summaries(entry: Entry) -> dict[str, dict[str, Any]]:
             continue
         row = board.rows[0]
         out[corruption] = {"metric": board.metric, "clean": row.points[0].value, "auc": row.auc,
-                           "auc_ci": list(row.score_ci) if row.score_ci else None,
+                           "auc_ci": list(row.score_ci) if row.score_ci else None, "seeds": row.seeds,
+                           "seed_sd": seed_sd(row.seed_scores),
                            "relative_robustness": row.relative,
                            "worst": row.worst.value if row.worst else None,
                            "worst_level": row.worst.level if row.worst else None}
@@ -204,14 +219,16 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
             mask_digests={c.name: dict(zip((lv.label for lv in c.levels), sub.digests[c.name]))
                           for c in sub.corruptions},
             evaluation=f"{len(sub.seeds)} seed(s); 95 % clip-bootstrap intervals ({n_resamples} resamples, seed "
-                       f"{boot_seed}), t intervals across seeds when there are several",
+                       f"{boot_seed}), t intervals across seeds when there are several; ranked with the seed-aware "
+                       "paired test",
         )
         entry = Entry(
             provenance="verified", model=model, protocol=protocol, metrics=_metrics(recomputed, label),
             source={"run": sub.run_dir.name, "command": info.get("command"), "config": info.get("config"),
+                    "epochs": info.get("epochs"), "precision": info.get("precision"),
                     "run_avbench_version": info.get("avbench_version"), "git_commit": info.get("git_commit"),
                     "verified_with": f"avbench {__version__}", "predictions_sha256": sub.predictions_sha256[label]},
-            bootstrap=_bootstrap(sub, label, distributions, n_resamples, boot_seed),
+            bootstrap=_bootstrap(sub, label, distributions, n_resamples, boot_seed, recomputed),
         )
         entries.append(replace(entry, summaries=_summaries(entry)))
     return entries

@@ -20,13 +20,18 @@ if TYPE_CHECKING:
     from avbench.reports.figures import FigureArtifact
     from avbench.reports.runs import ResultSet
 
+SIGNIFICANCE = ("seed-aware", "paper")  # how reports mark significance; the first is the default
+
+
 @dataclass(frozen=True)
 class Settings:
-    """How reports are reproduced: the dataset, the seed count (None = each report's protocol), the config."""
+    """How reports are reproduced: the dataset, the seed count (None = each report's protocol), the config, and the
+    significance protocol of the markers (``seed-aware``, or ``paper`` for the paper's own)."""
 
     dataset: str = "synthetic"
     seeds: int | None = None
     config: str = "tiny"
+    significance: str = SIGNIFICANCE[0]
 
     def seed_list(self, protocol_seeds: int) -> tuple[int, ...]:
         return tuple(range(self.seeds if self.seeds is not None else protocol_seeds))

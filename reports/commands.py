@@ -9,7 +9,7 @@ import typer
 from avbench import validate
 from avbench.errors import UserError
 from avbench.validate import MIN_BOOTSTRAP
-from avbench.reports.base import Settings
+from avbench.reports.base import SIGNIFICANCE, Settings
 
 if TYPE_CHECKING:  # the reports pull in plotting and the summariser: imported when a command runs
     from avbench.reports.produce import ReportInfo
@@ -30,12 +30,18 @@ def report(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=MIN_BOOTSTRAP,
                                   help="bootstrap resamples of runs started here"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the recipes' epochs of runs started here"),
+    significance: str = typer.Option(SIGNIFICANCE[0], "--significance",
+                                     help="markers of the audio-text reports: seed-aware (seed-aware paired test, "
+                                          "Holm over the table's markers) | paper (the paper's 5 seeds × 5 subsets "
+                                          "t-test)"),
 ) -> list[Path]:
     """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""
     from avbench.reports.produce import ALL, Options, produce  # deferred: matplotlib, pydantic
 
     if config not in ("tiny", "paper"):
         raise UserError(f"--config must be tiny or paper, got {config!r}")
+    if significance not in SIGNIFICANCE:
+        raise UserError(f"--significance must be {' or '.join(SIGNIFICANCE)}, got {significance!r}")
     validate.at_least(seeds, 1, "--seeds", validate.MAX_SEEDS)
     validate.bootstrap_count(bootstrap)
     validate.at_least(epochs, 1, "--epochs", validate.MAX_EPOCHS)
@@ -43,7 +49,7 @@ def report(
     if run_missing if run_missing is not None else name == ALL:
         validate.output_dir(results, "--results")  # the missing runs are written there
     options = Options(results=results, out=target,
-                      settings=Settings(dataset=dataset, seeds=seeds, config=config),
+                      settings=Settings(dataset=dataset, seeds=seeds, config=config, significance=significance),
                       compare_published=compare_published,
                       run_missing=run_missing if run_missing is not None else name == ALL,
                       bootstrap=bootstrap, epochs=epochs)

@@ -122,17 +122,25 @@ def test_figures_write_the_plotted_numbers(produced) -> None:
     assert set(fig4["model"]) == {"Align-VW", "Align-FW", "Align-MultiScaleW"}
     assert (fig4[fig4.model == "Align-MultiScaleW"]["markers"] == "*†").any()
     assert (fig4[fig4.model != "Align-MultiScaleW"]["markers"] == "").all()
-    assert "reduced by --seeds 1" in (results / "reports" / "audiotext-fig4.md").read_text()
+    assert "Holm over the 60 comparisons marked here" in (results / "reports" / "audiotext-fig4.md").read_text()
 
 
 def test_audio_text_tables_mark_significance_and_say_the_protocol_was_reduced(produced) -> None:
+    """Seed-aware markers by default, Holm over the table's comparisons; the paper's 5 × 5 protocol on request,
+    labelled as the paper's and, with fewer seeds, as reduced."""
     results, _ = produced
     table1 = _md(results, "audiotext-table1")
     assert all(r"\*† (" in cell for cell in _row(table1, "Align-MultiScaleW")[1:])
     assert not any(r"\*" in cell for cell in _row(table1, "MDRE-GRU")[1:])
-    assert "Significance protocol reduced by --seeds 1: 1 seed(s) × 5 subsets = 5 testing points" in table1
+    assert "seed-aware paired test of the CCC (1 seed;" in table1 and "Holm over the 18 comparisons" in table1
     table2 = list(csv.reader(io.StringIO((results / "reports" / "audiotext-table2.csv").read_text())))
     assert len(table2) == 1 + 10 and table2[1][:2] == ["0%", "(0, 1)"]
+    paper = Options(results=results, out=results / "paper", settings=Settings(seeds=1, significance="paper"))
+    produce("audiotext-table1", paper)
+    table1 = (results / "paper" / "audiotext-table1.md").read_text()
+    assert all(r"\*† (" in cell for cell in _row(table1, "Align-MultiScaleW")[1:])
+    assert "Significance by the paper's protocol: 1 seed × 5 subsets = 5 testing points; reduced by --seeds 1" \
+        in table1 and "not corrected for multiple comparisons" in table1
 
 
 def test_compare_published_puts_paper_numbers_beside(produced) -> None:

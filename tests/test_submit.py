@@ -29,6 +29,7 @@ from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
 from avbench.models import model_class
 from avbench.rundir.results import write_results
+from avbench.scoring.ranking import CLIPS_ONLY
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
 from avbench.execution.units import mask_digests
@@ -140,9 +141,12 @@ def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, 
     assert len(raver.metrics) == len(results[(results.model == "raver") & (results.seed == "mean")])
     assert raver.protocol.mask_digests["markov"]["pL0.9-pN0.1"] == mask_digests(synthetic, get_corruption("markov"),
                                                                                0)[-1]
-    assert len(raver.bootstrap["scores"]["markov"]["auc"]) == 100
+    stored = raver.bootstrap["scores"]["markov"]
+    assert np.shape(stored["auc"]) == (1, 100) and len(stored["seeds"]) == 1  # one row per seed, and its own score
     # the board pairs the two verified entries and measures effective robustness against late-fusion
     board = build_board([entries["raver"], entries["late-fusion"]], "synthetic", "emotion", "markov")
+    assert {r.entry.model.label for r in board.rows} == {"raver", "late-fusion"}
+    assert board.rows[1].test == CLIPS_ONLY and board.rows[1].p_holm is not None
     summary = pd.read_csv(good_run / "summary.csv")
     markov = summary[(summary.corruption == "markov") & summary.model.isin(["raver", "late-fusion"])]
     assert [r.entry.model.label for r in board.rows] == markov.sort_values("auc", ascending=False).model.tolist()
@@ -157,7 +161,7 @@ def test_submit_writes_verified_entries_with_recomputed_numbers(good_run: Path, 
     best = max(("raver", "late-fusion"), key=lambda label: entries[label].value("modality", "none", "macro_f1").value)
     assert clean.rows[0].entry.model.label == best
     assert clean.rows[0].score == pytest.approx(entries[best].value("modality", "none", "macro_f1").value)
-    assert clean.rows[1].test == "paired bootstrap"
+    assert clean.rows[1].test == CLIPS_ONLY
 
 
 def test_rounded_claims_pass_and_wrong_claims_fail(small_run: Path, tmp_path: Path) -> None:

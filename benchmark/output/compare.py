@@ -23,7 +23,9 @@ def level_table(comparison: Comparison, a: RunView, b: RunView) -> Table:
     title = (f"{comparison.corruption.name} · {comparison.task} · {comparison.levels['metric'].iloc[0]}: "
              f"B {comparison.model_b} ({b.directory}) − A {comparison.model_a} ({a.directory})")
     return Table(title, ["level", "x", "A", "B", "B − A (95 % CI)", "p", "p (Holm)"], rows,
-                 [f"Paired bootstrap over the same clips and masks; {STAR} = Holm-corrected p < {ALPHA:g} across the levels."])
+                 [f"Seed-aware paired test over the same clips and masks (retraining too when the runs have several "
+                  f"seeds; the test set only with one); {STAR} = Holm-corrected p < {ALPHA:g}, the family being the "
+                  "levels of this model pair and corruption."])
 
 
 def summary_table(comparison: Comparison) -> Table:
@@ -31,7 +33,7 @@ def summary_table(comparison: Comparison) -> Table:
                                format_p(d.p) if d.p is not None else "–"] for d in comparison.summary]
     return Table(f"{comparison.corruption.name} · {comparison.task} · robustness summary, B − A",
                  ["summary", "A", "B", "B − A (95 % CI)", "p"], rows,
-                 ["The ranking score's difference is paired-bootstrapped; the other rows are set side by side "
+                 ["The ranking score's difference has the seed-aware paired test; the other rows are set side by side "
                   "(effective robustness as each run's summary.csv gives it)."])
 
 

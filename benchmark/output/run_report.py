@@ -25,7 +25,7 @@ from avbench.rundir.run_view import RunView, open_run
 from avbench.scoring.metrics import ECE, family_of, reliability_curve
 from avbench.tasks import get as get_task
 from avbench.tasks import names as task_names
-from avbench.output.summary_table import FOOTNOTE, summary_tables
+from avbench.output.summary_table import shared_notes, summary_tables
 from avbench.output.tables import Num, Table, bold_best, to_html
 
 
@@ -48,7 +48,7 @@ def _section(title: str, body: str) -> str:
 
 
 def _table_block(table: Table) -> str:
-    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes if n != FOOTNOTE)
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes if n not in shared_notes([table]))
     return f"<h3>{html.escape(table.title)}</h3><div class=\"scroll\">{to_html(table)}</div>{notes}"
 
 
@@ -161,14 +161,15 @@ def report_html(view: RunView) -> str:
     if len(view.summary):
         figures = _curve_figures(view)
         ranked = []
-        for table, ((task, corruption), _) in zip(summary_tables(view.summary),
+        tables = summary_tables(view.summary)
+        for table, ((task, corruption), _) in zip(tables,
                                                    view.summary.groupby(["task", "corruption"], sort=False)):
             figure = figures.get((corruption, task))
             picture = (f"<figure>{_img(figure, f'{corruption} curves')}<figcaption>Seed-mean curves of the ranking "
                        "metric against the level; the band is the 95 % interval.</figcaption></figure>"
                        if figure else "")
             ranked.append(f'<div class="ranked">{_table_block(table)}{picture}</div>')
-        footnote = f'<p class="note">{html.escape(FOOTNOTE)}</p>'
+        footnote = "".join(f'<p class="note">{html.escape(note)}</p>' for note in shared_notes(tables))
         parts.append(_section("Ranked tables and curves", "".join(ranked) + footnote))
         per_class = per_class_tables(view)
         if per_class:

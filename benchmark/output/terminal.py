@@ -24,6 +24,7 @@ from avbench.output.tables import Num, cell_text
 PROGRESS_ENV = "AVBENCH_PROGRESS_SECONDS"  # ``avbench --progress-seconds``
 PROGRESS_SECONDS = 30.0  # off a terminal, one progress line this often unless PROGRESS_ENV says otherwise
 NATURAL_WIDTH = 100_000  # wider than any table: off a terminal, tables take their natural width
+GROUP = "group"  # a ranked table's column of significance groups (avbench.scoring.ranking): a rule between groups
 
 
 class ReadableConsole(Console):
@@ -73,7 +74,10 @@ def rich_table(table: Any) -> Table:
                     if table.rows and all(isinstance(r[j], (Num, int, float)) or r[j] in (None, "", "–")
                                           or (isinstance(r[j], str) and r[j].isdigit()) for r in table.rows))
     out = readable_table(*table.columns, right=numeric)
-    for row in table.rows:
+    group = table.columns.index(GROUP) if GROUP in table.columns else None
+    for i, row in enumerate(table.rows):
+        if group is not None and i and row[group] != table.rows[i - 1][group]:
+            out.add_section()  # a rule between groups of models that are not significantly apart
         add_plain_row(out, *(cell_text(cell) for cell in row))
     return out
 

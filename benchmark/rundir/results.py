@@ -11,6 +11,7 @@ from typing import Any
 
 from avbench.atomic import write_text, write_with
 from avbench.data.store import FeatureStore
+from avbench.leaderboards.spread import known_spread
 from avbench.scoring.summary import RunScores, score_run, summary_frame
 
 
@@ -27,5 +28,5 @@ def write_scores(out: Path, scores: RunScores) -> None:
     df = scores.rows
     write_text(out / "results.csv", df.to_csv(index=False))
     write_with(out / "results.parquet", lambda p: df.to_parquet(p, index=False))
-    write_text(out / "summary.csv", summary_frame(scores).to_csv(index=False))
+    write_text(out / "summary.csv", summary_frame(scores, known_spread).to_csv(index=False))
     plot_curves(df, out / "plots")

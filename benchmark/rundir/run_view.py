@@ -19,6 +19,7 @@ from avbench.rundir.record import RunRecord, read_record
 from avbench.corruptions.configured import resolve
 from avbench.rundir import predictions
 from avbench.data.datasets import open_dataset
+from avbench.leaderboards.spread import known_spread
 
 
 @dataclass
@@ -99,5 +100,6 @@ def _score_unfinished(directory: Path, info: RunRecord, labels: list[str], seeds
                                      view.boot_seed) for label, name in done])
     view.rows = scores.rows
     # as summary.csv reads back (blank cells as ''), so a finished and an unfinished run print alike
-    view.summary = pd.read_csv(io.StringIO(summary_frame(scores).to_csv(index=False)), keep_default_na=False)
+    view.summary = pd.read_csv(io.StringIO(summary_frame(scores, known_spread).to_csv(index=False)),
+                               keep_default_na=False)
     return view

@@ -3,8 +3,9 @@
 Two runs of the same protocol — same dataset (fingerprint), same corruption levels, identical masks — score the
 same clips under the same masks, and scoring both with the same bootstrap seed resamples the same clips in both.
 The difference B − A of a model's score is therefore paired, per level and for the robustness summary: its 95 %
-interval is the percentile interval of the resampled differences and its p-value the matching two-sided bootstrap
-p (:func:`avbench.scoring.stats._paired_summary`), Holm-corrected across the levels of a corruption. The curves and the
+interval and p come from the seed-aware paired test (:func:`avbench.scoring.stats.seed_paired_test`: the test set
+through the shared resamples, and, with several seeds, retraining through the between-seed variance of each run),
+the p Holm-corrected across the levels of a corruption (the family: the levels of one model pair × corruption). The curves and the
 robustness summaries come from the one summariser (:mod:`avbench.scoring.summary`), as in ``summary.csv``. Runs that differ in
 protocol are refused with the reason, because a "difference" between them would mix the change with the protocol.
 """
@@ -22,7 +23,7 @@ from avbench.output.formats import frame_records
 from avbench.rundir import predictions
 from avbench.rundir.run_view import RunView, open_run
 from avbench.scoring.significance import CONFIDENCE
-from avbench.scoring.stats import _paired_summary, holm
+from avbench.scoring.stats import holm, seed_paired_test
 from avbench.scoring.summary import as_number, categorical, run_curves, score_run, summarise
 from avbench.tasks import get as get_task
 
@@ -131,8 +132,9 @@ def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption:
     curve_a, task = _curve(a, label_a, corruption, n_resamples, boot_seed, "A")
     curve_b, _ = _curve(b, label_b, corruption, n_resamples, boot_seed, "B")
     metric = get_task(task).primary
-    tests = [_paired_summary(pb.value - pa.value, curve_b.distributions[pb.level] - curve_a.distributions[pa.level],
-                             CONFIDENCE) for pa, pb in zip(curve_a.points, curve_b.points)]
+    tests = [seed_paired_test(curve_b.distributions[pb.level], curve_a.distributions[pa.level],  # type: ignore[index]
+                              curve_b.seed_values[pb.level], curve_a.seed_values[pa.level], CONFIDENCE)  # type: ignore[index]
+             for pa, pb in zip(curve_a.points, curve_b.points)]
     adjusted = holm([t[3] for t in tests])
     levels = pd.DataFrame([{
         "model_a": label_a, "model_b": label_b, "task": task, "corruption": corruption.name, "level": pa.level,
@@ -143,7 +145,7 @@ def compare_pair(a: RunView, b: RunView, label_a: str, label_b: str, corruption:
     shared = ", ".join(corruption.condition(label) for label in sa.compared_over)
     summary: list[SummaryDifference] = []
     if sa.score is not None and sb.score is not None and sa.distribution is not None and sb.distribution is not None:
-        d, lo, hi, p = _paired_summary(sb.score - sa.score, sb.distribution - sa.distribution, CONFIDENCE)
+        d, lo, hi, p = seed_paired_test(sb.distribution, sa.distribution, sb.seed_scores, sa.seed_scores, CONFIDENCE)
         title = f"mean over {shared}" if sa.compared_over else "AUC"
         summary.append(SummaryDifference(title, sa.score, sb.score, d, lo, hi, p))
     effective_a, effective_b = (as_number(_summary_row(view, label, task, corruption.name).get("effective_robustness"))

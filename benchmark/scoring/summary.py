@@ -15,17 +15,21 @@ entries ``avbench submit`` writes, the leaderboard boards and the reports — so
   tested, measured against the baseline — on the mean over the **shared** conditions: those that apply to every
   ranked model (``compared_over`` in ``summary.csv``; for audio-visual models with SER and FER on the board that is
   the clean condition alone, for audio-visual models alone clean + no audio + no video).
-* **Paired tests against the top model**: the ranking score on each bootstrap resample, differenced and turned
-  into a two-sided p (:func:`avbench.scoring.stats.paired_p_value`), Holm-corrected across the rows. With several seeds the
-  resamples are hierarchical (:func:`avbench.scoring.stats.seed_clip_bootstrap`: seeds, then clips), so the test carries
-  the between-seed variance that the seed t intervals report. Rows without paired resamples (reported numbers)
-  are compared by a normal approximation from their intervals (unpaired, conservative).
+* **Tests, rank intervals and groups** (:mod:`avbench.scoring.ranking`): every two ranked models are compared
+  with the seed-aware paired test (:func:`avbench.scoring.stats.seed_paired_test`: the ranking score per seed on
+  the shared clip resamples, so it carries retraining as well as the test set), all pairs as one Holm family;
+  the star against the top model, its difference interval, each model's 95 % rank interval and the groups of
+  models not significantly apart all come from those adjusted p-values. Rows without paired resamples (reported
+  numbers) are compared by a normal approximation from their intervals (unpaired, conservative).
+* **One seed** covers the test set only. Given the between-seed spread known for an architecture (from
+  multi-seed verified entries), a gap to the top that retraining alone would produce 5 % of the time or more is
+  marked ``within_noise``.
 """
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +41,10 @@ from scipy import special
 from avbench.models import model_modalities
 from avbench.rundir import predictions
 from avbench.scoring.metrics import higher_is_better
+from avbench.scoring.ranking import Contender, rank_all
 from avbench.scoring.robustness import curve_area, effective_gap, relative_robustness
 from avbench.scoring.significance import significant, star
-from avbench.scoring.stats import holm, paired_p_value, seed_clip_bootstrap
+from avbench.scoring.stats import seed_interval
 from avbench.tasks import get as get_task
 from avbench.corruptions import REGISTRY
 
@@ -47,7 +52,11 @@ COLUMNS = ["model", "seed", "dataset", "task", "corruption", "level", "x", "para
            "ci_high", "n"]
 SUMMARY_COLUMNS = ["model", "task", "corruption", "metric", "clean", "auc", "relative_robustness",
                    "effective_robustness", "worst", "worst_level", "brier", "rank", "p_holm", "sig", "score",
-                   "compared_over"]
+                   "compared_over", "seeds", "score_low", "score_high", "difference", "diff_low", "diff_high",
+                   "rank_low", "rank_high", "p_improve", "group", "retraining_noise", "within_noise"]
+# Between-seed SD of the ranking score per model label, for one-seed runs: (dataset, task, corruption, labels) →
+# {label: SD}; avbench.leaderboards.spread reads it from the verified multi-seed entries.
+SpreadLookup = Callable[[str, str, str, Sequence[str]], Mapping[str, float]]
 # scipy.special, not scipy.stats (~0.6 s to import, on every run's start): norm.ppf is ndtri, t.ppf is stdtrit,
 # norm.sf(x) is ndtr(-x), in scipy.stats as here
 _Z95 = float(special.ndtri(0.975))
@@ -56,8 +65,8 @@ _Z95 = float(special.ndtri(0.975))
 # -- per-condition scores ------------------------------------------------------------------------------------------
 @dataclass
 class RunScores:
-    """Tidy per-condition rows (:data:`COLUMNS`) and, per (label, corruption), the primary metric's (L, B)
-    resample distribution: clip resamples, hierarchical over seeds when there are several."""
+    """Tidy per-condition rows (:data:`COLUMNS`) and, per (label, corruption), the primary metric's (S, L, B)
+    resample distributions: seed s at level l on clip resample b (the same resamples for every model and seed)."""
 
     rows: pd.DataFrame
     distributions: dict[tuple[str, str], np.ndarray]
@@ -95,7 +104,7 @@ def score_run(run_dir: Path, dataset: str, labels: Sequence[str], seeds: Sequenc
                         rows.append(_row(label, str(seed), dataset, task_name, corruption.name, level, metric,
                                          triple, len(data["clip_ids"])))
                 seed_dists.append(np.stack(dists))
-            distributions[(label, corruption.name)] = seed_clip_bootstrap(np.stack(seed_dists), boot_seed)
+            distributions[(label, corruption.name)] = np.stack(seed_dists)
             for level in corruption.levels:
                 for (lvl, metric), triples in per_seed.items():
                     if lvl != level.label:
@@ -139,11 +148,13 @@ class Point:
 class Curve:
     """One model's points under one corruption, as a run or a leaderboard entry provides them.
 
-    ``distributions`` (level → B resampled values) and ``score_distribution`` (B resampled ranking scores, for
-    sources that store only that) enable paired tests between curves with the same non-None ``pairing`` key
-    (same clips, masks and resamples). ``protocol`` groups curves measured the same way (effective robustness is
-    only taken against a baseline of the same protocol). ``modalities`` decides which categorical conditions
-    apply (None: unknown model, every condition applies).
+    ``distributions`` (level → (S, B) resampled values: seed s on clip resample b; a (B,) array is one seed) and
+    ``score_distribution`` ((S, B) resampled ranking scores, for sources that store only that) enable paired tests
+    between curves with the same non-None ``pairing`` key (same clips, masks and resamples); ``seed_values``
+    (level → (S,) per-seed test-set values) and ``score_seeds`` ((S,) per-seed ranking scores) give the seeds'
+    own scores (without them: the point value for one seed). ``protocol`` groups curves measured the same way
+    (effective robustness is only taken against a baseline of the same protocol). ``modalities`` decides which
+    categorical conditions apply (None: unknown model, every condition applies).
     """
 
     model: str
@@ -153,6 +164,8 @@ class Curve:
     score_distribution: np.ndarray | None = None
     pairing: Hashable | None = None
     protocol: Hashable | None = None
+    seed_values: dict[str, np.ndarray] | None = None
+    score_seeds: np.ndarray | None = None
 
 
 @dataclass
@@ -170,10 +183,27 @@ class Summary:
     compared_over: tuple[str, ...] = ()  # categorical: the shared conditions the score averages
     rank: int | None = None
     difference: float | None = None  # score minus the top row's score
+    diff_ci: tuple[float, float] | None = None  # its interval at the Holm level: excludes 0 exactly when starred
     p_value: float | None = None
     p_holm: float | None = None
-    test: str = ""  # "paired bootstrap", "approx. from CIs" or ""
-    distribution: np.ndarray | None = field(default=None, repr=False)
+    test: str = ""  # avbench.scoring.ranking: SEED_AWARE, CLIPS_ONLY, FROM_INTERVALS, or "" (untested)
+    rank_interval: tuple[int, int] | None = None  # 95 % (all rank intervals of a table hold together)
+    p_improve: float | None = None  # P(a run of this model beats a run of the top model), rliable-style
+    group: str = ""  # models not significantly below their group's first model share its letter
+    retraining_noise: float | None = None  # one seed: gap to the top that retraining alone reaches 5 % of the time
+    distribution: np.ndarray | None = field(default=None, repr=False)  # (S, B) resampled ranking scores
+    seed_scores: np.ndarray | None = field(default=None, repr=False)  # (S,) per-seed ranking scores
+
+    @property
+    def seeds(self) -> int | None:
+        """How many training seeds the score averages (None: not known, e.g. a paper's number)."""
+        return None if self.seed_scores is None else len(self.seed_scores)
+
+    @property
+    def within_noise(self) -> bool:
+        """One seed each: is the gap to the top smaller than what retraining alone produces 5 % of the time?"""
+        return (self.retraining_noise is not None and self.difference is not None
+                and abs(self.difference) < self.retraining_noise)
 
     @property
     def significant(self) -> bool:
@@ -199,11 +229,12 @@ def applies(corruption: str | None, point: Point, modalities: tuple[str, ...] | 
 
 
 def summarise(curves: Sequence[Curve], metric: str, corruption: str | None, is_categorical: bool,
-              baseline: str | None) -> list[Summary]:
-    """Summaries of ``curves`` (same order), ranked on ``metric`` and tested against the top one.
+              baseline: str | None, retraining_sd: Mapping[str, float] | None = None) -> list[Summary]:
+    """Summaries of ``curves`` (same order), ranked on ``metric``, every pair tested, rank intervals and groups.
 
     ``corruption`` names the corruption (None for the clean board); ``is_categorical`` selects the categorical
-    summary; ``baseline`` is the model effective robustness is measured against.
+    summary; ``baseline`` is the model effective robustness is measured against; ``retraining_sd`` the known
+    between-seed SD of the ranking score per model, for marking one-seed gaps within retraining noise.
     """
     higher = higher_is_better(metric)
     summaries = [Summary(c.model) for c in curves]
@@ -217,7 +248,7 @@ def summarise(curves: Sequence[Curve], metric: str, corruption: str | None, is_c
             _sweep(curve, summary, higher)
     _effective(curves, summaries, baseline)
     _rank(curves, summaries, higher)
-    _test_against_top(curves, summaries)
+    _compare_all(curves, summaries, higher, retraining_sd or {})
     return summaries
 
 
@@ -226,11 +257,31 @@ def _worst(points: Sequence[Point], higher: bool) -> Point:
     return points[int(np.argmin(values) if higher else np.argmax(values))]
 
 
-def _percentile(distribution: np.ndarray | None) -> tuple[float, float] | None:
+def _per_seed(values: np.ndarray) -> np.ndarray:
+    """Resampled scores as (S, B): a (B,) array is one seed's."""
+    array = np.asarray(values, dtype=np.float64)
+    return array[None] if array.ndim == 1 else array
+
+
+def _interval(distribution: np.ndarray | None, seed_scores: np.ndarray | None) -> tuple[float, float] | None:
+    """The 95 % interval of a ranking score: one seed's percentile clip interval, or the seed-aware t interval
+    (:func:`avbench.scoring.stats.seed_interval`) of several seeds' mean."""
     if distribution is None or not distribution.size:
         return None
-    low, high = np.nanquantile(distribution, [0.025, 0.975])
-    return float(low), float(high)
+    _, low, high = seed_interval(distribution, seed_scores if seed_scores is not None
+                                 and len(seed_scores) == len(distribution) else None)
+    return low, high
+
+
+def _seed_scores(curve: Curve, labels: Sequence[str], combine: Callable[[np.ndarray], np.ndarray],
+                 points: Sequence[Point], n_seeds: int) -> np.ndarray:
+    """(S,) per-seed ranking scores: ``combine`` of the per-seed level values ((L, S) → (S,)); one seed without
+    them gets the point values."""
+    if curve.seed_values is not None and all(label in curve.seed_values for label in labels):
+        return combine(np.stack([np.asarray(curve.seed_values[label], np.float64) for label in labels]))
+    if n_seeds == 1:
+        return combine(np.array([[p.value] for p in points]))
+    raise ValueError(f"{curve.model}: {n_seeds} seeds of resamples but no per-seed values")
 
 
 def _relative(score: float, clean: Point | None) -> float | None:
@@ -244,11 +295,17 @@ def _sweep(curve: Curve, summary: Summary, higher: bool) -> None:
     summary.auc = summary.score = float(curve_area(x, np.array([p.value for p in curve.points])))
     summary.relative = _relative(summary.auc, summary.clean)
     summary.worst = _worst(curve.points, higher)
-    if curve.distributions is not None and all(p.level in curve.distributions for p in curve.points):
-        summary.distribution = curve_area(x, np.stack([curve.distributions[p.level] for p in curve.points]))
-    else:
-        summary.distribution = curve.score_distribution
-    summary.score_ci = _percentile(summary.distribution)
+    labels = [p.level for p in curve.points]
+    if curve.distributions is not None and all(label in curve.distributions for label in labels):
+        summary.distribution = curve_area(x, np.stack([_per_seed(curve.distributions[label]) for label in labels]))
+        summary.seed_scores = _seed_scores(curve, labels, lambda v: curve_area(x, v), curve.points,
+                                           len(summary.distribution))
+    elif curve.score_distribution is not None:
+        summary.distribution = _per_seed(curve.score_distribution)
+        summary.seed_scores = (np.asarray(curve.score_seeds, np.float64) if curve.score_seeds is not None
+                               else np.array([summary.score]) if len(summary.distribution) == 1
+                               else summary.distribution.mean(axis=-1))
+    summary.score_ci = _interval(summary.distribution, summary.seed_scores)
 
 
 def _categorical(curves: Sequence[Curve], summaries: list[Summary], corruption: str | None, higher: bool) -> None:
@@ -272,8 +329,10 @@ def _categorical(curves: Sequence[Curve], summaries: list[Summary], corruption: 
         summary.compared_over = shared
         summary.score = float(np.mean([p.value for p in chosen]))
         if curve.distributions is not None and all(label in curve.distributions for label in shared):
-            summary.distribution = np.mean([curve.distributions[label] for label in shared], axis=0)
-            summary.score_ci = _percentile(summary.distribution)
+            summary.distribution = np.mean([_per_seed(curve.distributions[label]) for label in shared], axis=0)
+            summary.seed_scores = _seed_scores(curve, shared, lambda v: v.mean(axis=0), chosen,
+                                               len(summary.distribution))
+            summary.score_ci = _interval(summary.distribution, summary.seed_scores)
         elif len(chosen) == 1 and chosen[0].ci_low is not None and chosen[0].ci_high is not None:
             summary.score_ci = (chosen[0].ci_low, chosen[0].ci_high)
 
@@ -301,65 +360,70 @@ def _rank(curves: Sequence[Curve], summaries: list[Summary], higher: bool) -> No
         summary.rank = rank
 
 
-def _approx_p(a: Summary, b: Summary) -> float | None:
-    if a.score_ci is None or b.score_ci is None or a.score is None or b.score is None:
-        return None
-    se = math.hypot((a.score_ci[1] - a.score_ci[0]) / (2 * _Z95), (b.score_ci[1] - b.score_ci[0]) / (2 * _Z95))
-    if se == 0:
-        return None
-    return float(2 * special.ndtr(-(abs(a.score - b.score) / se)))
-
-
-def _test_against_top(curves: Sequence[Curve], summaries: list[Summary]) -> None:
+def _compare_all(curves: Sequence[Curve], summaries: list[Summary], higher: bool,
+                 retraining_sd: Mapping[str, float]) -> None:
+    """Every pair of ranked rows tested as one Holm family (:func:`avbench.scoring.ranking.rank_all`): the test
+    against the top, its interval, rank intervals, groups, P(> top); and, for one-seed rows, the retraining noise."""
     order = sorted((i for i, s in enumerate(summaries) if s.rank is not None), key=lambda i: summaries[i].rank)
-    if len(order) < 2:
-        return
-    top, top_curve = summaries[order[0]], curves[order[0]]
-    tested: list[Summary] = []
-    for i in order[1:]:
-        row, curve = summaries[i], curves[i]
-        row.difference = row.score - top.score  # type: ignore[operator]
-        paired = (top_curve.pairing is not None and curve.pairing == top_curve.pairing
-                  and top.distribution is not None and row.distribution is not None
-                  and top.distribution.shape == row.distribution.shape)
-        if paired:
-            row.p_value, row.test = paired_p_value(top.distribution - row.distribution), "paired bootstrap"
-        else:
-            row.p_value = _approx_p(top, row)
-            row.test = "approx. from CIs" if row.p_value is not None else ""
-        if row.p_value is not None:
-            tested.append(row)
-    if tested:
-        for row, adjusted in zip(tested, holm([r.p_value for r in tested])):
-            row.p_holm = float(adjusted)
+    contenders = [Contender(summaries[i].score, summaries[i].distribution, summaries[i].seed_scores,  # type: ignore[arg-type]
+                            summaries[i].score_ci, curves[i].pairing) for i in order]
+    ranking = rank_all(contenders, higher)
+    top = summaries[order[0]] if order else None
+    for k, i in enumerate(order):
+        row = summaries[i]
+        row.rank_interval, row.group, row.p_improve = ranking.rank_intervals[k], ranking.groups[k], \
+            ranking.improvement[k]
+        if k == 0:
+            continue
+        row.difference = row.score - top.score  # type: ignore[operator, union-attr]
+        tested = ranking.against_top(k)
+        if tested is not None:
+            pair, row.p_holm, low, high = tested
+            row.p_value, row.test, row.diff_ci = pair.p, pair.test, (low, high)
+        sds = [retraining_sd.get(top.model), retraining_sd.get(row.model)]  # type: ignore[union-attr]
+        if row.seeds == 1 and top.seeds == 1 and None not in sds:  # type: ignore[union-attr]
+            row.retraining_noise = _Z95 * math.hypot(*sds)  # type: ignore[arg-type]
 
 
 # -- summary.csv -----------------------------------------------------------------------------------------------------
 def run_curves(scores: RunScores, task: str, corruption: str) -> list[Curve]:
-    """The primary-metric curves of one task × corruption of a run, models in results order."""
-    means = scores.rows[(scores.rows["seed"] == "mean") & (scores.rows["task"] == task)
-                        & (scores.rows["corruption"] == corruption)]
+    """The primary-metric curves of one task × corruption of a run, models in results order, with every seed's
+    resampled and test-set values per level."""
+    rows = scores.rows[(scores.rows["task"] == task) & (scores.rows["corruption"] == corruption)
+                       & (scores.rows["metric"] == get_task(task).primary)]
+    means, per_seed = rows[rows["seed"] == "mean"], rows[rows["seed"] != "mean"]
+    values = {key: g.to_numpy(np.float64) for key, g in per_seed.groupby(["model", "level"], sort=False)["value"]}
     curves = []
-    for model, g in means[means["metric"] == get_task(task).primary].groupby("model", sort=False):
+    for model, g in means.groupby("model", sort=False):
         points = [Point(str(r.level), float(r.x), float(r.value), float(r.ci_low), float(r.ci_high))
                   for r in g.itertuples(index=False)]
-        dist = scores.distributions[(str(model), corruption)]
+        dist = scores.distributions[(str(model), corruption)]  # (S, L, B), seeds in results order
+        seed_values = {p.level: values[(model, p.level)] for p in points}
         curves.append(Curve(str(model), points, model_modalities(str(model)),
-                            {p.level: dist[i] for i, p in enumerate(points)}, pairing="run"))
+                            {p.level: dist[:, i] for i, p in enumerate(points)}, pairing="run",
+                            seed_values=seed_values))
     return curves
 
 
-def summary_frame(scores: RunScores) -> pd.DataFrame:
-    """``summary.csv``: one row per model × task × corruption, in rank order within each task × corruption."""
+def summary_frame(scores: RunScores, spread: SpreadLookup | None = None) -> pd.DataFrame:
+    """``summary.csv``: one row per model × task × corruption, in rank order within each task × corruption.
+
+    ``spread`` gives the known between-seed SD of the ranking score per model, for marking the gaps of a one-seed
+    run that retraining alone could produce (``within_noise``)."""
     means = scores.rows[scores.rows["seed"] == "mean"]
     out_rows = []
     for (task, corruption), group in means.groupby(["task", "corruption"], sort=False):
         metric, calibration = get_task(task).primary, get_task(task).calibration
         curves = run_curves(scores, task, corruption)
-        summaries = summarise(curves, metric, corruption, categorical(corruption), get_task(task).baseline)
+        labels = [c.model for c in curves]
+        known = spread(str(group["dataset"].iloc[0]), str(task), str(corruption), labels) if spread else {}
+        summaries = summarise(curves, metric, corruption, categorical(corruption), get_task(task).baseline, known)
         for summary in sorted(summaries, key=lambda s: (s.rank is None, s.rank or 0, s.model)):
             brier = group[(group["model"] == summary.model) & (group["metric"] == calibration)]
             p = summary.p_holm
+            low_high = summary.score_ci or ("", "")
+            diff = summary.diff_ci or ("", "")
+            ranks = summary.rank_interval or ("", "")
             out_rows.append({
                 "model": summary.model, "task": task, "corruption": corruption, "metric": metric,
                 "clean": summary.clean.value if summary.clean else "", "auc": _blank(summary.auc),
@@ -370,6 +434,12 @@ def summary_frame(scores: RunScores) -> pd.DataFrame:
                 "rank": summary.rank if summary.rank is not None else "", "p_holm": _blank(p),
                 "sig": star(p), "score": _blank(summary.score),
                 "compared_over": "+".join(summary.compared_over),
+                "seeds": summary.seeds if summary.seeds is not None else "", "score_low": low_high[0],
+                "score_high": low_high[1], "difference": _blank(summary.difference), "diff_low": diff[0],
+                "diff_high": diff[1], "rank_low": ranks[0], "rank_high": ranks[1],
+                "p_improve": _blank(summary.p_improve), "group": summary.group,
+                "retraining_noise": _blank(summary.retraining_noise),
+                "within_noise": "yes" if summary.within_noise else "",
             })
     return pd.DataFrame(out_rows, columns=SUMMARY_COLUMNS)
 
