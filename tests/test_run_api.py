@@ -136,24 +136,3 @@ def test_datasets_info_and_leaderboard_as_data(cli_output, synthetic) -> None:
     assert code == 0 and {b["dataset"] for b in boards} == {"msp-podcast"}
     row = boards[0]["rows"][0]
     assert row["rank"] == 1 and {"model", "provenance", "paper", "code", "score", "auc", "p_holm", "clean"} <= set(row)
-
-
-def test_rank_intervals_by_simulation() -> None:
-    """Ranks within each shared resample: disjoint score distributions give fixed ranks (reversed for a metric where
-    lower is better); two models that are the same up to noise are each first in about half the resamples, and
-    both rank intervals span 1–2."""
-    from avbench.scoring.ranks import rank_intervals, resample_ranks
-    from avbench.scoring.summary import Summary
-
-    rng = np.random.default_rng(0)
-    apart = [Summary("a", distribution=0.7 + 0.01 * rng.normal(size=2000)),
-             Summary("b", distribution=0.5 + 0.01 * rng.normal(size=2000))]
-    fixed = rank_intervals(resample_ranks(apart, "macro_f1")).set_index("model")
-    assert fixed.loc["a"].tolist() == [1, 1, 1] and fixed.loc["b"].tolist() == [2, 2, 2]
-    assert rank_intervals(resample_ranks(apart, "brier")).set_index("model").loc["a"].tolist() == [2, 2, 2]
-    same = [Summary(name, distribution=0.6 + 0.01 * rng.normal(size=4000)) for name in ("c", "d", "e")]
-    ranks = resample_ranks(same, "macro_f1")
-    first = ranks[ranks["rank"] == 1].groupby("model").size() / 4000
-    assert np.allclose(first.to_numpy(), 1 / 3, atol=0.03)  # exchangeable models: each first a third of the time
-    intervals = rank_intervals(ranks)
-    assert (intervals["low"] == 1).all() and (intervals["high"] == 3).all()

@@ -22,7 +22,6 @@ import seaborn as sns  # noqa: E402
 from avbench.atomic import write_with  # noqa: E402
 from avbench.output.tables import Num, Table  # noqa: E402
 from avbench.scoring.metrics import display, spec  # noqa: E402
-from avbench.scoring.ranks import rank_intervals  # noqa: E402
 from avbench.tasks import get as get_task  # noqa: E402
 
 THEME: dict[str, Any] = {"style": "whitegrid", "context": "paper"}
@@ -71,29 +70,36 @@ def per_class_heatmaps(tables: Sequence[Table], directory: Path) -> list[Path]:
     return written
 
 
-def rank_plot(ranks: pd.DataFrame, path: Path, title: str, confidence: float = 0.95) -> Path:
-    """Each model's rank over the bootstrap resamples (``model, resample, rank`` rows): the median rank and the
-    central ``confidence`` interval, models in order of their median rank."""
-    intervals = rank_intervals(ranks, confidence).sort_values(["median", "low", "model"])
-    order = list(intervals["model"])
-    n = len(order)
+def rank_plot(rows: pd.DataFrame, path: Path, title: str) -> Path:
+    """Each model's rank and its 95 % rank interval, as ``summary.csv`` gives them (``rank``, ``rank_low``,
+    ``rank_high``: the joint intervals of :mod:`avbench.scoring.ranking`), models in rank order, the groups of models
+    not significantly apart in one colour each."""
+    ordered = rows.assign(rank=pd.to_numeric(rows["rank"]), low=pd.to_numeric(rows["rank_low"]),
+                          high=pd.to_numeric(rows["rank_high"])).sort_values(["rank", "model"])
+    n = len(ordered)
+    groups = list(dict.fromkeys(ordered["group"].astype(str)))
+    palette = dict(zip(groups, sns.color_palette("colorblind", max(1, len(groups)))))
     with sns.axes_style(THEME["style"]), sns.plotting_context(THEME["context"]):
         fig, ax = plt.subplots(figsize=(6.4, max(2.0, 0.9 + 0.32 * n)))
-        sns.pointplot(data=ranks, x="rank", y="model", order=order, estimator="median",
-                      errorbar=("pi", 100 * confidence), linestyle="none", capsize=0.25, color="#1f77b4", ax=ax)
+        for y, row in enumerate(ordered.itertuples()):
+            colour = palette[str(row.group)]
+            ax.plot([row.low, row.high], [y, y], color=colour, linewidth=2.5, solid_capstyle="butt")
+            ax.plot([row.rank], [y], "o", color=colour)
+        ax.set_yticks(range(n), list(ordered["model"]))
+        ax.set_ylim(n - 0.5, -0.5)
         ax.set_xlim(0.5, n + 0.5)
         ax.set_xticks(range(1, n + 1))
-        ax.set_xlabel(f"rank (median and {100 * confidence:g} % interval over the bootstrap resamples)")
-        ax.set_ylabel("")
+        ax.set_xlabel("rank with its 95 % interval (pairwise tests, Holm); colour: group")
         ax.set_title(title)
         fig.tight_layout()
     return _save(fig, path)
 
 
-def rank_plots(ranks: pd.DataFrame, directory: Path) -> list[Path]:
-    """One rank plot per task × corruption of :func:`avbench.scoring.ranks.run_ranks`'s table."""
+def rank_plots(summary: pd.DataFrame, directory: Path) -> list[Path]:
+    """One rank plot per task × corruption of a run's ranked summary (``summary.csv``)."""
     written = []
-    for (task, corruption, metric), group in ranks.groupby(["task", "corruption", "metric"], sort=False):
+    ranked = summary[pd.to_numeric(summary["rank"], errors="coerce").notna()]
+    for (task, corruption, metric), group in ranked.groupby(["task", "corruption", "metric"], sort=False):
         written.append(rank_plot(group, directory / f"ranks-{corruption}-{task}.png",
                                  f"{corruption} · {task} · ranked by {display(metric)}"))
     return written

@@ -129,23 +129,16 @@ class Run:
         return write_report(self.directory)
 
     def plots(self) -> list[Path]:
-        """Draw, into ``RUN_DIR/plots/``, each model's rank with its 95 % bootstrap interval per task × corruption
-        (``ranks-<corruption>-<task>.png``: the models ranked again in every resample of the run's bootstrap) and
-        the per-class scores on the clean test set (``per-class-<task>.png``); return their paths. Drawn with
-        seaborn, which only this imports."""
+        """Draw, into ``RUN_DIR/plots/``, each model's rank with its 95 % rank interval per task × corruption
+        (``ranks-<corruption>-<task>.png``, from the run's summary: :mod:`avbench.scoring.ranking`) and the per-class
+        scores on the clean test set (``per-class-<task>.png``); return their paths. Drawn with seaborn, which only
+        this imports."""
         from avbench.output.run_report import per_class_tables  # deferred: matplotlib
         from avbench.output.seaborn_figures import per_class_heatmaps, rank_plots  # deferred: seaborn, scipy
-        from avbench.scoring.ranks import run_ranks  # deferred: scipy
 
         directory = self.directory / "plots"
         directory.mkdir(parents=True, exist_ok=True)
-        frames = []
-        for corruption in self.view.corruptions:
-            labels = [label for label, name in self.done if name == corruption.name]
-            if labels:
-                frames.append(run_ranks(self.directory, self.dataset, labels, self.seeds, [corruption],
-                                        self.view.bootstrap, self.view.boot_seed))
-        written = rank_plots(pd.concat(frames, ignore_index=True), directory) if frames else []
+        written = rank_plots(self.summary, directory) if len(self.summary) else []
         return written + per_class_heatmaps(per_class_tables(self.view), directory)
 
     def to_dict(self) -> dict[str, Any]:
