@@ -72,12 +72,12 @@ def model_names(spec: str) -> list[str]:
 # -- list --------------------------------------------------------------------------------------------------------
 @app.command("list")
 def list_(
-    kind: str = typer.Argument(..., help="models | corruptions | datasets | reports"),
+    kind: str = typer.Argument(..., help="models | corruptions | protocols | datasets | reports"),
     fmt: str = typer.Option("table", "--format", help=f"{formats.help_text(formats.RECORDS)} (json carries every "
                                                      "column with native types)"),
 ) -> None:
     """List registered models (modalities, tasks, mask access, parameter counts, paper), corruptions (every level),
-    datasets, or the paper tables and figures ``avbench report`` regenerates."""
+    training protocols, datasets, or the paper tables and figures ``avbench report`` regenerates."""
     from avbench.output.listing import list_kind  # deferred: the model registry (torch)
 
     list_kind(kind, fmt, out)
@@ -95,13 +95,14 @@ def train(
     epochs: Optional[int] = typer.Option(None, help="override the recipe's epochs"),
     device: str = typer.Option("cpu"),
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
+    protocol: str = typer.Option("recipe", "--protocol", help="training protocol (see `avbench list protocols`)"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
     from avbench.execution.training import TrainSpec, check_train_spec, load_or_train  # deferred: torch
     from avbench.execution.units import set_threads  # deferred: torch
 
     set_threads()
-    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs, precision)
+    spec = TrainSpec(model, seed, config, task, parse_overrides(set_), epochs, precision, protocol)
     check_train_spec(spec, device)
     store = open_dataset(dataset)
     with terminal.progress(err, f"train {spec.label} (epochs)") as bar:
@@ -110,6 +111,7 @@ def train(
     out.print(f"checkpoint: {directory}")
     out.print(f"best dev score: {description['best_dev']}  (epochs {description['epochs']}, "
               f"{description['parameters']:,} parameters)")
+    out.print(f"training: {spec.training} ({spec.plan().describe()})", markup=False, highlight=False)
 
 
 @app.command()
@@ -134,10 +136,15 @@ def run(
     epochs: Optional[int] = typer.Option(None, help="override every recipe's epochs"),
     precision: str = typer.Option("fp32", help="fp32 | bf16 (autocast for training and evaluation)"),
     split: str = typer.Option("test", help="evaluation split: test | dev (dev for choosing a configuration)"),
+    protocols: str = typer.Option("recipe", "--protocols",
+                                  help="training protocols NAME[,NAME] | all: each model is trained under each "
+                                       "(see `avbench list protocols`)"),
 ) -> None:
-    """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
+    """Train (or reuse) every model × training protocol × seed and evaluate it under every level of every
+    corruption."""
     start_local_workers(executor, workers)  # first: their import of torch overlaps the checks below
     from avbench.output.summary_table import print_summary  # deferred: scipy, torch
+    from avbench.protocols import parse_selection as parse_protocols  # deferred: torch
     from avbench.runner import RunSpec  # deferred: torch
     from avbench.runner import run as run_grid  # deferred: torch
 
@@ -147,7 +154,8 @@ def run(
                    task=task, seeds=validate.seed_values(seeds, seed_list), config=config,
                    overrides=parse_overrides(set_), bootstrap=bootstrap, out=out_dir, executor=executor,
                    workers=workers, device=device, resume=resume, mask_seed=mask_seed, ray_address=ray_address,
-                   epochs=epochs, precision=precision, split=split)
+                   epochs=epochs, precision=precision, split=split,
+                   training_protocols=parse_protocols(protocols))
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",

@@ -37,8 +37,9 @@ from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
 from avbench.execution.training import TrainSpec, check_precision
 from avbench.execution.units import UnitContext, run_eval_unit, run_train_unit
-from avbench.models import check_settings, model_class, names, task_for, unusable_reason
+from avbench.models import RECIPE, check_settings, model_class, names, task_for, unusable_reason
 from avbench.output import terminal
+from avbench.protocols import check as check_protocols
 from avbench.rundir import predictions
 from avbench.rundir.provenance import provenance
 from avbench.rundir.record import RUN_JSON, RunRecord, find_record, parse_record, read_record
@@ -75,12 +76,24 @@ class RunSpec:
     epochs: int | None = None
     precision: str = "fp32"
     split: str = "test"  # "dev" to choose a configuration (RAVER §IV-F); leaderboards take test runs only
+    # every model is trained under each of these (avbench.protocols); the recipe alone is a run without protocols
+    training_protocols: list[str] = field(default_factory=lambda: [RECIPE])
 
     def identity(self) -> dict[str, Any]:
-        """The fields that change results (not where or how the units run)."""
+        """The fields that change results (not where or how the units run); the training protocols only when they
+        are not the recipe alone, so a run without them keeps its hash (and resumes as before)."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
                 "dataset_seed", "epochs", "precision", "split")
-        return {k: getattr(self, k) for k in keys}
+        identity = {k: getattr(self, k) for k in keys}
+        if self.training_protocols != [RECIPE]:
+            identity["training_protocols"] = list(self.training_protocols)
+        return identity
+
+    def train_specs(self) -> list[TrainSpec]:
+        """Every training of the grid: model × training protocol × seed, seeds innermost (a label's seeds are
+        consecutive)."""
+        return [TrainSpec(m, seed, self.config, self.task, dict(self.overrides), self.epochs, self.precision, training)
+                for m in self.models for training in self.training_protocols for seed in self.seeds]
 
 
 def resolve_models(names: list[str], store_modalities: Collection[str], task: str | None, explicit: bool,
@@ -168,6 +181,9 @@ def check_spec(spec: RunSpec) -> None:
     validate.at_least(spec.mask_seed, 0, "--mask-seed")
     validate.at_least(spec.workers, 1, "--workers")
     validate.at_least(spec.epochs, 1, "--epochs")
+    if not spec.training_protocols:
+        raise UserError("--protocols names no training protocol")
+    check_protocols(list(spec.training_protocols))
     validate.bootstrap_count(spec.bootstrap)
     validate.device_name(spec.device)
     if spec.executor not in EXECUTORS:
@@ -264,8 +280,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     write_json(info_path, {"status": "running", "spec_hash": config_hash(spec.identity()),
                            "spec": json.loads(json.dumps(asdict(spec), default=str))})
 
-    train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs, spec.precision)
-                   for m in spec.models for seed in spec.seeds]
+    train_specs = spec.train_specs()
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions

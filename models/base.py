@@ -100,6 +100,9 @@ class EmotionModel(nn.Module):
     sees_masks: ClassVar[bool] = False
     # False: the frontend is not per-frame, so the harness never folds it (always the honest path, no probe)
     foldable: ClassVar[bool] = True
+    # whether the architecture's own loss-related training regulariser (see :meth:`training_regulariser`) is on; a
+    # training protocol (:mod:`avbench.protocols`) switches it off on the instance it trains
+    regularise: bool = True
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion") -> None:
         super().__init__()
@@ -159,6 +162,14 @@ class EmotionModel(nn.Module):
         return get_task(self.task).activate(self(batch))
 
     # -- description ----------------------------------------------------------------------------------------------
+    @classmethod
+    def training_regulariser(cls, settings: dict[str, Any]) -> str:
+        """The loss-related regulariser the architecture applies to itself while training with ``settings`` (what
+        it is, in words), or '' when it has none. A training protocol can switch it off (``regularise = False``)
+        to separate what the architecture does from what its training does; Align-MultiScaleW's random chunk
+        alignments are one."""
+        return ""
+
     @classmethod
     def config_for(cls, config: str, **overrides: Any) -> dict[str, Any]:
         base = dict(cls.configs[config])

@@ -63,6 +63,7 @@ class RunRecord(BaseModel):
     wall_time_s: float | None = None
     evaluation: dict[str, dict[str, Any]] | None = None
     split: str = "test"
+    training: dict[str, str] | None = None  # label -> training protocol, for a run with --protocols
 
     @property
     def complete(self) -> bool:
