@@ -412,8 +412,6 @@ def with_training_effects(frame: pd.DataFrame, scores: RunScores) -> pd.DataFram
     split = [split_training(str(label)) for label in out["model"]]
     out["architecture"] = [architecture for architecture, _ in split]
     out["training"] = [training for _, training in split]
-    for column in TRAINING_COLUMNS[2:]:
-        out[column] = ""
     effects: dict[Any, Effect] = {}
     for index, row in out.iterrows():
         control = format_label(str(row["architecture"]), None, EFFECT_CONTROL)
@@ -430,11 +428,13 @@ def with_training_effects(frame: pd.DataFrame, scores: RunScores) -> pd.DataFram
                                        modalities=model_modalities(key[0]))
         effects[index] = paired_effect(treated_auc - control_auc, summarised(scores.seed_distributions[key]),
                                        summarised(scores.seed_distributions[control_key]), scores.boot_seed)
-    tested = out.loc[list(effects)]
-    for _, group in tested.groupby(["task", "corruption", "training"], sort=False):
+    cells: dict[Any, list[object]] = {index: [""] * 6 for index in out.index}
+    for _, group in out.loc[list(effects)].groupby(["task", "corruption", "training"], sort=False):
         for index, adjusted in zip(group.index, holm([effects[i].p for i in group.index])):
             e = effects[index]
-            out.loc[index, TRAINING_COLUMNS[2:]] = [e.value, e.low, e.high, e.p, float(adjusted), star(float(adjusted))]
+            cells[index] = [e.value, e.low, e.high, e.p, float(adjusted), star(float(adjusted))]
+    for j, column in enumerate(TRAINING_COLUMNS[2:]):
+        out[column] = pd.Series([cells[index][j] for index in out.index], index=out.index, dtype=object)
     return out
 
 
