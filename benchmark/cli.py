@@ -178,7 +178,7 @@ def show(
     out.print(f"run {run_dir} ({status}); dataset {view.dataset}; models {', '.join(view.labels)}; "
               f"seeds {', '.join(map(str, view.seeds))}", markup=False, highlight=False)
     if len(view.summary):
-        print_summary_frame(view.summary, out)
+        print_summary_frame(view.summary, out, view.info.checkpoint_hashes or {})
         for table in per_class_tables(view):
             terminal.print_table(out, table)
     if html:

@@ -35,13 +35,13 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from avbench.models import RECIPE, format_label, label_training, model_modalities, split_training
+from avbench.models import format_label, label_training, model_modalities, split_training
 from avbench.rundir import predictions
 from avbench.scoring.metrics import higher_is_better
 from avbench.scoring.robustness import curve_area, effective_gap, relative_robustness
 from avbench.scoring.significance import significant, star
 from avbench.scoring.stats import holm, paired_p_value, seed_clip_bootstrap
-from avbench.scoring.training_effects import Effect, area_scores, paired_effect
+from avbench.scoring.training_effects import Effect, area_scores, has_protocols, paired_effect
 from avbench.tasks import get as get_task
 from avbench.corruptions import REGISTRY
 
@@ -401,7 +401,7 @@ def summary_frame(scores: RunScores) -> pd.DataFrame:
                 "compared_over": "+".join(summary.compared_over),
             })
     frame = pd.DataFrame(out_rows, columns=SUMMARY_COLUMNS)
-    return with_training_effects(frame, scores) if any(label_training(m) != RECIPE for m in frame["model"]) else frame
+    return with_training_effects(frame, scores) if has_protocols(frame["model"]) else frame
 
 
 def with_training_effects(frame: pd.DataFrame, scores: RunScores) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from avbench.models.registry import RECIPE, label_training
 from avbench.scoring.robustness import curve_area
 from avbench.scoring.significance import CONFIDENCE
 from avbench.scoring.stats import _paired_summary, seed_clip_bootstrap
@@ -61,6 +62,11 @@ def window_scores(per_seed: np.ndarray, x: Sequence[float], low: float, high: fl
     if not chosen:
         raise ValueError(f"no level between {low:g} and {high:g}")
     return per_seed[:, chosen].mean(axis=1)
+
+
+def has_protocols(labels: Sequence[str]) -> bool:
+    """Were any of these results labels trained under a training protocol other than the recipe (``raver@clean``)?"""
+    return any(label_training(str(label)) != RECIPE for label in labels)
 
 
 @dataclass(frozen=True)
