@@ -56,6 +56,9 @@ class ModelInfo:
     # and was its frontend folded or the whole model run per level (avbench.execution.contract)
     sees_masks: bool | None = None
     eval_path: str | None = None
+    # the training protocol of the weights (avbench.protocols): "recipe" = the model's own recipe, as every paper
+    # reports; boards rank only entries trained under the same protocol
+    training: str = "recipe"
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ def entry_from_dict(data: Any, where: str = "entry") -> Entry:
     if model.sees_masks not in (None, True, False) or model.eval_path not in (None, "folded", "honest"):
         raise UserError(f"{where}.model: sees_masks must be true, false or null and eval_path 'folded', 'honest' "
                         "or null")
+    if not isinstance(model.training, str) or not model.training:
+        raise UserError(f"{where}.model: 'training' must be a non-empty string (the training protocol)")
     protocol = Protocol(**_fields(Protocol, d.get("protocol"), f"{where}.protocol"))
     for key in ("name", "dataset", "split"):
         if not isinstance(getattr(protocol, key), str) or not getattr(protocol, key):

@@ -27,7 +27,8 @@ from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task, names as task_names
 from avbench.execution.training import TrainSpec, checkpoint_dir
 from avbench.execution.units import mask_digests
-from avbench.models import REGISTRY, parse_label
+from avbench.models import REGISTRY, label_training, parse_label
+from avbench.protocols import REGISTRY as PROTOCOLS
 from avbench.rundir.provenance import model_code_hash
 
 
@@ -245,10 +246,12 @@ def _check_cached_weights(info: dict[str, Any], label: str, per_seed: dict[int, 
                           store: FeatureStore) -> None:
     """Where this machine has trained the model the run names, its weights must be the predictions' weights."""
     model, overrides = parse_label(label)[0], info.get("overrides") or {}
-    if model not in REGISTRY or not isinstance(overrides, dict) or not isinstance(info.get("config", "tiny"), str):
+    if model not in REGISTRY or label_training(label) not in PROTOCOLS or not isinstance(overrides, dict) \
+            or not isinstance(info.get("config", "tiny"), str):
         return
     for seed, digest in per_seed.items():
-        spec = TrainSpec(model, seed, info.get("config", "tiny"), info.get("task"), overrides, info.get("epochs"))
+        spec = TrainSpec(model, seed, info.get("config", "tiny"), info.get("task"), overrides, info.get("epochs"),
+                         training=label_training(label))
         weights_file = checkpoint_dir(spec, store) / "weights.safetensors"
         if weights_file.is_file() and hashlib.sha256(weights_file.read_bytes()).hexdigest() != digest:
             raise UserError(f"{label} seed {seed}: the predictions were not made by {model!r}'s checkpoint "
