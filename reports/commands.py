@@ -9,6 +9,7 @@ import typer
 from avbench.errors import UserError
 from avbench.validate import MIN_BOOTSTRAP
 from avbench.reports.base import Settings
+from avbench.reports.readme import default_readme
 
 if TYPE_CHECKING:  # the reports pull in plotting and the summariser: imported when a command runs
     from avbench.reports.produce import ReportInfo
@@ -29,6 +30,8 @@ def report(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=MIN_BOOTSTRAP,
                                   help="bootstrap resamples of runs started here"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="override the recipes' epochs of runs started here"),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="the README whose generated section a report "
+                                          "rewrites (protocols; default: this checkout's README.md)"),
 ) -> list[Path]:
     """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""
     from avbench.reports.produce import ALL, Options, produce  # deferred: matplotlib, pydantic
@@ -39,7 +42,7 @@ def report(
                       settings=Settings(dataset=dataset, seeds=seeds, config=config),
                       compare_published=compare_published,
                       run_missing=run_missing if run_missing is not None else name == ALL,
-                      bootstrap=bootstrap, epochs=epochs)
+                      bootstrap=bootstrap, epochs=epochs, readme=readme if readme is not None else default_readme())
     written = produce(name, options)
     for path in written:
         typer.echo(str(path))

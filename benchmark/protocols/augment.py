@@ -47,12 +47,12 @@ class BatchLoss:
         self.corruption = get_corruption(corruption)
         self.timings = {t.clip_id: t for t in timings}
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(corruption.encode()),)))
-        self.levels: list[str] = []  # the level drawn for each batch, in order (for tests and descriptions)
+        self.draws: list[tuple[str, int]] = []  # (level label, mask seed) drawn for each batch, in order
 
     def __call__(self, batch: Batch) -> Batch:
         level = self.corruption.levels[int(self.rng.integers(len(self.corruption.levels)))]
         mask_seed = int(self.rng.integers(0, 2**63))
-        self.levels.append(level.label)
+        self.draws.append((level.label, mask_seed))
         modalities = tuple(batch.masks)
         keep = {m: torch.ones(batch.masks[m].shape, dtype=torch.bool) for m in modalities}
         for row, clip_id in enumerate(batch.clip_ids):
