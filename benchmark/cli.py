@@ -249,6 +249,16 @@ def speed_run(models: str = typer.Option("all", help="models of the timed main j
     main_job.measure(models)
 
 
+@speed_app.command("protocols")
+def speed_protocols(
+    models: str = typer.Option("all", help="models of the timed grid"),
+    protocols: str = typer.Option("all", help="training protocols of the timed grid"),
+    warm_repeats: int = typer.Option(1, "--warm-repeats", min=1, help="warm runs timed (the best is kept)"),
+) -> None:
+    """The main job under every training protocol, cold and warm, against the protocol grid's budget."""
+    main_job.protocol_grid(models, protocols, warm_repeats)
+
+
 @speed_app.command("scale")
 def speed_scale(
     device: str = typer.Option("cpu", help="cpu | cuda"),

@@ -35,8 +35,8 @@ from avbench.execution.contract import Contract, evaluation_record, merge_record
 from avbench.execution.executors import EXECUTORS, InlineExecutor, make_executor, start_local_workers
 from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
-from avbench.execution.training import TrainSpec, check_precision
-from avbench.execution.units import UnitContext, run_eval_unit, run_train_unit
+from avbench.execution.training import TrainSpec, check_precision, shared_checkpoints
+from avbench.execution.units import UnitContext, copy_eval_unit, run_eval_unit, run_train_unit
 from avbench.models import RECIPE, check_settings, model_class, names, task_for, unusable_reason
 from avbench.output import terminal
 from avbench.protocols import check as check_protocols
@@ -281,6 +281,7 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                            "spec": json.loads(json.dumps(asdict(spec), default=str))})
 
     train_specs = spec.train_specs()
+    twins = shared_checkpoints(train_specs, store)  # trainings another one makes redundant (same checkpoint)
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split)
     pending_evals = {ts: [c.name for c in corruptions
@@ -299,18 +300,45 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
     seconds = {label: 0.0 for label in labels
                if all(len(pending_evals[ts]) == len(corruptions) for ts in train_specs if ts.label == label)}
     order = {label: rank for rank, label in enumerate(longest_first(labels, spec.dataset, spec.config))}
+    for twin in (t for group in twins.values() for t in group):
+        seconds.pop(twin.label, None)  # its predictions are copied: nothing to time
+    waiting: dict[tuple[TrainSpec, str], list[TrainSpec]] = {}  # (spec, corruption) → twins that copy its result
 
     def score(label: str) -> None:
         """Score a model as soon as its last unit finishes: the main process does it while the workers evaluate
         the other models, instead of for all of them after the last unit."""
         scored[label] = score_run(out, store.name, [label], spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
 
+    def unit_done(bar: Any, kind: str, ts: TrainSpec, note: str = "") -> None:
+        bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done{note}")
+        outstanding[ts.label] -= 1
+        if outstanding[ts.label] == 0:
+            score(ts.label)
+
+    def copy(bar: Any, source: TrainSpec, twin: TrainSpec, name: str) -> None:
+        copy_eval_unit(ctx, source, twin, name)
+        unit_done(bar, f"eval {name}", twin, f" (as {source.label})")
+
+    def trained(bar: Any, ts: TrainSpec, weights_sha256: str) -> None:
+        """A training's twins have its weights: their evaluations copy its predictions, now or when they exist."""
+        for twin in twins.get(ts, []):
+            weights.setdefault(twin.label, {})[twin.seed] = weights_sha256
+            outstanding[twin.label] += len(pending_evals[twin])
+            for name in pending_evals[twin]:
+                if name in pending_evals[ts]:
+                    waiting.setdefault((ts, name), []).append(twin)
+                else:
+                    copy(bar, ts, twin, name)
+            unit_done(bar, "train", twin, f" (the weights of {ts.label})")
+
     finished = False
     try:
         with terminal.progress(console, f"{len(train_specs)} trainings + evaluations", total, progress) as bar:
             # longest models first, so that no long evaluation is left to run alone at the end (see scheduling)
+            redundant = {t for group in twins.values() for t in group}
             for ts in sorted(train_specs, key=lambda ts: order[ts.label]):
-                futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
+                if ts not in redundant:
+                    futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
             if not isinstance(executor, InlineExecutor):
                 _import_in_background("avbench.output.plots")  # needed at the end, when it would run alone
             while futures:
@@ -330,6 +358,10 @@ def _run_locked(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, co
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
                         outstanding[ts.label] += len(pending_evals[ts])
+                        trained(bar, ts, outcome["weights_sha256"])
+                    else:
+                        for twin in waiting.pop((ts, kind.removeprefix("eval ")), []):
+                            copy(bar, ts, twin, kind.removeprefix("eval "))
                     if outstanding[ts.label] == 0:
                         score(ts.label)
         finished = True

@@ -187,14 +187,12 @@ def test_variance_shares_split_architecture_from_training() -> None:
 
 
 # -- a run with protocols, end to end ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def protocol_run(tmp_path_factory, session_cache, synthetic) -> Path:
-    """``avbench run`` with two protocols, in this process (one worker: units run inline, no start-up cost)."""
+def _run_here(out: Path, *grid: str) -> Path:
+    """``avbench run`` in this process (one worker: units run inline, no start-up cost); its stdout kept."""
     from avbench.cli import main
 
-    out = tmp_path_factory.mktemp("protocols") / "run"
     printed = io.StringIO()
-    argv, sys.argv = sys.argv, ["avbench", "run", *GRID, "--out", str(out), "--workers", "1"]
+    argv, sys.argv = sys.argv, ["avbench", "run", *grid, "--out", str(out), "--workers", "1"]
     try:
         with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as exited:
             main()
@@ -203,6 +201,11 @@ def protocol_run(tmp_path_factory, session_cache, synthetic) -> Path:
     assert exited.value.code in (0, None)
     (out / "stdout.txt").write_text(printed.getvalue())
     return out
+
+
+@pytest.fixture(scope="module")
+def protocol_run(tmp_path_factory, session_cache, synthetic) -> Path:
+    return _run_here(tmp_path_factory.mktemp("protocols") / "run", *GRID)
 
 
 def test_a_protocol_changes_nothing_at_evaluation(protocol_run: Path) -> None:
@@ -214,7 +217,13 @@ def test_a_protocol_changes_nothing_at_evaluation(protocol_run: Path) -> None:
     for data in runs.values():  # same clips, levels, targets and masks for every training protocol
         for key in ("clip_ids", "levels", "targets", "mask_digests"):
             assert np.array_equal(data[key], reference[key]), key
-    assert np.array_equal(runs["late-fusion@clean"]["outputs"], runs["late-fusion"]["outputs"])  # same weights
+    # late fusion has no loss augmentation: clean trains it as its recipe does, so the run trains and evaluates it
+    # once and copies the predictions; evaluated on its own, the shared checkpoint gives those very bytes
+    alone = _run_here(protocol_run.parent / "alone", "--models", "late-fusion", "--protocols", "clean",
+                      *GRID[GRID.index("--corruption"):])
+    shared = predictions.path(protocol_run, "late-fusion@clean", 0, "modality")
+    assert predictions.path(alone, "late-fusion@clean", 0, "modality").read_bytes() == shared.read_bytes()
+    assert np.array_equal(runs["late-fusion@clean"]["outputs"], runs["late-fusion"]["outputs"])
     assert not np.array_equal(runs["raver@clean"]["outputs"], runs["raver"]["outputs"])
     info = json.loads((protocol_run / "run.json").read_text())
     assert info["training"] == {"late-fusion": "recipe", "late-fusion@clean": "clean", "raver": "recipe",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,21 @@ def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = Non
     precision = "" if spec.precision == "fp32" else f"-{spec.precision}"
     training = "" if recipe else f"-{plan.slug}"
     return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}{precision}{training}-seed{spec.seed}-{key}"
+
+
+def shared_checkpoints(specs: Sequence[TrainSpec], store: FeatureStore) -> dict[TrainSpec, list[TrainSpec]]:
+    """The trainings of a grid that another one makes redundant: first spec → the later specs with its checkpoint
+    directory (a protocol that trains the model exactly as another does, e.g. ``raver@modality-dropout`` and
+    ``raver``). A run trains and evaluates the first only; the others share its weights and predictions."""
+    first: dict[Path, TrainSpec] = {}
+    twins: dict[TrainSpec, list[TrainSpec]] = {}
+    for spec in specs:
+        directory = checkpoint_dir(spec, store)
+        if directory in first:
+            twins.setdefault(first[directory], []).append(spec)
+        else:
+            first[directory] = spec
+    return twins
 
 
 def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
