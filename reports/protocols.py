@@ -30,8 +30,9 @@ from avbench.reports.base import Context, Need, Report, Settings
 from avbench.reports.layout import DISPLAY
 from avbench.rundir.record import read_record
 from avbench.scoring.metrics import MACRO_F1, display
-from avbench.scoring.significance import ALPHA, STAR, format_p, level_text, significant, star
+from avbench.scoring.significance import ALPHA, CONFIDENCE, STAR, format_p, level_text, significant, star
 from avbench.scoring.stats import holm, seed_clip_bootstrap
+from avbench.scoring.summary import EFFECT_CONTROL as CONTROL
 from avbench.scoring.summary import read_summary, score_run
 from avbench.scoring.training_effects import Effect, paired_effect, window_scores
 
@@ -40,7 +41,7 @@ PROTOCOLS = ("recipe", "clean", "modality-dropout", "frame-loss", "markov-loss")
 RANDOM = ("random-audio", "random-video")  # RAVER Fig. 3: where 90–99 % loss is swept
 CORRUPTIONS = (*RANDOM, "markov")
 EXTREME = (90.0, 99.0)  # "90–99 % loss": the levels RAVER's Fig. 3 sweeps in 1 % steps
-FOCUS, DROPOUT, CONTROL = "raver", "modality-dropout", "clean"
+FOCUS, DROPOUT = "raver", "modality-dropout"
 METRIC = MACRO_F1
 SOURCE = "avbench (RAVER §IV-D2's training question)"
 
@@ -58,8 +59,9 @@ class Extremes:
     boot_seed: int
 
     def interval(self, model: str, protocol: str) -> tuple[float, float]:
+        tail = (1.0 - CONFIDENCE) / 2
         low, high = np.nanquantile(seed_clip_bootstrap(self.resamples[(model, protocol)], self.boot_seed),
-                                   [0.025, 0.975])
+                                   [tail, 1.0 - tail])
         return float(low), float(high)
 
     def num(self, model: str, protocol: str) -> Num:

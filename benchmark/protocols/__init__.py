@@ -61,7 +61,7 @@ def parse_selection(spec: str) -> list[str]:
         raise UserError("--protocols names no training protocol; choose from: all, " + ", ".join(names()))
     if tokens == ["all"]:
         return [n for n in ORDER if n in REGISTRY] + [n for n in names() if n not in ORDER]
-    check(validate.unique(tokens, "--protocols"))
+    check(tokens)
     return tokens
 
 
