@@ -150,7 +150,7 @@ def _notes(ctx: Context) -> list[str]:
         f"Δ: paired over seeds and clips (same masks and resamples); {STAR} = significant at {level_text()} after "
         "Holm correction across the models.",
         f"Reproduced by avbench on {ctx.settings.dataset!r} ({ctx.settings.config} config, {len(ctx.seeds)} "
-        "seed(s)); see the limits stated with the README section (`avbench report protocols`).",
+        "seed(s)); the limits of this evidence are stated with the README section this report writes.",
     ]
 
 
@@ -172,15 +172,19 @@ def _margin_table(extremes: Extremes) -> tuple[Table, dict[str, Effect]]:
 def _recipe_sentence(extremes: Extremes, margins: dict[str, Effect]) -> str:
     recipe, clean, dropout = margins["recipe"], margins[CONTROL], margins[DROPOUT]
     other = _name(_best_other(extremes, "recipe"))
-    share = (f"{clean.value / recipe.value:.0%} of its recipe margin remains" if recipe.value > 0
-             else "it had no margin to keep under the recipes")
+    if recipe.value > 0 and significant(recipe.p):
+        share = f"{clean.value / recipe.value:.0%} of its recipe margin remains without modality dropout"
+    else:
+        share = ("under their recipes RAVER has no significant margin here, so there is no advantage for its "
+                 "modality dropout to explain")
     return (f"At {EXTREME[0]:.0f}–{EXTREME[1]:.0f} % loss, RAVER trained with its own recipe (modality dropout "
             f"20/20/60) scores {extremes.points[(FOCUS, 'recipe')]:.3f} macro-F1, "
             f"{recipe.value:+.3f} ({recipe.low:+.3f}, {recipe.high:+.3f}) against the best other model under its "
             f"own recipe ({other}). Trained without modality dropout (`clean`) it scores "
             f"{extremes.points[(FOCUS, CONTROL)]:.3f}, {clean.value:+.3f} ({clean.low:+.3f}, {clean.high:+.3f}) "
-            f"against the best other clean-trained model: {share}. With modality dropout for every model "
-            f"(`{DROPOUT}`) its margin is {dropout.value:+.3f} ({dropout.low:+.3f}, {dropout.high:+.3f}).")
+            f"against the best other clean-trained model ({_name(_best_other(extremes, CONTROL))}): {share}. With "
+            f"modality dropout for every model (`{DROPOUT}`) its margin is {dropout.value:+.3f} ({dropout.low:+.3f}, "
+            f"{dropout.high:+.3f}).")
 
 
 def _gain_sentence(gains: dict[str, tuple[Effect, float]]) -> str:
@@ -191,8 +195,8 @@ def _gain_sentence(gains: dict[str, tuple[Effect, float]]) -> str:
     raver, raver_p = gains[FOCUS]
     listing = (f"significantly better for {', '.join(better)}" if better else "significantly better for none") + \
         (f", significantly worse for {', '.join(worse)}" if worse else "")
-    return (f"Modality dropout (`{DROPOUT}` minus `{CONTROL}`, same architecture) changes the other six models' "
-            f"macro-F1 at this loss by {np.mean(values):+.3f} on average (from {min(values):+.3f} to "
+    return (f"Modality dropout (`{DROPOUT}` minus `{CONTROL}`, same architecture) changes the other {len(others)} "
+            f"models' macro-F1 at this loss by {np.mean(values):+.3f} on average (from {min(values):+.3f} to "
             f"{max(values):+.3f}; {listing}, Holm-corrected), and RAVER's by {raver.value:+.3f} "
             f"({raver.low:+.3f}, {raver.high:+.3f}, Holm p {format_p(raver_p)}).")
 

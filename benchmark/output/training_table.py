@@ -75,7 +75,7 @@ def training_table(task: str, corruption: str, group: pd.DataFrame, hashes: Mapp
         rows.append(cells)
     what = "mean over the conditions that apply to the model" if categorical(corruption) else \
         f"area under the {metric} curve over the sweep"
-    notes = [f"{summary_name} = {what}, per training protocol (`avbench list protocols`)."]
+    notes = [f"{summary_name} = {what}, per training protocol (avbench list protocols)."]
     if effects:
         notes.append(f"Δ = {summary_name} under the protocol minus under {EFFECT_CONTROL}, same architecture, paired "
                      "over training seeds and test clips (same masks, same resamples); 95 % interval of a bootstrap "

@@ -89,11 +89,12 @@ class Protocol:
     source: str = ""
 
     def __post_init__(self) -> None:
-        if self.modality_dropout is not None:
-            if len(self.modality_dropout) != 2 or any(not 0.0 <= p <= 1.0 for p in self.modality_dropout) \
-                    or sum(self.modality_dropout) > 1.0:
-                raise UserError(f"training protocol {self.name!r}: modality_dropout must be two probabilities "
-                                f"summing to at most 1, got {self.modality_dropout!r}")
+        """A plugin's mistake is one line naming the protocol, when it is first looked up."""
+        dropout = self.modality_dropout
+        if dropout is not None and (len(dropout) != 2 or any(not 0.0 <= p <= 1.0 for p in dropout)
+                                    or sum(dropout) > 1.0):
+            raise UserError(f"training protocol {self.name!r}: modality_dropout must be two probabilities summing to "
+                            f"at most 1, got {dropout!r}")
 
     def training(self, cls: type[EmotionModel], config: str, overrides: Mapping[str, Any] | None = None) -> Training:
         """What this protocol does when training ``cls`` at ``config`` with ``overrides``."""
