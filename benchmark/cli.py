@@ -103,7 +103,7 @@ def list_(
                             **choices.format_choice(formats.RECORDS)),
 ) -> None:
     """List registered models (modalities, tasks, mask access, parameter counts, paper), corruptions (every level),
-    datasets, or the paper tables and figures ``avbench report`` regenerates."""
+    training protocols, datasets, or the paper tables and figures ``avbench report`` regenerates."""
     from avbench.output.listing import list_kind  # deferred: the model registry (torch)
 
     list_kind(kind, fmt, out)
@@ -121,13 +121,14 @@ def train(
     epochs: Optional[int] = typer.Option(None, help="override the recipe's epochs"),
     device: str = typer.Option("cpu", **choices.DEVICE),
     precision: str = typer.Option("fp32", help="autocast for training and evaluation", **choices.PRECISION),
+    protocol: str = typer.Option("recipe", "--protocol", help="training protocol (see `avbench list protocols`)"),
 ) -> None:
     """Train one model (or reuse its cached checkpoint) and print where it is."""
     from avbench.execution.training import TrainSpec, check_train_spec, load_or_train  # deferred: torch
     from avbench.execution.units import set_threads  # deferred: torch
 
     set_threads()
-    spec = TrainSpec(model, seed, config, task, validate.parse_settings(set_), epochs, precision)
+    spec = TrainSpec(model, seed, config, task, validate.parse_settings(set_), epochs, precision, protocol)
     check_train_spec(spec, device)
     store = open_dataset(dataset)
     validate.trainable(store, dataset)
@@ -137,6 +138,7 @@ def train(
     out.print(f"checkpoint: {directory}")
     out.print(f"best dev score: {description['best_dev']}  (epochs {description['epochs']}, "
               f"{description['parameters']:,} parameters)")
+    out.print(f"training: {spec.training} ({spec.plan().describe()})", markup=False, highlight=False)
 
 
 SLURM = "Slurm jobs (--executor slurm; or the slurm table of a --config file)"
@@ -183,12 +185,17 @@ def run(
     slurm_gpus_per_task: Optional[int] = typer.Option(None, help="GPUs per job (default: 1 with --device cuda)",
                                                       rich_help_panel=SLURM),
     slurm_cpus_per_task: Optional[int] = typer.Option(None, help="CPUs per job (default 1)", rich_help_panel=SLURM),
+    protocols: str = typer.Option("recipe", "--protocols",
+                                  help="training protocols NAME[,NAME] | all: each model is trained under each "
+                                       "(see `avbench list protocols`)"),
 ) -> None:
-    """Train (or reuse) every model × seed and evaluate it under every level of every corruption."""
+    """Train (or reuse) every model × training protocol × seed and evaluate it under every level of every
+    corruption."""
     # first: the local workers' import of torch overlaps the checks below (a --config file that chooses another
     # executor leaves this server to finish its import and exit with the process)
     start_local_workers(executor, workers)
     from avbench.execution import run_config  # deferred: pydantic
+    from avbench.protocols import parse_selection as parse_protocols  # deferred: torch
     from avbench.output.summary_table import print_summary  # deferred: scipy, torch
     from avbench.runner import RunSpec  # deferred: torch
     from avbench.runner import run as run_grid  # deferred: torch
@@ -202,14 +209,17 @@ def run(
                "bootstrap": bootstrap, "out": out_dir, "executor": executor,
                "workers": workers, "ray_address": ray_address, "device": device, "resume": resume,
                "mask_seed": mask_seed, "epochs": epochs, "precision": precision, "split": split,
-               "slurm": {k: v for k, v in slurm.items() if v is not None}}
+               "slurm": {k: v for k, v in slurm.items() if v is not None}, "protocols": protocols,
+               "traces": str(traces) if traces is not None else None, "packet_ms": packet_ms,
+               "ge_params": list(ge_params) or None}
     given = {_RUN_KEYS.get(name, name) for name in _given_here(ctx)} - ({"config"} if from_file else set())
     settings = run_config.resolve(options, given, from_file)
     start_local_workers(settings.executor or executor, settings.workers)
     corruption_names = validate.unique(list(settings.corruption or []), "--corruption")
     chosen = [c.name for c in parse_selection(",".join(corruption_names), settings.modality)]
     seed_list_ = None if settings.seed_list is None else ",".join(map(str, settings.seed_list))
-    configured = corruption_settings(chosen, traces, packet_ms, ge_params)  # a bad trace folder fails here
+    configured = corruption_settings(chosen, Path(settings.traces) if settings.traces else None, settings.packet_ms,
+                                     list(settings.ge_params or []))  # a bad trace folder fails here
     spec = RunSpec(models=list(settings.models or []), corruptions=chosen, dataset=settings.dataset,
                    task=settings.task, seeds=validate.seed_values(settings.seeds, seed_list_), config=settings.config,
                    overrides=dict(settings.overrides or {}), bootstrap=settings.bootstrap,
@@ -217,7 +227,8 @@ def run(
                    workers=settings.workers, device=settings.device, resume=settings.resume,
                    mask_seed=settings.mask_seed, ray_address=settings.ray_address, epochs=settings.epochs,
                    precision=settings.precision, split=settings.split, dataset_seed=settings.dataset_seed or 0,
-                   slurm=settings.slurm, corruption_settings=configured)
+                   slurm=settings.slurm, corruption_settings=configured,
+                   training_protocols=parse_protocols(",".join(settings.protocols or ["recipe"])))
     directory = run_grid(spec, console=err)
     print_summary(directory, out)
     out.print(f"results: {directory} (open {directory / 'report.html'} for tables, curves and provenance)",
@@ -268,7 +279,7 @@ def show(
         out.print(f"run {run_dir} ({status}); dataset {run.dataset}; models {', '.join(run.models)}; "
                   f"seeds {', '.join(map(str, run.seeds))}", markup=False, highlight=False)
         if len(run.summary):
-            print_summary_frame(run.summary, out)
+            print_summary_frame(run.summary, out, run.view.info.checkpoint_hashes or {})
             for table in per_class_tables(run.view):
                 terminal.print_table(out, table)
     if html:
@@ -357,6 +368,16 @@ def speed_faces(seconds: float = typer.Option(2.54, help="clip length (CREMA-D's
 def speed_run(models: str = typer.Option("all", help="models of the timed main job")) -> None:
     """Cold/warm main job vs the 150-s/20-s targets, cost per extra level, and memory as the data grows."""
     main_job.measure(models)
+
+
+@speed_app.command("protocols")
+def speed_protocols(
+    models: str = typer.Option("all", help="models of the timed grid"),
+    protocols: str = typer.Option("all", help="training protocols of the timed grid"),
+    warm_repeats: int = typer.Option(1, "--warm-repeats", min=1, help="warm runs timed (the best is kept)"),
+) -> None:
+    """The main job under every training protocol, cold and warm, against the protocol grid's budget."""
+    main_job.protocol_grid(models, protocols, warm_repeats)
 
 
 @speed_app.command("scale")

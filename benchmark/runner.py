@@ -42,10 +42,11 @@ from avbench.execution.executors import (EXECUTORS, EXTRAS, InlineExecutor, extr
 from avbench.execution.run_config import SlurmResources, recorded
 from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
-from avbench.execution.training import TrainSpec, check_precision
-from avbench.execution.units import UnitContext, run_eval_unit, run_train_unit
-from avbench.models import check_settings, format_label, model_class, names, task_for, unusable_reason
+from avbench.execution.training import TrainSpec, check_precision, shared_checkpoints
+from avbench.execution.units import UnitContext, copy_eval_unit, run_eval_unit, run_train_unit
+from avbench.models import RECIPE, check_settings, format_label, model_class, names, task_for, unusable_reason
 from avbench.output import terminal
+from avbench.protocols import check as check_protocols
 from avbench.rundir import predictions
 from avbench.rundir.provenance import provenance
 from avbench.rundir.record import RUN_JSON, RunRecord, find_record, parse_record, read_record
@@ -84,17 +85,27 @@ class RunSpec:
     # configured corruptions (--traces, --packet-ms, --ge-params), see avbench.corruptions.configured
     corruption_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     slurm: SlurmResources | None = None  # what each Slurm job asks for (executor "slurm"); not part of the identity
+    # every model is trained under each of these (avbench.protocols); the recipe alone is a run without protocols
+    training_protocols: list[str] = field(default_factory=lambda: [RECIPE])
 
     def identity(self) -> dict[str, Any]:
         """The fields that change results (not where or how the units run). Configured corruptions enter by
-        content (a trace folder's digest, not its path), and only when there are any, so the hashes of other runs
-        are unchanged."""
+        content (a trace folder's digest, not its path), and the training protocols when they are not the recipe
+        alone, each only when present, so the hashes of other runs are unchanged (and they resume as before)."""
         keys = ("models", "corruptions", "dataset", "task", "seeds", "config", "overrides", "bootstrap", "mask_seed",
                 "dataset_seed", "epochs", "precision", "split")
         found = {k: getattr(self, k) for k in keys}
         if self.corruption_settings:
             found["corruption_settings"] = corruption_identity(self.corruption_settings)
+        if self.training_protocols != [RECIPE]:
+            found["training_protocols"] = list(self.training_protocols)
         return found
+
+    def train_specs(self) -> list[TrainSpec]:
+        """Every training of the grid: model × training protocol × seed, seeds innermost (a label's seeds are
+        consecutive)."""
+        return [TrainSpec(m, seed, self.config, self.task, dict(self.overrides), self.epochs, self.precision, training)
+                for m in self.models for training in self.training_protocols for seed in self.seeds]
 
 
 def resolve_models(names: list[str], store_modalities: Collection[str], task: str | None, explicit: bool,
@@ -186,6 +197,9 @@ def check_spec(spec: RunSpec) -> None:
     validate.seed(spec.dataset_seed, "the dataset seed")
     validate.at_least(spec.workers, 1, "--workers", validate.MAX_WORKERS)
     validate.at_least(spec.epochs, 1, "--epochs", validate.MAX_EPOCHS)
+    if not spec.training_protocols:
+        raise UserError("--protocols names no training protocol")
+    check_protocols(list(spec.training_protocols))
     validate.bootstrap_count(spec.bootstrap)
     validate.device_name(spec.device)
     if spec.executor not in EXECUTORS:
@@ -339,8 +353,8 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
 
     started = time.time()
     info_path = out / RUN_JSON
-    train_specs = [TrainSpec(m, seed, spec.config, spec.task, dict(spec.overrides), spec.epochs, spec.precision)
-                   for m in spec.models for seed in spec.seeds]
+    train_specs = spec.train_specs()
+    twins = shared_checkpoints(train_specs, store)  # trainings another one makes redundant (same checkpoint)
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split, store_path=str(store.path),
                       extra={"corruption_settings": spec.corruption_settings} if spec.corruption_settings else {})
@@ -360,18 +374,45 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
     seconds = {label: 0.0 for label in labels
                if all(len(pending_evals[ts]) == len(corruptions) for ts in train_specs if ts.label == label)}
     order = {label: rank for rank, label in enumerate(longest_first(labels, spec.dataset, spec.config))}
+    for twin in (t for group in twins.values() for t in group):
+        seconds.pop(twin.label, None)  # its predictions are copied: nothing to time
+    waiting: dict[tuple[TrainSpec, str], list[TrainSpec]] = {}  # (spec, corruption) → twins that copy its result
 
     def score(label: str) -> None:
         """Score a model as soon as its last unit finishes: the main process does it while the workers evaluate
         the other models, instead of for all of them after the last unit."""
         scored[label] = score_run(out, store.name, [label], spec.seeds, corruptions, spec.bootstrap, spec.mask_seed)
 
+    def unit_done(bar: Any, kind: str, ts: TrainSpec, note: str = "") -> None:
+        bar.update(advance=1, description=f"{kind} {ts.label} seed {ts.seed} done{note}")
+        outstanding[ts.label] -= 1
+        if outstanding[ts.label] == 0:
+            score(ts.label)
+
+    def copy(bar: Any, source: TrainSpec, twin: TrainSpec, name: str) -> None:
+        copy_eval_unit(ctx, source, twin, name)
+        unit_done(bar, f"eval {name}", twin, f" (as {source.label})")
+
+    def trained(bar: Any, ts: TrainSpec, weights_sha256: str) -> None:
+        """A training's twins have its weights: their evaluations copy its predictions, now or when they exist."""
+        for twin in twins.get(ts, []):
+            weights.setdefault(twin.label, {})[twin.seed] = weights_sha256
+            outstanding[twin.label] += len(pending_evals[twin])
+            for name in pending_evals[twin]:
+                if name in pending_evals[ts]:
+                    waiting.setdefault((ts, name), []).append(twin)
+                else:
+                    copy(bar, ts, twin, name)
+            unit_done(bar, "train", twin, f" (the weights of {ts.label})")
+
     finished = False
     try:
         with terminal.progress(console, f"{len(train_specs)} trainings + evaluations", total, progress) as bar:
             # longest models first, so that no long evaluation is left to run alone at the end (see scheduling)
+            redundant = {t for group in twins.values() for t in group}
             for ts in sorted(train_specs, key=lambda ts: order[ts.label]):
-                futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
+                if ts not in redundant:
+                    futures[executor.submit(run_train_unit, ctx, ts)] = ("train", ts)
             if not isinstance(executor, InlineExecutor):
                 _import_in_background("avbench.output.plots")  # needed at the end, when it would run alone
             while futures:
@@ -393,6 +434,10 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
                         for name in pending_evals[ts]:
                             futures[executor.submit(run_eval_unit, ctx, ts, name)] = (f"eval {name}", ts)
                         outstanding[ts.label] += len(pending_evals[ts])
+                        trained(bar, ts, outcome["weights_sha256"])
+                    else:
+                        for twin in waiting.pop((ts, kind.removeprefix("eval ")), []):
+                            copy(bar, ts, twin, kind.removeprefix("eval "))
                     if outstanding[ts.label] == 0:
                         score(ts.label)
         finished = True

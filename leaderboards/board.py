@@ -24,7 +24,7 @@ import numpy as np
 from avbench.errors import UserError, unknown
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.scoring.metrics import ATTRIBUTE_METRICS, CCC_MEAN
-from avbench.models import model_modalities
+from avbench.models import RECIPE, format_label, model_modalities
 from avbench.scoring.summary import Curve, Point, Summary, categorical, summarise
 from avbench.tasks import get as get_task
 from avbench.corruptions import REGISTRY
@@ -124,6 +124,7 @@ class Board:
     corruption: str
     metric: str
     rows: list[Row] = field(default_factory=list)
+    training: str = RECIPE  # the training protocol every ranked entry was trained under
 
     @property
     def sweep(self) -> bool:
@@ -203,41 +204,52 @@ def _curve(entry: Entry, corruption: str, metric: str) -> tuple[Curve, MetricVal
     return curve_, clean_value(entry, metric, corruption), values
 
 
-def build_board(entries: Sequence[Entry], dataset: str, task: str, corruption: str) -> Board:
-    """Rank the entries of one dataset × task under ``corruption`` (``clean`` for the uncorrupted score)."""
+def build_board(entries: Sequence[Entry], dataset: str, task: str, corruption: str,
+                training: str = RECIPE) -> Board:
+    """Rank the entries of one dataset × task trained under ``training`` (the model's own recipe by default) under
+    ``corruption`` (``clean`` for the uncorrupted score): like with like, as a run ranks each protocol apart."""
     metric = get_task(task).primary
-    board = Board(dataset, task, corruption, metric)
+    board = Board(dataset, task, corruption, metric, training=training)
     found = [(e, c) for e in entries if e.protocol.dataset == dataset and e.protocol.task == task
-             for c in [_curve(e, corruption, metric)] if c is not None]
+             and e.model.training == training for c in [_curve(e, corruption, metric)] if c is not None]
+    baseline = get_task(task).baseline
     summaries = summarise([c for _, (c, _, _) in found], metric, None if corruption == CLEAN_BOARD else corruption,
-                          corruption == CLEAN_BOARD or categorical(corruption), get_task(task).baseline)
+                          corruption == CLEAN_BOARD or categorical(corruption),
+                          format_label(baseline, None, training) if baseline else None)
     board.rows = [Row(entry, clean, points, summary) for (entry, (_, clean, points)), summary in zip(found, summaries)]
     board.rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.model))
     return board
 
 
-def corruptions_of(entries: Sequence[Entry], dataset: str, task: str) -> list[str]:
-    names = {m.corruption for e in entries if (e.protocol.dataset, e.protocol.task) == (dataset, task)
-             for m in e.metrics}
+def corruptions_of(entries: Sequence[Entry], dataset: str, task: str, training: str = RECIPE) -> list[str]:
+    names = {m.corruption for e in entries if (e.protocol.dataset, e.protocol.task, e.model.training)
+             == (dataset, task, training) for m in e.metrics}
     return sorted(names - {CLEAN[0]})
 
 
+def _group_order(group: tuple[str, str, str]) -> tuple[str, str, bool, str]:
+    """Boards by dataset and task, the recipe's first (the papers' boards), then the other training protocols."""
+    dataset, task, training = group
+    return dataset, task, training != RECIPE, training
+
+
 def build_boards(entries: Sequence[Entry], dataset: str | None = None, corruption: str | None = None) -> list[Board]:
-    """Every board the entries support, optionally only one dataset and/or one corruption (``clean`` allowed)."""
-    groups = sorted({(e.protocol.dataset, e.protocol.task) for e in entries})
+    """Every board the entries support, optionally only one dataset and/or one corruption (``clean`` allowed); one
+    board per training protocol the entries were trained under."""
+    groups = sorted({(e.protocol.dataset, e.protocol.task, e.model.training) for e in entries}, key=_group_order)
     if dataset is not None:
-        known = sorted({d for d, _ in groups})
+        known = sorted({d for d, _, _ in groups})
         if dataset not in known:
             raise unknown("leaderboard dataset", dataset, known)
         groups = [g for g in groups if g[0] == dataset]
     boards: list[Board] = []
-    for ds, task in groups:
-        names = [CLEAN_BOARD, *corruptions_of(entries, ds, task)]
+    for ds, task, training in groups:
+        names = [CLEAN_BOARD, *corruptions_of(entries, ds, task, training)]
         if corruption is not None:
             names = [n for n in names if n == corruption]
-        boards.extend(b for b in (build_board(entries, ds, task, n) for n in names) if b.rows)
+        boards.extend(b for b in (build_board(entries, ds, task, n, training) for n in names) if b.rows)
     if corruption is not None and not boards:
-        available = sorted({CLEAN_BOARD, *(c for ds, t in groups for c in corruptions_of(entries, ds, t))})
+        available = sorted({CLEAN_BOARD, *(c for ds, t, p in groups for c in corruptions_of(entries, ds, t, p))})
         raise UserError(f"no entry measured corruption {corruption!r}" + (f" on {dataset!r}" if dataset else "")
                         + f"; available: {', '.join(available)}")
     return boards

@@ -31,7 +31,8 @@ from avbench.execution import checkpoints
 from avbench.execution.training import TrainSpec, checkpoint_dir, load_or_train
 from avbench.execution.units import infer
 from avbench.leaderboards.verify import Submission
-from avbench.models import format_label, model_class, parse_label
+from avbench.models import format_label, label_training, model_class, parse_label
+from avbench.protocols import REGISTRY as PROTOCOLS
 from avbench.rundir import predictions
 
 SAMPLE_CLIPS = 32  # test clips re-inferred per predictions file
@@ -62,8 +63,10 @@ def _train_spec(sub: Submission, label: str, seed: int, precision: str) -> Train
     except UserError as exc:
         raise UserError(f"cannot re-infer {label!r} (verified means re-inferred), its model is not available here: "
                         f"{exc}") from None
-    overrides = info.get("overrides") or {}
-    if not isinstance(overrides, dict) or format_label(name, overrides) != label:
+    overrides, training = info.get("overrides") or {}, label_training(label)
+    if training not in PROTOCOLS:
+        raise UserError(f"cannot re-infer {label!r}: its training protocol {training!r} is not registered here")
+    if not isinstance(overrides, dict) or format_label(name, overrides, training) != label:
         raise UserError(f"run.json: the label {label!r} does not follow from model {name!r} and the run's "
                         f"overrides {overrides!r}")
     config, task, epochs = info.get("config") or "tiny", info.get("task"), info.get("epochs")
@@ -71,7 +74,7 @@ def _train_spec(sub: Submission, label: str, seed: int, precision: str) -> Train
             or not (epochs is None or (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1)):
         raise UserError("run.json: config, task and epochs must be a name, a task name or null, and a positive "
                         "integer or null")
-    return TrainSpec(name, seed, config, task, dict(overrides), epochs, precision)
+    return TrainSpec(name, seed, config, task, dict(overrides), epochs, precision, training)
 
 
 def _checkpoint_model(sub: Submission, label: str, seed: int, precision: str) -> Any:

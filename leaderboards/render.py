@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from avbench.corruptions import condition_name
 from avbench.leaderboards.board import CLEAN_BOARD, Board, Row
+from avbench.models import RECIPE
 from avbench.scoring.significance import STAR, format_p, level_text, star
 from avbench.leaderboards.schema import CLEAN, Entry, MetricValue
 from avbench.scoring.metrics import BRIER, display, higher_is_better, is_family_member, spec
@@ -50,7 +51,8 @@ def board_title(board: Board) -> str:
                  if board.corruption == CLEAN_BOARD or shared in ((), (CLEAN_BOARD,))
                  else f"mean {metric} over {', '.join(condition_name(board.corruption, c) for c in shared)}, "
                       "the conditions that apply to every ranked model")
-    return f"{board.dataset} · {board.task} · {what} (ranked by {ranked_by})"
+    trained = "" if board.training == RECIPE else f" · trained: {board.training}"
+    return f"{board.dataset} · {board.task}{trained} · {what} (ranked by {ranked_by})"
 
 
 def _listing(values: Sequence[object]) -> str:

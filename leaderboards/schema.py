@@ -69,6 +69,9 @@ class ModelInfo:
     # and was its frontend folded or the whole model run per level (avbench.execution.contract)
     sees_masks: StrictBool | None = None
     eval_path: Literal["folded", "honest"] | None = None
+    # the training protocol of the weights (avbench.protocols): "recipe" = the model's own recipe, as every paper
+    # reports; boards rank only entries trained under the same protocol
+    training: StrictStr = "recipe"
 
 
 @dataclass(frozen=True, config=ENTRY_CONFIG)

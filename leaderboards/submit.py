@@ -31,6 +31,7 @@ from avbench.leaderboards.schema import (Entry, MetricValue, ModelInfo, Protocol
                                          write_entry)
 from avbench.leaderboards.reinfer import reinfer_submission
 from avbench.leaderboards.verify import Submission, verify_run
+from avbench.models import label_training
 from avbench.scoring.robustness import curve_area
 from avbench.scoring.summary import score_run
 from avbench.tasks import get as get_task
@@ -185,7 +186,7 @@ def _summaries(entry: Entry) -> dict[str, dict[str, Any]]:
     """The leaderboard's own per-corruption summary of this entry, stored for readers without avbench."""
     out = {}
     for corruption in sorted({m.corruption for m in entry.metrics}):
-        board = build_board([entry], entry.protocol.dataset, entry.protocol.task, corruption)
+        board = build_board([entry], entry.protocol.dataset, entry.protocol.task, corruption, entry.model.training)
         if not board.rows or not board.sweep:
             continue
         row = board.rows[0]
@@ -210,6 +211,7 @@ def build_entries(sub: Submission, recomputed: pd.DataFrame, distributions: dict
             config_hash=(info.get("config_hashes") or {}).get(label),
             checkpoint_hash=sub.checkpoint_hashes[label], code_hash=sub.code_hashes[label],
             sees_masks=sub.evaluation[label]["sees_masks"], eval_path=sub.evaluation[label]["eval_path"],
+            training=label_training(label),
         )
         protocol = Protocol(
             name=protocol_name(sub), dataset=sub.store.name, task=sub.tasks[label], split="test",

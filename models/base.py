@@ -103,6 +103,9 @@ class EmotionModel(nn.Module):
     # False: evaluation recomputes the frontend on the zero-filled inputs of every level (the honest path) instead
     # of once per clean clip; the frontend is called one frame at a time either way, so both give the same outputs
     foldable: ClassVar[bool] = True
+    # whether the architecture's own loss-related training regulariser (see :meth:`training_regulariser`) is on; a
+    # training protocol (:mod:`avbench.protocols`) switches it off on the instance it trains
+    regularise: bool = True
 
     def __init__(self, dims: FeatureDims, n_outputs: int, task: str = "emotion") -> None:
         super().__init__()
@@ -159,6 +162,14 @@ class EmotionModel(nn.Module):
         return get_task(self.task).activate(self(batch))
 
     # -- description ----------------------------------------------------------------------------------------------
+    @classmethod
+    def training_regulariser(cls, settings: dict[str, Any]) -> str:
+        """The loss-related regulariser the architecture applies to itself while training with ``settings`` (what
+        it is, in words), or '' when it has none. A training protocol can switch it off (``regularise = False``)
+        to separate what the architecture does from what its training does; Align-MultiScaleW's random chunk
+        alignments are one."""
+        return ""
+
     @classmethod
     def config_for(cls, config: str, **overrides: Any) -> dict[str, Any]:
         base = dict(cls.configs[config])

@@ -81,18 +81,40 @@ def unusable_reason(cls: type[EmotionModel], modalities: Collection[str], task: 
 
 
 # -- labels ----------------------------------------------------------------------------------------------------------
-def format_label(name: str, overrides: Mapping[str, Any] | None = None) -> str:
-    """A model's name in results, predictions paths and entries: ``raver``, or ``raver[n_ctx=16]`` with overrides
-    (sorted by key). :func:`parse_label` reads it back."""
-    if not overrides:
-        return name
-    return name + "[" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) + "]"
+RECIPE = "recipe"  # the training protocol of a model's own recipe: the default, and never written in a label
+TRAINING_MARK = "@"  # ``raver@clean``: the model trained under another training protocol (avbench.protocols)
+
+
+def format_label(name: str, overrides: Mapping[str, Any] | None = None, training: str | None = None) -> str:
+    """A model's name in results, predictions paths and entries: ``raver``, ``raver[n_ctx=16]`` with overrides
+    (sorted by key), and ``raver@clean`` when trained under a training protocol other than its own recipe (so a
+    default run's labels, paths and checkpoints are those of a run without protocols). :func:`parse_label` reads it
+    back, :func:`label_training` reads the protocol."""
+    label = name
+    if overrides:
+        label += "[" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) + "]"
+    return label if training in (None, RECIPE) else f"{label}{TRAINING_MARK}{training}"
+
+
+def split_training(label: str) -> tuple[str, str]:
+    """``raver[n_ctx=16]@clean`` → (``raver[n_ctx=16]``, ``clean``); a label without a protocol → (label,
+    ``recipe``). Only an ``@`` after the overrides' closing bracket counts, so an override value may contain one."""
+    head, bracket, tail = label.rpartition("]")
+    base, mark, training = tail.rpartition(TRAINING_MARK)
+    if not mark:
+        return label, RECIPE
+    return head + bracket + base, training
+
+
+def label_training(label: str) -> str:
+    """The training protocol a results label names (``recipe`` when it names none)."""
+    return split_training(label)[1]
 
 
 def parse_label(label: str) -> tuple[str, dict[str, Any]]:
     """``raver[n_ctx=16]`` → (``raver``, {"n_ctx": 16}); the inverse of :func:`format_label` (values read as Python
-    literals, as ``--set`` reads them)."""
-    name, bracket, rest = label.partition("[")
+    literals, as ``--set`` reads them). A training protocol (``@clean``) is read by :func:`label_training`."""
+    name, bracket, rest = split_training(label)[0].partition("[")
     overrides: dict[str, Any] = {}
     if bracket:
         for pair in _top_level_items(rest.removesuffix("]")):

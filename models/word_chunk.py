@@ -188,6 +188,12 @@ class WordChunkTransformer(EmotionModel):
     def frontend(self, inputs: dict[str, torch.Tensor]) -> Frames:
         return self.front(inputs)
 
+    @classmethod
+    def training_regulariser(cls, settings: dict[str, Any]) -> str:
+        """Align-MultiScaleW's random chunk crops, redrawn at every step (a training-time regulariser: evaluation
+        always uses the fixed Align-FW chunks, and so does training without it)."""
+        return "random chunk alignments (multi-scale crops)" if settings.get("strategy") == "multiscale" else ""
+
     def chunk_bounds(self, batch: Batch, n_words: torch.Tensor) -> ChunkBounds:
         """Audio chunks of every clip under this model's strategy (multi-scale crops only while training)."""
         rate = audio_rate(batch)
@@ -195,7 +201,7 @@ class WordChunkTransformer(EmotionModel):
         if self.strategy == "vw":
             return vw_bounds(batch.word_times[:, : self.max_len - 1], n_words, n_frames, rate)
         bounds = fw_bounds(n_words, n_frames, round(self.chunk_seconds * rate), max_chunks=self.max_len - 1)
-        if self.strategy == "multiscale" and self.training:
+        if self.strategy == "multiscale" and self.training and self.regularise:
             bounds = multiscale_bounds(bounds, [max(1, round(s * rate)) for s in self.scales])
         return bounds
 

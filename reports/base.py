@@ -62,6 +62,9 @@ class Report:
     protocol_seeds: int
     needs: Callable[[Settings, tuple[int, ...]], list[Need]]
     build: Callable[[Context], Artifact]
+    # a README section the report owns (:mod:`avbench.reports.readme`), rendered as Markdown from the same context
+    # after ``build``; None for the papers' artifacts
+    readme: Callable[[Context], str] | None = None
 
     def seeds(self, settings: Settings) -> tuple[int, ...]:
         return settings.seed_list(self.protocol_seeds)
@@ -82,6 +85,7 @@ REGISTRY: Registry[Report] = Registry(
         "audiotext-table1": "avbench.reports.audiotext:TABLE1",
         "audiotext-table2": "avbench.reports.audiotext:TABLE2",
         "audiotext-fig4": "avbench.reports.audiotext:FIG4",
+        "protocols": "avbench.reports.protocols:REPORT",
     },
     base=Report,
 )

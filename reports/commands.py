@@ -10,6 +10,7 @@ from avbench import validate
 from avbench.errors import UserError
 from avbench.validate import MIN_BOOTSTRAP
 from avbench.reports.base import SIGNIFICANCE, Settings
+from avbench.reports.readme import default_readme
 
 if TYPE_CHECKING:  # the reports pull in plotting and the summariser: imported when a command runs
     from avbench.reports.produce import ReportInfo
@@ -34,6 +35,8 @@ def report(
                                      help="markers of the audio-text reports: seed-aware (seed-aware paired test, "
                                           "Holm over the table's markers) | paper (the paper's 5 seeds × 5 subsets "
                                           "t-test)"),
+    readme: Optional[Path] = typer.Option(None, "--readme", help="the README whose generated section a report "
+                                          "rewrites (protocols; default: this checkout's README.md)"),
 ) -> list[Path]:
     """Reproduce a table or figure of the papers from run results (Markdown/LaTeX/CSV or PNG/PDF)."""
     from avbench.reports.produce import ALL, Options, produce  # deferred: matplotlib, pydantic
@@ -52,7 +55,7 @@ def report(
                       settings=Settings(dataset=dataset, seeds=seeds, config=config, significance=significance),
                       compare_published=compare_published,
                       run_missing=run_missing if run_missing is not None else name == ALL,
-                      bootstrap=bootstrap, epochs=epochs)
+                      bootstrap=bootstrap, epochs=epochs, readme=readme if readme is not None else default_readme())
     written = produce(name, options)
     for path in written:
         typer.echo(str(path))

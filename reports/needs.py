@@ -12,7 +12,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Need:
-    """One ``avbench run``: these models (with these overrides) × corruptions × seeds on one dataset."""
+    """One ``avbench run``: these models (with these overrides) × training protocols × corruptions × seeds on one
+    dataset."""
 
     models: tuple[str, ...]
     corruptions: tuple[str, ...]
@@ -21,19 +22,27 @@ class Need:
     dataset: str = "synthetic"
     config: str = "tiny"
     split: str = "test"  # "dev" for a report that chooses a configuration, as the papers do
+    protocols: tuple[str, ...] = ("recipe",)  # training protocols (avbench.protocols); the recipe alone by default
 
     @property
     def labels(self) -> list[str]:
-        """The result labels of the models: ``raver`` or ``raver[n_ctx=16]`` when overridden (as the runner)."""
+        """The result labels of the models: ``raver``, ``raver[n_ctx=16]`` when overridden, ``raver@clean`` under
+        another training protocol (as the runner)."""
         from avbench.models import format_label  # deferred: torch (listing reports needs none)
 
-        return [format_label(model, dict(self.overrides)) for model in self.models]
+        return [format_label(model, dict(self.overrides), protocol) for model in self.models
+                for protocol in self.protocols]
+
+    @property
+    def _default_protocols(self) -> bool:
+        return self.protocols == ("recipe",)
 
     @property
     def directory(self) -> str:
         """A stable run-directory name, so ``report all`` finds what it ran before and resumes it."""
         key = json.dumps([self.models, self.corruptions, self.seeds, self.overrides, self.dataset, self.config]
-                         + ([self.split] if self.split != "test" else []), default=str)
+                         + ([self.split] if self.split != "test" else [])
+                         + ([] if self._default_protocols else [list(self.protocols)]), default=str)
         dataset = Path(self.dataset).name if "/" in self.dataset else self.dataset
         return f"{dataset}-{'+'.join(self.corruptions)}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
@@ -48,6 +57,8 @@ class Need:
             args += ["--epochs", str(epochs)]
         if self.split != "test":
             args += ["--split", self.split]
+        if not self._default_protocols:
+            args += ["--protocols", ",".join(self.protocols)]
         args += ["--out", str(results / self.directory)]
         return shlex.join(args)
 
@@ -56,4 +67,5 @@ class Need:
 
         return RunSpec(models=list(self.models), corruptions=list(self.corruptions), dataset=self.dataset,
                        seeds=list(self.seeds), config=self.config, overrides=dict(self.overrides),
-                       bootstrap=bootstrap, out=results / self.directory, epochs=epochs, split=self.split)
+                       bootstrap=bootstrap, out=results / self.directory, epochs=epochs, split=self.split,
+                       training_protocols=list(self.protocols))

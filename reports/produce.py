@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from avbench.atomic import write_text
 from avbench.errors import UserError
+from avbench.reports import readme
 from avbench.reports.base import REGISTRY, Context, Need, Report, Settings
 from avbench.reports.figures import FigureArtifact, save
 from avbench.reports.runs import ResultSet, discover, locate
@@ -34,6 +35,7 @@ class Options:
     bootstrap: int = 1000
     epochs: int | None = None
     progress: bool = True
+    readme: Path | None = None  # where reports that own a README section write it (None: they do not)
 
 
 class ReportInfo(NamedTuple):
@@ -52,7 +54,8 @@ names = REGISTRY.names
 
 def _describe(need: Need) -> str:
     overrides = "".join(f" [{k}={v}]" for k, v in need.overrides)
-    return f"{', '.join(need.models)}{overrides} × {', '.join(need.corruptions)} × {len(need.seeds)} seed(s)"
+    trained = "" if need.protocols == ("recipe",) else f" × trained {', '.join(need.protocols)}"
+    return f"{', '.join(need.models)}{overrides}{trained} × {', '.join(need.corruptions)} × {len(need.seeds)} seed(s)"
 
 
 def describe() -> list[ReportInfo]:
@@ -98,10 +101,14 @@ def _ensure_runs(report: Report, options: Options) -> dict[tuple[str, str], Path
     return located
 
 
-def build(report: Report, options: Options) -> Table | FigureArtifact:
+def context(report: Report, options: Options) -> Context:
+    """What the report's builder receives, its runs located (or run)."""
     located = _ensure_runs(report, options)
-    context = Context(ResultSet(located), options.settings, report.seeds(options.settings), options.compare_published)
-    return report.build(context)
+    return Context(ResultSet(located), options.settings, report.seeds(options.settings), options.compare_published)
+
+
+def build(report: Report, options: Options) -> Table | FigureArtifact:
+    return report.build(context(report, options))
 
 
 def write(report: Report, artifact: Table | FigureArtifact, out: Path) -> list[Path]:
@@ -116,8 +123,15 @@ def write(report: Report, artifact: Table | FigureArtifact, out: Path) -> list[P
 def produce(name: str, options: Options) -> list[Path]:
     """Build and write one report, or every report for ``all``; returns the written files."""
     chosen = names() if name == ALL else [get(name).name]
+    if options.readme is not None:  # before any run: a README without the markers costs no training
+        for report_name in chosen:
+            if get(report_name).readme is not None:
+                readme.check(options.readme, report_name)
     written: list[Path] = []
     for report_name in chosen:
         report = get(report_name)
-        written.extend(write(report, build(report, options), options.out))
+        ctx = context(report, options)
+        written.extend(write(report, report.build(ctx), options.out))
+        if report.readme is not None and options.readme is not None:
+            written.append(readme.replace_section(options.readme, report.name, report.readme(ctx)))
     return written

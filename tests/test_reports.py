@@ -18,6 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import avbench.reports.protocols
 import avbench.runner
 from avbench.errors import UserError
 from avbench.models import model_class
@@ -29,9 +30,10 @@ from test_submit import make_run
 
 QUALITY = {"raver": 0.9, "vavl": 0.8, "auxformer": 0.7, "mult": 0.65, "sfav": 0.6, "tlstm": 0.55, "fer": 0.5,
            "ser": 0.5, "mdre-gru": 0.2, "mdrea-gru": 0.25, "align-vw": 0.6, "align-fw": 0.7, "align-multiscalew": 0.95,
-           "align-vw-ser": 0.5, "align-fw-ser": 0.6, "align-multiscalew-ser": 0.9}
-REPORTS = ("audiotext-fig4", "audiotext-table1", "audiotext-table2", "raver-fig2", "raver-fig3", "raver-fig5",
-           "raver-table2", "raver-table3", "raver-table4")
+           "align-vw-ser": 0.5, "align-fw-ser": 0.6, "align-multiscalew-ser": 0.9, "late-fusion": 0.45}
+REPORTS = ("audiotext-fig4", "audiotext-table1", "audiotext-table2", "protocols", "raver-fig2", "raver-fig3",
+           "raver-fig5", "raver-table2", "raver-table3", "raver-table4")
+TRAINING = {"recipe": 0.0, "clean": -0.05, "modality-dropout": 0.05, "frame-loss": 0.02, "markov-loss": 0.01}
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +43,28 @@ def produced(synthetic, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
 
     def fake_run(spec, progress: bool = True) -> Path:
         calls.append(spec)
-        models = {TrainSpec(m, overrides=spec.overrides).label: (model_class(m).tasks[0], QUALITY[m])
-                  for m in spec.models}
+        models = {TrainSpec(m, overrides=spec.overrides, training=p).label:
+                  (model_class(m).tasks[0], QUALITY[m] + (TRAINING[p] if m != "raver" else -TRAINING[p]))
+                  for m in spec.models for p in spec.training_protocols}
         return make_run(Path(spec.out), synthetic, models, spec.corruptions, spec.seeds, spec.bootstrap,
                         real_digests=False, split=spec.split)
 
     results = tmp_path_factory.mktemp("results")
+    readme = results / "README.md"
+    readme.write_text("# avbench\n\nbefore\n<!-- report:protocols -->\nSTALE TEXT\n<!-- /report:protocols -->\nafter\n")
     patch = pytest.MonkeyPatch()
     patch.setattr(avbench.runner, "run", fake_run)
+    # the protocols report at a reduced size (three models, RAVER's two random curves): same code, a smaller run
+    patch.setattr(avbench.reports.protocols, "MODELS", ("raver", "auxformer", "late-fusion"))
+    patch.setattr(avbench.reports.protocols, "CORRUPTIONS", avbench.reports.protocols.RANDOM)
+    patch.setattr(avbench.reports.protocols, "PROTOCOLS", ("recipe", "clean", "modality-dropout"))
     app = typer.Typer()
     app.command()(report)
     try:
-        outcome = CliRunner().invoke(app, ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "100"])
+        arguments = ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "100", "--readme", str(readme)]
+        outcome = CliRunner().invoke(app, arguments)
         assert outcome.exit_code == 0, outcome.output
-        again = CliRunner().invoke(app, ["all", "--results", str(results), "--seeds", "1", "--bootstrap", "100"])
+        again = CliRunner().invoke(app, arguments)
         assert again.exit_code == 0, again.output
     finally:
         patch.undo()
@@ -72,8 +82,10 @@ def _row(markdown: str, first_cell: str) -> list[str]:
 
 def test_report_all_runs_each_missing_run_once_and_writes_every_format(produced) -> None:
     results, calls = produced
-    # tables 2-4 share a run, table 1 and fig. 4 share one, fig. 2 needs one run per context length
-    assert len(calls) == 1 + 1 + 1 + 5 + 1 + 1
+    # tables 2-4 share a run, table 1 and fig. 4 share one, fig. 2 needs one run per context length, protocols one
+    assert len(calls) == 1 + 1 + 1 + 5 + 1 + 1 + 1
+    assert [c.training_protocols for c in calls if len(c.training_protocols) > 1] == [
+        ["recipe", "clean", "modality-dropout"]]
     assert sorted({c.overrides.get("n_ctx") for c in calls if c.overrides}) == [16, 32, 64, 128, 256]
     # only the context-length sweep chooses a configuration, and it does so on the development split (§IV-F)
     assert {c.split for c in calls if c.overrides} == {"dev"} and {c.split for c in calls if not c.overrides} == {"test"}
@@ -175,3 +187,27 @@ def test_list_reports_describes_every_report() -> None:
     assert sorted(rows) == sorted(REPORTS)
     assert rows["audiotext-table1"].runs.endswith("× word_drop × 5 seed(s)")
     assert rows["raver-fig2"].kind == "figure" and "n_ctx=16" in rows["raver-fig2"].runs
+
+
+def test_protocols_report_answers_the_raver_question_in_its_readme_section(produced) -> None:
+    results, _ = produced
+    readme = (results / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# avbench\n\nbefore\n<!-- report:protocols -->\n") and readme.endswith(
+        "<!-- /report:protocols -->\nafter\n")
+    assert "STALE TEXT" not in readme and readme.count("<!-- report:protocols -->") == 1  # rewritten twice, in place
+    assert "**The RAVER question.**" in readme and "**Limits of this evidence.**" in readme
+    assert "of its recipe margin remains" in readme and "architecture vs training" in readme
+    table = list(csv.DictReader(io.StringIO((results / "reports" / "protocols.csv").read_text())))
+    assert [r["Model"] for r in table][:2] == ["RAVER", "AuxFormer"]
+    raver = table[0]  # made-up outputs: RAVER gets worse with each protocol's bonus, the others better
+    assert float(raver["recipe"]) > float(raver["modality-dropout"])
+    assert float(table[1]["Δ modality-dropout − clean"]) > 0
+
+
+def test_a_readme_without_the_markers_is_refused_before_any_run(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# no markers\n")
+    options = Options(results=tmp_path / "empty", out=tmp_path / "out", readme=tmp_path / "README.md",
+                      run_missing=True)
+    with pytest.raises(UserError, match="no generated section for report 'protocols'"):
+        produce("protocols", options)
+    assert not (tmp_path / "empty").exists()

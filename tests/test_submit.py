@@ -27,7 +27,7 @@ from avbench.errors import UserError
 from avbench.leaderboards.board import build_board
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import Claim, submit_run
-from avbench.models import model_class
+from avbench.models import model_class, parse_label
 from avbench.rundir.results import write_results
 from avbench.scoring.ranking import CLIPS_ONLY
 from avbench.data.store import FeatureStore
@@ -50,8 +50,8 @@ def _digests(store: FeatureStore, corruption: str, real: bool) -> list[str]:
 
 
 def _sees_masks(label: str) -> bool:
-    """The registry's declaration for ``label`` (``raver[n_ctx=16]`` is a raver)."""
-    return model_class(label.split("[")[0]).sees_masks
+    """The registry's declaration for ``label`` (``raver[n_ctx=16]`` and ``raver@clean`` are ravers)."""
+    return model_class(parse_label(label)[0]).sees_masks
 
 
 def fake_outputs(task: str, targets: np.ndarray, xs: np.ndarray, quality: float, seed: int) -> np.ndarray:

@@ -123,8 +123,13 @@ class RunConfig(BaseModel):
     precision: StrictStr | None = Field(None, description="fp32 or bf16")
     split: StrictStr | None = Field(None, description="evaluation split: test or dev")
     slurm: SlurmResources | None = Field(None, description="resources of each Slurm job")
+    protocols: list[StrictStr] | None = Field(None, description="training protocols, or ['all'] (a string 'a,b' is "
+                                                                "split; default: each model's recipe)")
+    traces: StrictStr | None = Field(None, description="`trace`: folder of loss traces")
+    packet_ms: float | None = Field(None, gt=0, description="`trace`: packet length in ms")
+    ge_params: list[StrictStr] | None = Field(None, description="`gilbert-elliott`: levels p,r,k,h")
 
-    @field_validator("models", "corruption", mode="before")
+    @field_validator("models", "corruption", "protocols", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         """``models = "raver,ser"`` as on the command line, or a list."""
@@ -209,6 +214,20 @@ def load(value: str) -> RunConfig:
     return parse(record["configuration"], f"{path}: configuration")
 
 
+def _configured_corruptions(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The options that configured a run's corruptions (``--traces``, ``--packet-ms``, ``--ge-params``), from the
+    settings :mod:`avbench.corruptions.configured` recorded, so that repeating a run configures them again."""
+    found: dict[str, Any] = {}
+    for name, values in (settings or {}).items():
+        if "folder" in values:
+            found["traces"] = str(values["folder"])
+        if "packet_ms" in values:
+            found["packet_ms"] = float(values["packet_ms"])
+        if "ge_params" in values:
+            found["ge_params"] = [str(v) for v in values["ge_params"]]
+    return found
+
+
 def recorded(spec: Any) -> dict[str, Any]:
     """The configuration a run writes into ``run.json``: its resolved grid and settings, without where it was
     written (``out``, ``resume``), so that repeating it makes a new run of the same grid."""
@@ -217,5 +236,6 @@ def recorded(spec: Any) -> dict[str, Any]:
                        overrides=dict(spec.overrides), bootstrap=spec.bootstrap, executor=spec.executor,
                        workers=spec.workers, ray_address=spec.ray_address, device=spec.device,
                        mask_seed=spec.mask_seed, epochs=spec.epochs, precision=spec.precision, split=spec.split,
-                       slurm=spec.slurm)
+                       slurm=spec.slurm, protocols=list(spec.training_protocols),
+                       **_configured_corruptions(spec.corruption_settings))
     return json.loads(config.model_dump_json(exclude_none=True))

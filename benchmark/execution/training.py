@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,11 @@ from avbench.errors import UserError
 from avbench.models import (EmotionModel, FeatureDims, check_settings, format_label, get, model_class, task_for,
                             unusable_reason)
 from avbench.models.base import kept_frames_refused, visible
+from avbench.models.registry import RECIPE
+from avbench.protocols import Training, recipe_training
+from avbench.protocols import check as check_protocols
+from avbench.protocols import get as get_protocol
+from avbench.protocols.augment import Augmentation, drop_one_modality
 from avbench.data.store import FeatureStore
 from avbench.tasks import check as check_task
 from avbench.tasks import get as get_task
@@ -44,11 +49,17 @@ class TrainSpec:
     overrides: dict[str, Any] = field(default_factory=dict, hash=False)
     epochs: int | None = None  # None = the recipe's
     precision: str = "fp32"  # fp32 | bf16 (autocast)
+    training: str = RECIPE  # the training protocol (avbench.protocols)
 
     @property
     def label(self) -> str:
-        """Model name as shown in results: ``raver`` or ``raver[n_ctx=16]`` when overridden."""
-        return format_label(self.model, self.overrides)
+        """Model name as shown in results: ``raver``, ``raver[n_ctx=16]`` when overridden, ``raver@clean`` when
+        trained under another training protocol than its recipe."""
+        return format_label(self.model, self.overrides, self.training)
+
+    def plan(self) -> Training:
+        """What the training protocol does when training this model (:class:`avbench.protocols.Training`)."""
+        return get_protocol(self.training).training(model_class(self.model), self.config, self.overrides)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -69,6 +80,7 @@ def check_train_spec(spec: TrainSpec, device: str) -> None:
     """Every setting of one training validated before anything is trained (``avbench train``; ``avbench run``
     checks the same settings for its grid)."""
     check_precision(spec.precision)
+    check_protocols([spec.training])
     validate.seed(spec.seed, "--seed")
     validate.at_least(spec.epochs, 1, "--epochs", validate.MAX_EPOCHS)
     validate.device_name(device)
@@ -95,14 +107,7 @@ def make_optimizer(model: nn.Module, recipe: Any) -> torch.optim.Optimizer:
 
 def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Generator) -> Batch:
     """Per batch: zero all audio with probability p_a, else all video with probability p_v (RAVER/AuxFormer)."""
-    p_audio, p_video = probs
-    if p_audio <= 0 and p_video <= 0:
-        return batch
-    r = rng.random()
-    drop = "audio" if r < p_audio else "video" if r < p_audio + p_video else None
-    if drop is None or drop not in batch.masks:
-        return batch
-    return batch.with_masks({drop: torch.zeros_like(batch.masks[drop])})
+    return drop_one_modality(batch, (("audio", probs[0]), ("video", probs[1])), rng)
 
 
 def build_model(spec: TrainSpec, store: FeatureStore) -> EmotionModel:
@@ -117,13 +122,38 @@ def build_model(spec: TrainSpec, store: FeatureStore) -> EmotionModel:
 
 
 def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> Path:
+    """Where a training's checkpoint is cached: keyed by everything that changes the weights. The training protocol
+    enters as what it does to this model (:meth:`TrainSpec.plan`), not by name: a protocol that trains the model
+    as its recipe does keeps the recipe's key, so cached checkpoints stay valid and two protocols that train a
+    model identically share one checkpoint."""
     fields = dict(spec.__dict__)
     if fields["precision"] == "fp32":  # fp32 keys predate the field: cached checkpoints stay valid
         del fields["precision"]
+    del fields["training"]
+    plan = spec.plan()
+    recipe = plan == recipe_training(model_class(spec.model), spec.config)
+    if not recipe:
+        fields["training"] = plan.key()
     key = checkpoints.config_hash({"spec": fields, "dataset": store.fingerprint})
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.label)
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in format_label(spec.model, spec.overrides))
     precision = "" if spec.precision == "fp32" else f"-{spec.precision}"
-    return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}{precision}-seed{spec.seed}-{key}"
+    training = "" if recipe else f"-{plan.slug}"
+    return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}{precision}{training}-seed{spec.seed}-{key}"
+
+
+def shared_checkpoints(specs: Sequence[TrainSpec], store: FeatureStore) -> dict[TrainSpec, list[TrainSpec]]:
+    """The trainings of a grid that another one makes redundant: first spec → the later specs with its checkpoint
+    directory (a protocol that trains the model exactly as another does, e.g. ``raver@modality-dropout`` and
+    ``raver``). A run trains and evaluates the first only; the others share its weights and predictions."""
+    first: dict[Path, TrainSpec] = {}
+    twins: dict[TrainSpec, list[TrainSpec]] = {}
+    for spec in specs:
+        directory = checkpoint_dir(spec, store)
+        if directory in first:
+            twins.setdefault(first[directory], []).append(spec)
+        else:
+            first[directory] = spec
+    return twins
 
 
 def iterate(indices: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -152,10 +182,14 @@ def dev_score(model: nn.Module, collator: Collator, store: FeatureStore, device:
 
 
 def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: EpochCallback | None = None):
-    """Train from scratch with the model's recipe; returns (model, description) with the best dev state loaded."""
+    """Train from scratch with the model's recipe, augmented as its training protocol says; returns (model,
+    description) with the best dev state loaded."""
     seed_everything(spec.seed)
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes[spec.config]
+    plan = spec.plan()
+    model.regularise = not plan.fixed_alignment
+    augment = Augmentation(plan, store, spec.seed)
     epochs = recipe.epochs if spec.epochs is None else spec.epochs
     criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)
     optimizer = make_optimizer(model, recipe)
@@ -167,7 +201,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         model.train()
         losses = []
         for item in prefetch(iterate(train_idx, recipe.batch_size, rng), collator.labelled, device):
-            batch = visible(model, modality_dropout(item.batch, recipe.modality_dropout, rng))
+            batch = visible(model, augment(item.batch, rng))
             with autocast(device, spec.precision), kept_frames_refused(model):  # targets beside the batch
                 losses.append(model.train_step(batch, item.targets, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))
@@ -188,6 +222,8 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         "dataset_fingerprint": store.fingerprint,
         "best_dev": round(float(best_score), 6), "history": history, "parameters": model.num_parameters(),
     }
+    if plan != recipe_training(type(model), spec.config):  # a recipe's description stays as it was
+        description["training"] = {"protocol": spec.training, "plan": plan.key(), "what": plan.describe()}
     return model, description
 
 

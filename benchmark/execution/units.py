@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from avbench.atomic import write_bytes
 from avbench.rundir import predictions
 from avbench.data.batching import Collator, prefetch
 from avbench.execution.contract import Contract, level_outputs, spot_check, spot_point
@@ -283,3 +284,12 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     arrays[predictions.WEIGHTS_KEY] = np.array(json.loads((directory / "checkpoint.json").read_text())["weights_sha256"])
     predictions.save(path, arrays)
     return {"path": str(path), "skipped": False, "seconds": time.perf_counter() - started}
+
+
+def copy_eval_unit(ctx: UnitContext, source: TrainSpec, target: TrainSpec, corruption_name: str) -> Path:
+    """``target``'s predictions as ``source``'s, when both name one checkpoint (:func:`shared_checkpoints`): the file
+    holds nothing about the label, so the copy is byte for byte what evaluating the same weights again would write."""
+    from_path = predictions.path(ctx.run_dir, source.label, source.seed, corruption_name)
+    to_path = predictions.path(ctx.run_dir, target.label, target.seed, corruption_name)
+    write_bytes(to_path, from_path.read_bytes())
+    return to_path

@@ -41,6 +41,14 @@ def corruption_records() -> list[Record]:
     return [{**row._asdict(), "levels": list(row.levels), "x": list(row.x)} for row in describe()]
 
 
+def protocol_records() -> list[Record]:
+    """Every training protocol: its modality dropout, whether architectures keep their own regulariser, the
+    corruption of its training batches, what it trains with and where it comes from."""
+    from avbench.protocols import describe  # deferred: torch (the protocols resolve against the model classes)
+
+    return describe()
+
+
 def dataset_records() -> list[Record]:
     """Embedded datasets and the real corpora ``avbench extract`` turns into feature stores."""
     from avbench.corpora import CORPORA  # deferred: numpy, pandas
@@ -72,6 +80,7 @@ def _flat(value: Any) -> str:
 
 
 LISTINGS = {"models": ("avbench models", model_records), "corruptions": ("avbench corruptions", corruption_records),
+            "protocols": ("avbench training protocols", protocol_records),
             "datasets": ("avbench datasets", dataset_records), "reports": ("avbench reports", report_records)}
 """What ``avbench list KIND`` lists: its title and where its records come from."""
 

@@ -25,7 +25,8 @@ from avbench.rundir.run_view import RunView, open_run
 from avbench.scoring.metrics import ECE, family_of, reliability_curve
 from avbench.tasks import get as get_task
 from avbench.tasks import names as task_names
-from avbench.output.summary_table import shared_notes, summary_tables
+from avbench.output.summary_table import shared_notes, summary_groups, summary_tables
+from avbench.output.training_table import heatmap, training_grids, training_table
 from avbench.output.tables import Num, Table, bold_best, to_html
 
 
@@ -52,14 +53,12 @@ def _table_block(table: Table) -> str:
     return f"<h3>{html.escape(table.title)}</h3><div class=\"scroll\">{to_html(table)}</div>{notes}"
 
 
-def _curve_figures(view: RunView) -> dict[tuple[str, str], str]:
-    """(corruption, task) → inline PNG of the plots the runner writes: read from ``plots/`` of a finished run,
-    drawn (PNG only) from what is done when the run is unfinished."""
-    from avbench.output.plots import plot_curves  # deferred: matplotlib
+def _curve_figures(view: RunView) -> dict[tuple[str, str, str | None], str]:
+    """(corruption, task, training protocol or None) → inline PNG of the plots the runner writes: read from
+    ``plots/`` of a finished run, drawn (PNG only) from what is done when the run is unfinished."""
+    from avbench.output.plots import curve_groups, plot_curves, plot_name  # deferred: matplotlib
 
-    means = view.rows[view.rows["seed"] == "mean"]
-    names = {key: f"{key[0]}-{get_task(key[1]).primary}.png"
-             for key, _ in means.groupby(["corruption", "task"], sort=False)}
+    names = {key: f"{plot_name(key[0], get_task(key[1]).primary, key[2])}.png" for key, _ in curve_groups(view.rows)}
     with tempfile.TemporaryDirectory() as scratch:
         directory = view.directory / "plots"
         if not view.complete or not all((directory / name).is_file() for name in names.values()):
@@ -138,6 +137,19 @@ def reliability_figure(view: RunView) -> str | None:
     return _png(fig)
 
 
+def _training_section(view: RunView) -> str:
+    """Per task × corruption of a run with training protocols: the architecture-vs-training table and the model ×
+    protocol heatmap ('' for a run without protocols)."""
+    blocks = []
+    for (task, corruption), group in training_grids(view.summary):
+        table = training_table(task, corruption, group, view.info.checkpoint_hashes or {})
+        figure = _img(_png(heatmap(task, corruption, group)), f"{corruption} {task} architecture × training heatmap")
+        blocks.append(f'<div class="training">{_table_block(table)}<figure>{figure}<figcaption>The ranking summary '
+                      "of every architecture under every training protocol (a protocol changes training only: "
+                      "every cell is evaluated on the same clips under the same masks).</figcaption></figure></div>")
+    return "".join(blocks)
+
+
 def _provenance(view: RunView) -> str:
     entries = []
     for key, value in view.info.as_dict().items():
@@ -162,15 +174,17 @@ def report_html(view: RunView) -> str:
         figures = _curve_figures(view)
         ranked = []
         tables = summary_tables(view.summary)
-        for table, ((task, corruption), _) in zip(tables,
-                                                   view.summary.groupby(["task", "corruption"], sort=False)):
-            figure = figures.get((corruption, task))
+        for table, ((task, corruption, training), _) in zip(tables, summary_groups(view.summary)):
+            figure = figures.get((corruption, task, training))
             picture = (f"<figure>{_img(figure, f'{corruption} curves')}<figcaption>Seed-mean curves of the ranking "
                        "metric against the level; the band is the 95 % interval.</figcaption></figure>"
                        if figure else "")
             ranked.append(f'<div class="ranked">{_table_block(table)}{picture}</div>')
         footnote = "".join(f'<p class="note">{html.escape(note)}</p>' for note in shared_notes(tables))
         parts.append(_section("Ranked tables and curves", "".join(ranked) + footnote))
+        training = _training_section(view)
+        if training:
+            parts.append(_section("Architecture vs training", training))
         per_class = per_class_tables(view)
         if per_class:
             parts.append(_section("Per-class scores", "".join(_table_block(t) for t in per_class)))

@@ -8,6 +8,7 @@ an unfinished run's summary), so the terminal, ``avbench show`` and the run's ``
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,8 @@ from avbench.tasks import names as task_names
 from avbench.scoring.summary import as_number, read_summary
 from avbench.output.tables import Cell, Num, Table
 from avbench.output.terminal import GROUP, print_table
+from avbench.output.training_table import training_tables
+from avbench.rundir.record import read_record
 
 FOOTNOTE = (f"{STAR} = significantly below the top model (seed-aware paired test of the ranking score, p < {ALPHA:g} "
             "after Holm over every pair of models in the table); the interval of each difference at its Holm level "
@@ -41,11 +44,21 @@ OWN_MEAN = ("own mean = mean over the conditions that apply to that model (the c
             "it uses)")
 
 
+def summary_groups(summary: pd.DataFrame) -> list[tuple[tuple[str, str, str | None], pd.DataFrame]]:
+    """The ranked groups of ``summary.csv``: (task, corruption, training protocol) and its rows, in file order; the
+    protocol is None for a run without training protocols (one ranking per task × corruption)."""
+    if "training" not in summary.columns:
+        return [((str(task), str(corruption), None), group)
+                for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False)]
+    return [((str(task), str(corruption), str(training)), group)
+            for (task, corruption, training), group in summary.groupby(["task", "corruption", "training"], sort=False)]
+
+
 def summary_tables(summary: pd.DataFrame) -> list[Table]:
-    """One ranked table per task × corruption (rows in summary order: by rank); 'vs top' is the Holm-corrected
-    test against rank 1."""
+    """One ranked table per task × corruption (× training protocol in a run with several; rows in summary order:
+    by rank); 'vs top' is the Holm-corrected test against rank 1."""
     tables = []
-    for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False):
+    for (task, corruption, training), group in summary_groups(summary):
         metric = display(group["metric"].iloc[0])
         shared = str(group["compared_over"].iloc[0]) if "compared_over" in group else ""  # older runs lack it
         categorical = bool(shared)
@@ -68,7 +81,8 @@ def summary_tables(summary: pd.DataFrame) -> list[Table]:
                          worst, *((Num(as_number(row["brier"])),) if calibration else ()), vs_top,
                          _rank_interval(row), Num(as_number(row.get("p_improve")), digits=2), str(row.get("group", ""))])
         notes = [*((OWN_MEAN,) if categorical else ()), FOOTNOTE, *seed_notes(group)]
-        tables.append(Table(f"{corruption} · {task} · ranked by {ranking}", columns, rows, notes))
+        trained = f" · trained: {training}" if training is not None else ""
+        tables.append(Table(f"{corruption} · {task}{trained} · ranked by {ranking}", columns, rows, notes))
     return tables
 
 
@@ -102,12 +116,14 @@ def _calibration(task: str) -> str | None:
 
 
 def print_summary(run_dir: Path, console: Console) -> None:
-    """One table per task × corruption from ``summary.csv``; '*' marks a significant gap to the top model."""
-    print_summary_frame(read_summary(run_dir), console)
+    """One table per task × corruption from ``summary.csv``; '*' marks a significant gap to the top model. A run
+    with training protocols adds its architecture-vs-training tables."""
+    print_summary_frame(read_summary(run_dir), console, read_record(run_dir).checkpoint_hashes or {})
 
 
-def print_summary_frame(summary: pd.DataFrame, console: Console) -> None:
-    """The tables of :func:`print_summary` from a summary already in memory (an unfinished run's, for instance)."""
+def print_summary_frame(summary: pd.DataFrame, console: Console, hashes: Mapping[str, str] | None = None) -> None:
+    """The tables of :func:`print_summary` from a summary already in memory (an unfinished run's, for instance);
+    ``hashes`` (label → checkpoint hash) mark the protocols that trained an architecture exactly as clean did."""
     tables = summary_tables(summary)
     for table in tables:
         print_table(console, table)
@@ -115,3 +131,7 @@ def print_summary_frame(summary: pd.DataFrame, console: Console) -> None:
             console.print(OWN_MEAN, markup=False, highlight=False)
     for note in shared_notes(tables):
         console.print(note, markup=False, highlight=False)
+    for table in training_tables(summary, hashes):
+        print_table(console, table)
+        for note in table.notes:
+            console.print(note, markup=False, highlight=False)

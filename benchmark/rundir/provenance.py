@@ -16,7 +16,8 @@ from typing import Any
 from avbench import __version__
 from avbench.execution.checkpoints import config_hash
 from avbench.data.store import FeatureStore
-from avbench.models import model_class, task_for
+from avbench.models import RECIPE, label_training, model_class, parse_label, task_for
+from avbench.protocols import get as get_protocol
 
 LIBRARIES = ("torch", "numpy", "scipy", "pandas", "transformers", "matplotlib", "typer", "rich")
 
@@ -56,14 +57,22 @@ def model_code_hash(name: str) -> str:
 
 def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: list[Any],
                started: float, weights: dict[str, dict[int, str]]) -> dict[str, Any]:
-    """``weights`` maps model label → seed → sha256 of its checkpoint weights."""
+    """``weights`` maps model label → seed → sha256 of its checkpoint weights. A label trained under a training
+    protocol other than its recipe (``raver@clean``) has what the protocol does to it in its config hash, and is
+    listed under ``training``."""
     tasks = {}
     hashes = {}
-    for label, name in zip(labels, spec.models):
+    names = {label: parse_label(label)[0] for label in labels}
+    trained = {label: label_training(label) for label in labels}
+    for label, name in names.items():
         cls = model_class(name)
         tasks[label] = task_for(cls, store.labelled_tasks, spec.task)
-        hashes[label] = config_hash({"model": name, "config": cls.config_for(spec.config, **spec.overrides),
-                                     "recipe": repr(cls.recipes[spec.config])})
+        described = {"model": name, "config": cls.config_for(spec.config, **spec.overrides),
+                     "recipe": repr(cls.recipes[spec.config])}
+        if trained[label] != RECIPE:
+            described["training"] = get_protocol(trained[label]).training(cls, spec.config, spec.overrides).key()
+        hashes[label] = config_hash(described)
+    protocols = {"training": trained} if any(t != RECIPE for t in trained.values()) else {}
     return {
         "avbench_version": __version__,
         "git_commit": git_commit(),
@@ -74,7 +83,7 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
         "models": labels,
         "model_tasks": tasks,
         "config_hashes": hashes,
-        "code_hashes": {label: model_code_hash(name) for label, name in zip(labels, spec.models)},
+        "code_hashes": {label: model_code_hash(name) for label, name in names.items()},
         "task": spec.task,
         "epochs": spec.epochs,
         "corruptions": {c.name: [lv.label for lv in c.levels] for c in corruptions},
@@ -96,4 +105,5 @@ def provenance(spec: Any, store: FeatureStore, labels: list[str], corruptions: l
         "executor": spec.executor,
         "platform": platform.platform(),
         "wall_time_s": round(time.time() - started, 2),
+        **protocols,
     }

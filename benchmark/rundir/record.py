@@ -68,6 +68,7 @@ class RunRecord(BaseModel):
     split: str = "test"
     # the resolved settings (avbench.execution.run_config), so `avbench run --config RUN_DIR` repeats the run
     configuration: RunConfig | None = None
+    training: dict[str, str] | None = None  # label -> training protocol, for a run with --protocols
 
     @property
     def complete(self) -> bool:

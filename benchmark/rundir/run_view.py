@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from avbench.models import format_label
+from avbench.models import RECIPE, format_label
 from avbench.rundir.record import RunRecord, read_record
 from avbench.corruptions.configured import resolve
 from avbench.rundir import predictions
@@ -62,7 +62,8 @@ def _grid(info: RunRecord) -> tuple[list[str], list[int], list[str]]:
     if info.complete:
         return list(info.models or []), list(info.seeds or []), list(info.corruptions or {})
     spec = info.spec
-    labels = [format_label(m, dict(spec.get("overrides") or {})) for m in spec.get("models", [])]
+    labels = [format_label(m, dict(spec.get("overrides") or {}), training) for m in spec.get("models", [])
+              for training in spec.get("training_protocols") or [RECIPE]]
     return labels, [int(s) for s in spec.get("seeds", [])], list(spec.get("corruptions", []))
 
 

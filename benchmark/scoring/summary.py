@@ -27,6 +27,7 @@ entries ``avbench submit`` writes, the leaderboard boards and the reports — so
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -38,13 +39,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from avbench.models import model_modalities
+from avbench.models import format_label, label_training, model_modalities, split_training
 from avbench.rundir import predictions
 from avbench.scoring.metrics import higher_is_better
 from avbench.scoring.ranking import Contender, rank_all
 from avbench.scoring.robustness import curve_area, effective_gap, relative_robustness
 from avbench.scoring.significance import significant, star
-from avbench.scoring.stats import seed_interval
+from avbench.scoring.stats import holm, seed_interval
+from avbench.scoring.training_effects import Effect, area_scores, has_protocols, paired_effect
 from avbench.tasks import get as get_task
 from avbench.corruptions import REGISTRY
 
@@ -57,6 +59,12 @@ SUMMARY_COLUMNS = ["model", "task", "corruption", "metric", "clean", "auc", "rel
 # Between-seed SD of the ranking score per model label, for one-seed runs: (dataset, task, corruption, labels) →
 # {label: SD}; avbench.leaderboards.spread reads it from the verified multi-seed entries.
 SpreadLookup = Callable[[str, str, str, Sequence[str]], Mapping[str, float]]
+# added to summary.csv when a run trained under training protocols (``--protocols``): each row's architecture and
+# protocol, and the protocol effect (auc under the protocol minus under ``clean``, same architecture) with its
+# seed-aware interval, p and Holm-corrected p across the architectures of one task × corruption × protocol
+TRAINING_COLUMNS = ["architecture", "training", "training_effect", "training_effect_low", "training_effect_high",
+                    "training_p", "training_p_holm", "training_sig"]
+EFFECT_CONTROL = "clean"  # the protocol every training effect is measured against
 # scipy.special, not scipy.stats (~0.6 s to import, on every run's start): norm.ppf is ndtri, t.ppf is stdtrit,
 # norm.sf(x) is ndtr(-x), in scipy.stats as here
 _Z95 = float(special.ndtri(0.975))
@@ -66,10 +74,12 @@ _Z95 = float(special.ndtri(0.975))
 @dataclass
 class RunScores:
     """Tidy per-condition rows (:data:`COLUMNS`) and, per (label, corruption), the primary metric's (S, L, B)
-    resample distributions: seed s at level l on clip resample b (the same resamples for every model and seed)."""
+    resample distributions: seed s at level l on clip resample b (the same resamples for every model and seed), which
+    every paired difference (rankings, training effects) reads seed by seed."""
 
     rows: pd.DataFrame
     distributions: dict[tuple[str, str], np.ndarray]
+    boot_seed: int = 0  # the seed of the clip and seed resamples (the run's mask seed)
 
 
 def seed_mean(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> tuple[float, float, float]:
@@ -112,7 +122,7 @@ def score_run(run_dir: Path, dataset: str, labels: Sequence[str], seeds: Sequenc
                     arr = np.asarray(triples)
                     rows.append(_row(label, "mean", dataset, task_name, corruption.name, level, metric,
                                      seed_mean(arr[:, 0], arr[:, 1], arr[:, 2]), len(seeds)))
-    return RunScores(pd.DataFrame(rows, columns=COLUMNS), distributions)
+    return RunScores(pd.DataFrame(rows, columns=COLUMNS), distributions, boot_seed)
 
 
 def merge_scores(parts: Sequence[RunScores]) -> RunScores:
@@ -121,7 +131,7 @@ def merge_scores(parts: Sequence[RunScores]) -> RunScores:
     if not parts:
         return RunScores(pd.DataFrame(columns=COLUMNS), {})
     return RunScores(pd.concat([p.rows for p in parts], ignore_index=True),
-                     {key: dist for p in parts for key, dist in p.distributions.items()})
+                     {key: dist for p in parts for key, dist in p.distributions.items()}, parts[0].boot_seed)
 
 
 def _row(model: str, seed: str, dataset: str, task: str, corruption: str, level: Any, metric: str,
@@ -405,8 +415,19 @@ def run_curves(scores: RunScores, task: str, corruption: str) -> list[Curve]:
     return curves
 
 
+def by_training(curves: Sequence[Curve]) -> dict[str, list[Curve]]:
+    """A run's curves per training protocol (``raver@clean`` → ``clean``), protocols in order of appearance: each
+    protocol's models are ranked among themselves, like with like. A run without protocols is one group."""
+    groups: dict[str, list[Curve]] = {}
+    for curve in curves:
+        groups.setdefault(label_training(curve.model), []).append(curve)
+    return groups
+
+
 def summary_frame(scores: RunScores, spread: SpreadLookup | None = None) -> pd.DataFrame:
-    """``summary.csv``: one row per model × task × corruption, in rank order within each task × corruption.
+    """``summary.csv``: one row per model × task × corruption, in rank order within each task × corruption and
+    training protocol (models trained under different protocols are ranked separately, each protocol against its
+    own baseline's curve).
 
     ``spread`` gives the known between-seed SD of the ranking score per model, for marking the gaps of a one-seed
     run that retraining alone could produce (``within_noise``)."""
@@ -414,11 +435,14 @@ def summary_frame(scores: RunScores, spread: SpreadLookup | None = None) -> pd.D
     out_rows = []
     for (task, corruption), group in means.groupby(["task", "corruption"], sort=False):
         metric, calibration = get_task(task).primary, get_task(task).calibration
-        curves = run_curves(scores, task, corruption)
-        labels = [c.model for c in curves]
-        known = spread(str(group["dataset"].iloc[0]), str(task), str(corruption), labels) if spread else {}
-        summaries = summarise(curves, metric, corruption, categorical(corruption), get_task(task).baseline, known)
-        for summary in sorted(summaries, key=lambda s: (s.rank is None, s.rank or 0, s.model)):
+        summaries, baseline = [], get_task(task).baseline
+        for training, curves in by_training(run_curves(scores, task, corruption)).items():
+            labels = [c.model for c in curves]
+            known = spread(str(group["dataset"].iloc[0]), str(task), str(corruption), labels) if spread else {}
+            ranked = summarise(curves, metric, corruption, categorical(corruption),
+                               format_label(baseline, None, training) if baseline else None, known)
+            summaries.extend(sorted(ranked, key=lambda s: (s.rank is None, s.rank or 0, s.model)))
+        for summary in summaries:
             brier = group[(group["model"] == summary.model) & (group["metric"] == calibration)]
             p = summary.p_holm
             low_high = summary.score_ci or ("", "")
@@ -441,7 +465,62 @@ def summary_frame(scores: RunScores, spread: SpreadLookup | None = None) -> pd.D
                 "retraining_noise": _blank(summary.retraining_noise),
                 "within_noise": "yes" if summary.within_noise else "",
             })
-    return pd.DataFrame(out_rows, columns=SUMMARY_COLUMNS)
+    frame = pd.DataFrame(out_rows, columns=SUMMARY_COLUMNS)
+    return with_training_effects(frame, scores) if has_protocols(frame["model"]) else frame
+
+
+def with_training_effects(frame: pd.DataFrame, scores: RunScores) -> pd.DataFrame:
+    """``frame`` with :data:`TRAINING_COLUMNS`: every row's architecture and training protocol, and its effect
+    against the same architecture trained under ``clean`` (:func:`avbench.scoring.training_effects.paired_effect`;
+    blank for ``clean`` itself and where the run did not train the architecture under ``clean``)."""
+    out = frame.copy()
+    split = [split_training(str(label)) for label in out["model"]]
+    out["architecture"] = [architecture for architecture, _ in split]
+    out["training"] = [training for _, training in split]
+    effects: dict[Any, Effect] = {}
+    for index, row in out.iterrows():
+        control = format_label(str(row["architecture"]), None, EFFECT_CONTROL)
+        key, control_key = (str(row["model"]), str(row["corruption"])), (control, str(row["corruption"]))
+        base = out[(out["model"] == control) & (out["task"] == row["task"]) & (out["corruption"] == row["corruption"])]
+        if row["training"] == EFFECT_CONTROL or not len(base) or key not in scores.distributions \
+                or control_key not in scores.distributions:
+            continue
+        treated_auc, control_auc = as_number(row["auc"]), as_number(base["auc"].iloc[0])
+        if treated_auc is None or control_auc is None:
+            continue
+        points = _primary_points(scores, key[0], str(row["task"]), key[1])
+        summarised = functools.partial(_summary_scores, points=points, corruption=key[1],
+                                       modalities=model_modalities(key[0]))
+        effects[index] = paired_effect(treated_auc - control_auc, summarised(scores.distributions[key]),
+                                       summarised(scores.distributions[control_key]), scores.boot_seed)
+    cells: dict[Any, list[object]] = {index: [""] * 6 for index in out.index}
+    for _, group in out.loc[list(effects)].groupby(["task", "corruption", "training"], sort=False):
+        for index, adjusted in zip(group.index, holm([effects[i].p for i in group.index])):
+            e = effects[index]
+            cells[index] = [e.value, e.low, e.high, e.p, float(adjusted), star(float(adjusted))]
+    for j, column in enumerate(TRAINING_COLUMNS[2:]):
+        out[column] = pd.Series([cells[index][j] for index in out.index], index=out.index, dtype=object)
+    return out
+
+
+def _primary_points(scores: RunScores, label: str, task: str, corruption: str) -> list[Point]:
+    """The label's seed-mean points of the task's primary metric under ``corruption``, in results order (the order
+    of its distributions' level axis)."""
+    rows = scores.rows
+    means = rows[(rows["seed"] == "mean") & (rows["model"] == label) & (rows["corruption"] == corruption)
+                 & (rows["metric"] == get_task(task).primary)]
+    return [Point(str(r.level), float(r.x), float(r.value)) for r in means.itertuples(index=False)]
+
+
+def _summary_scores(per_seed: np.ndarray, points: Sequence[Point], corruption: str,
+                    modalities: tuple[str, ...] | None) -> np.ndarray:
+    """(S, L, B) resampled level scores → (S, B) resampled summaries, as :func:`summarise` summarises one curve: the
+    area over the real level axis for a sweep, the mean over the conditions that apply to the model for a
+    categorical corruption (the ``auc`` column)."""
+    if categorical(corruption):
+        own = [i for i, point in enumerate(points) if applies(corruption, point, modalities)]
+        return per_seed[:, own].mean(axis=1)
+    return area_scores(per_seed, [p.x for p in points])
 
 
 def _blank(value: float | None) -> float | str:
