@@ -71,7 +71,7 @@ class ModelInfo:
     eval_path: Literal["folded", "honest"] | None = None
     # the training protocol of the weights (avbench.protocols): "recipe" = the model's own recipe, as every paper
     # reports; boards rank only entries trained under the same protocol
-    training: StrictStr = "recipe"
+    training: StrictStr = Field("recipe", min_length=1)
 
 
 @dataclass(frozen=True, config=ENTRY_CONFIG)

@@ -62,7 +62,7 @@ def test_choices_are_shown_and_completed(cli_output, monkeypatch) -> None:
         return out.split()
 
     assert complete("avbench run --executor ") == ["local", "ray", "slurm"]
-    assert complete("avbench list ") == ["models", "corruptions", "datasets", "reports"]
+    assert complete("avbench list ") == ["models", "corruptions", "protocols", "datasets", "reports"]
     assert complete("avbench schema m") == ["meta"]
     assert {"raver,ser", "raver,sfav"} <= set(complete("avbench run --models raver,s"))  # comma lists
     assert "markov,random-audio" in complete("avbench run --corruption markov,rand")

@@ -100,18 +100,18 @@ def test_checkpoints_are_keyed_by_what_the_protocol_does(synthetic) -> None:
 def batches(synthetic) -> list:
     collator = Collator(synthetic, ("audio", "video"))
     train = synthetic.split_indices("train")
-    return [collator(train[i : i + 16]) for i in range(0, 96, 16)]
+    return [collator.labelled(train[i : i + 16]) for i in range(0, 96, 16)]
 
 
 def _augmented(batches: list, protocol: str, store, model: str = "raver", seed: int = 0) -> list:
     augment = Augmentation(TrainSpec(model, training=protocol).plan(), store, seed)
     rng = np.random.default_rng(seed)
-    return [augment(b, rng) for b in batches]
+    return [augment(item.batch, item.rows, rng) for item in batches]
 
 
 def test_recipe_batches_are_those_of_the_recipe_code(batches, synthetic) -> None:
     rng = np.random.default_rng(0)
-    expected = [modality_dropout(b, (0.2, 0.2), rng) for b in batches]
+    expected = [modality_dropout(item.batch, (0.2, 0.2), rng) for item in batches]
     for got, want in zip(_augmented(batches, "recipe", synthetic), expected):
         for m in want.masks:
             assert torch.equal(got.masks[m], want.masks[m]) and torch.equal(got.inputs[m], want.inputs[m])
@@ -120,23 +120,24 @@ def test_recipe_batches_are_those_of_the_recipe_code(batches, synthetic) -> None
 
 def test_clean_leaves_batches_alone_and_batch_loss_masks_them_from_the_corruption(batches, synthetic) -> None:
     for got, clean in zip(_augmented(batches, "clean", synthetic), batches):
-        assert got is clean
+        assert got is clean.batch
     lossy = _augmented(batches, "frame-loss", synthetic)
-    assert sum(int(b.masks["audio"].sum()) for b in lossy) < sum(int(b.masks["audio"].sum()) for b in batches)
-    for got, clean in zip(lossy, batches):
+    assert sum(int(b.masks["audio"].sum()) for b in lossy) < sum(int(i.batch.masks["audio"].sum()) for i in batches)
+    for got, clean in zip(lossy, (item.batch for item in batches)):
         assert torch.equal(got.inputs["video"], clean.inputs["video"] * got.masks["video"][..., None])
         assert not (got.masks["audio"] & ~clean.masks["audio"]).any()  # only ANDed: padding never becomes received
     # the masks are the corruption's own, at the level drawn for the batch, reproducibly from the training seed
-    timings = [synthetic.timing(int(i)) for i in synthetic.split_indices("train")]
+    timings = {int(i): synthetic.timing(int(i)) for i in synthetic.split_indices("train")}
     again = BatchLoss("random-all", timings, seed=0)
-    assert torch.equal(again(batches[0]).masks["audio"], lossy[0].masks["audio"])
+    assert torch.equal(again(batches[0].batch, batches[0].rows).masks["audio"], lossy[0].masks["audio"])
     label, mask_seed = again.draws[0]
     corruption = get_corruption("random-all")
-    first = masks_for(corruption, corruption.level(label), timings[0], mask_seed, ("audio", "video"))
+    first = masks_for(corruption, corruption.level(label), timings[batches[0].rows[0]], mask_seed, ("audio", "video"))
     n = len(first["audio"])
-    assert torch.equal(lossy[0].masks["audio"][0, :n], torch.from_numpy(first["audio"]) & batches[0].masks["audio"][0, :n])
+    assert torch.equal(lossy[0].masks["audio"][0, :n],
+                       torch.from_numpy(first["audio"]) & batches[0].batch.masks["audio"][0, :n])
     other = BatchLoss("random-all", timings, seed=1)
-    other(batches[0])
+    other(batches[0].batch, batches[0].rows)
     assert other.draws[0] != again.draws[0]
 
 

@@ -110,16 +110,18 @@ class Targets:
 
 @dataclass
 class Labelled:
-    """A training (or selection) batch and its targets, side by side: the model gets ``batch``, the loss both."""
+    """A training (or selection) batch and its targets, side by side: the model gets ``batch``, the loss both, and
+    the harness alone the store rows the batch holds (``rows``: a training protocol masks them by their clip)."""
 
     batch: Batch
     targets: Targets
+    rows: tuple[int, ...] = ()
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Labelled":
-        return Labelled(self.batch.to(device, non_blocking), self.targets.to(device, non_blocking))
+        return Labelled(self.batch.to(device, non_blocking), self.targets.to(device, non_blocking), self.rows)
 
     def pin_memory(self) -> "Labelled":
-        return Labelled(self.batch.pin_memory(), self.targets.pin_memory())
+        return Labelled(self.batch.pin_memory(), self.targets.pin_memory(), self.rows)
 
 
 def _pad(arrays: Sequence[np.ndarray], tail: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +192,7 @@ class Collator:
 
     def labelled(self, indices: Sequence[int], masks: Sequence[Masks] | None = None) -> Labelled:
         """A batch and its targets, for training."""
-        return Labelled(self(indices, masks), self.targets(indices))
+        return Labelled(self(indices, masks), self.targets(indices), tuple(int(i) for i in indices))
 
     def denormalise_attributes(self, values: np.ndarray) -> np.ndarray:
         return values * self.attr_std + self.attr_mean

@@ -201,7 +201,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
         model.train()
         losses = []
         for item in prefetch(iterate(train_idx, recipe.batch_size, rng), collator.labelled, device):
-            batch = visible(model, augment(item.batch, rng))
+            batch = visible(model, augment(item.batch, item.rows, rng))
             with autocast(device, spec.precision), kept_frames_refused(model):  # targets beside the batch
                 losses.append(model.train_step(batch, item.targets, criterion, optimizer, recipe.grad_clip))
         loss = float(np.mean(losses))

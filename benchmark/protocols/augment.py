@@ -10,7 +10,7 @@ with batch loss are those of ``clean``, and only the masks differ.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -43,35 +43,36 @@ class BatchLoss:
     corruption's own sweep and a mask seed, both from this object's generator; each clip's masks then come from
     the corruption's own mask function (:func:`avbench.corruptions.masks_for`), as at evaluation."""
 
-    def __init__(self, corruption: str, timings: Sequence[ClipTiming], seed: int) -> None:
+    def __init__(self, corruption: str, timings: Mapping[int, ClipTiming], seed: int) -> None:
         self.corruption = get_corruption(corruption)
-        self.timings = {t.clip_id: t for t in timings}
+        self.timings = dict(timings)  # store row → the clip's timing
         self.rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(corruption.encode()),)))
         self.draws: list[tuple[str, int]] = []  # (level label, mask seed) drawn for each batch, in order
 
-    def __call__(self, batch: Batch) -> Batch:
+    def __call__(self, batch: Batch, rows: Sequence[int]) -> Batch:
+        """``batch`` (the store rows ``rows``, which the harness keeps: a model is never told its clips) masked."""
         level = self.corruption.levels[int(self.rng.integers(len(self.corruption.levels)))]
         mask_seed = int(self.rng.integers(0, 2**63))
         self.draws.append((level.label, mask_seed))
         modalities = tuple(batch.masks)
         keep = {m: torch.ones(batch.masks[m].shape, dtype=torch.bool) for m in modalities}
-        for row, clip_id in enumerate(batch.clip_ids):
-            for m, mask in masks_for(self.corruption, level, self.timings[clip_id], mask_seed, modalities).items():
+        for row, index in enumerate(rows):
+            for m, mask in masks_for(self.corruption, level, self.timings[int(index)], mask_seed, modalities).items():
                 width = min(len(mask), keep[m].shape[1])
                 keep[m][row, :width] = torch.from_numpy(mask[:width])
         return batch.with_masks({m: k.to(batch.masks[m].device) for m, k in keep.items()})
 
 
 class Augmentation:
-    """What the training loop calls on every batch: ``augment(batch, rng)``."""
+    """What the training loop calls on every batch: ``augment(batch, rows, rng)``."""
 
     def __init__(self, training: Training, store: FeatureStore, seed: int) -> None:
         self.training = training
         self.loss = None
         if training.corruption is not None:
             train = store.split_indices("train")
-            self.loss = BatchLoss(training.corruption, [store.timing(int(i)) for i in train], seed)
+            self.loss = BatchLoss(training.corruption, {int(i): store.timing(int(i)) for i in train}, seed)
 
-    def __call__(self, batch: Batch, rng: np.random.Generator) -> Batch:
+    def __call__(self, batch: Batch, rows: Sequence[int], rng: np.random.Generator) -> Batch:
         batch = drop_one_modality(batch, self.training.dropout, rng)
-        return self.loss(batch) if self.loss is not None else batch
+        return self.loss(batch, rows) if self.loss is not None else batch

@@ -42,12 +42,17 @@ class Effect:
 def paired_effect(difference: float, treated: np.ndarray, control: np.ndarray, boot_seed: int,
                   confidence: float = CONFIDENCE) -> Effect:
     """``treated`` minus ``control``: (S, B) scores per training seed and clip resample of two trainings of the
-    same architecture on the same clips, masks and resamples, tested with the seed-aware paired test of every
-    ranking (:func:`avbench.scoring.stats.seed_test_parts`: the test set paired through the shared resamples,
-    retraining through each training's between-seed variance, Student t), so an effect's interval and p mean what a
-    ranking's do. ``difference`` is the point value (the difference of the plain seed-mean scores); ``boot_seed`` is
-    kept for callers that name the run's resamples."""
-    _, se, df = seed_test_parts(np.asarray(treated, dtype=np.float64), np.asarray(control, dtype=np.float64))
+    same architecture on the same clips, masks and resamples. Seed s of both starts from the same initialisation and
+    batch order, so the differences are paired seed by seed: their (S, B) array is tested against zero with the
+    seed-aware test of every ranking (:func:`avbench.scoring.stats.seed_test_parts`: the test set through the
+    shared resamples, retraining through the differences' between-seed variance, Student t), so an effect's
+    interval and p mean what a ranking's do. ``difference`` is the point value (the difference of the plain
+    seed-mean scores), the interval is centred on it and p is read at it; ``boot_seed`` names the run's resamples
+    for callers that keep it."""
+    per_seed = np.asarray(treated, dtype=np.float64) - np.asarray(control, dtype=np.float64)
+    _, se, df = seed_test_parts(per_seed, np.zeros((1, per_seed.shape[-1])))
+    if not se > 0:  # identical trainings (or a degenerate resample set): no uncertainty to state
+        return Effect(float(difference), float(difference), float(difference), 1.0 if difference == 0 else 0.0)
     half = float(t_quantile(df, 0.5 + confidence / 2.0) * se)
     return Effect(float(difference), float(difference) - half, float(difference) + half,
                   float(t_p_value(difference, se, df)))
