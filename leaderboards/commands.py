@@ -68,10 +68,11 @@ def submit(
                                                                     "leaderboards/entries)"),
     store: Optional[Path] = typer.Option(None, "--store", help="feature store of a non-embedded dataset, to recompute "
                                                                 "its protocol"),
-    replace_existing: bool = typer.Option(False, "--replace", help="overwrite a verified entry made with other "
-                                                                    "weights"),
+    replace_existing: bool = typer.Option(False, "--replace", help="overwrite entries that already exist (any "
+                                                                    "entry, verified or reported, needs it)"),
 ) -> list[Path]:
-    """Verify a submission by recomputing every metric from its per-clip predictions; write verified entries."""
+    """Verify a submission: re-infer a sample of every predictions file from its checkpoint, recompute every metric
+    from the per-clip predictions, check the protocol; write verified entries."""
     from avbench.leaderboards.submit import submit_run  # deferred: pydantic, safetensors, scipy, torch
 
     written = submit_run(path, claimed, entries, store, replace_existing)
