@@ -37,8 +37,16 @@ def _save(fig: Any, path: Path) -> Path:
 def heatmap(frame: pd.DataFrame, path: Path, title: str, value_label: str, fmt: str = ".3f",
             cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
             center: float | None = None) -> Path:
-    """``frame`` (rows × columns of numbers; missing cells blank) as an annotated heatmap, one readable cell per
-    number, with the colour scale labelled ``value_label``."""
+    """``frame`` (rows × columns of numbers; missing cells blank) as an annotated heatmap written to ``path``."""
+    return _save(heatmap_figure(frame, title, value_label, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax,
+                                center=center), path)
+
+
+def heatmap_figure(frame: pd.DataFrame, title: str, value_label: str, fmt: str = ".3f", cmap: str = "viridis",
+                   vmin: float | None = None, vmax: float | None = None, center: float | None = None,
+                   xlabel: str = "") -> Any:
+    """The figure of :func:`heatmap`, for callers that embed it (the run report) rather than write a file: one
+    readable annotated cell per number, missing cells blank, the colour scale labelled ``value_label``."""
     rows, columns = frame.shape
     with sns.axes_style("white"), sns.plotting_context(THEME["context"]):
         fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.9 * columns + 0.08 * max(map(len, map(str, frame.index)),
@@ -47,11 +55,11 @@ def heatmap(frame: pd.DataFrame, path: Path, title: str, value_label: str, fmt: 
         sns.heatmap(frame.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, center=center,
                     linewidths=0.5, cbar_kws={"label": value_label}, ax=ax)
         ax.set_title(title)
-        ax.set_xlabel("")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("")
         ax.tick_params(axis="x", rotation=30)
         fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def per_class_heatmaps(tables: Sequence[Table], directory: Path) -> list[Path]:

@@ -78,8 +78,9 @@ def training_table(task: str, corruption: str, group: pd.DataFrame, hashes: Mapp
     notes = [f"{summary_name} = {what}, per training protocol (avbench list protocols)."]
     if effects:
         notes.append(f"Δ = {summary_name} under the protocol minus under {EFFECT_CONTROL}, same architecture, paired "
-                     "over training seeds and test clips (same masks, same resamples); 95 % interval of a bootstrap "
-                     f"over seeds and clips; {STAR} = significant at {level_text()} after Holm correction across "
+                     "seed by seed over training seeds and test clips (same masks, same resamples); 95 % interval and p "
+                     f"from the seed-aware paired test (test-set resamples and the between-seed variance of the "
+                     f"differences, Student t); {STAR} = significant at {level_text()} after Holm correction across "
                      f"the architectures of one protocol. {SAME} = the protocol trains the architecture exactly as "
                      f"{EFFECT_CONTROL} does (one checkpoint).")
     shares = variance_shares(grid)
@@ -99,30 +100,9 @@ def training_tables(summary: pd.DataFrame, hashes: Mapping[str, str] | None = No
 
 
 def heatmap(task: str, corruption: str, group: pd.DataFrame) -> Any:
-    """The model × protocol heatmap of the ranking summary (each cell annotated), as a matplotlib figure."""
-    import matplotlib  # deferred: matplotlib
+    """The model × protocol heatmap of the ranking summary (each cell annotated), as a seaborn figure."""
+    from avbench.output.seaborn_figures import heatmap_figure  # deferred: seaborn, matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # deferred: matplotlib
-
-    from avbench.output.plots import STYLE  # deferred: matplotlib
-
-    grid = auc_grid(group)
     metric = display(str(group["metric"].iloc[0]))
-    with plt.rc_context({**STYLE, "axes.grid": False}):
-        fig, ax = plt.subplots(figsize=(2.6 + 1.1 * grid.shape[1], max(2.6, 1.4 + 0.32 * grid.shape[0])))
-        image = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
-        ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right")
-        ax.set_yticks(range(grid.shape[0]), grid.index)
-        middle = float(pd.Series(grid.to_numpy().ravel()).median())
-        for i in range(grid.shape[0]):
-            for j in range(grid.shape[1]):
-                value = grid.iat[i, j]
-                if not pd.isna(value):
-                    ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7,
-                            color="black" if value > middle else "white")
-        fig.colorbar(image, ax=ax, label=f"{'mean' if categorical(corruption) else 'AUC'} of {metric}")
-        ax.set_xlabel("training protocol")
-        ax.set_title(f"{corruption} · {task}: architecture × training")
-        fig.tight_layout()
-    return fig
+    return heatmap_figure(auc_grid(group), f"{corruption} · {task}: architecture × training",
+                          f"{'mean' if categorical(corruption) else 'AUC'} of {metric}", xlabel="training protocol")
