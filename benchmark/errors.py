@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import difflib
 import errno
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class UserError(Exception):
@@ -79,3 +82,19 @@ def validation_error(where: object, exc: Exception) -> UserError:
     shown = "" if isinstance(value, dict) else f" (got {text})"  # a whole object: its field says enough
     more = f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
     return UserError(f"{where}: field {field!r}: {message}{shown}{more}")
+
+
+def validated(validate: Callable[[dict[str, Any]], T], data: Any, where: object,
+              not_an_object: str = "expected a JSON object") -> T:
+    """``validate(data)`` (a typed record's pydantic validation) for a parsed JSON/TOML object, every failure one
+    line naming ``where``: not an object at all (``not_an_object``), or its first wrong field
+    (:func:`validation_error`). One place for what every reader of run.json, meta.json, entries and run
+    configurations does. A pydantic ``ValidationError`` is a ``ValueError`` with ``errors()``; other errors pass."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: {not_an_object}")
+    try:
+        return validate(data)
+    except ValueError as exc:
+        if not callable(getattr(exc, "errors", None)):
+            raise
+        raise validation_error(where, exc) from None

@@ -15,12 +15,12 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, field_validator,
+                      model_validator)
 from pydantic.dataclasses import dataclass
 
 from avbench.atomic import write_json
-from avbench.errors import UserError, validation_error
+from avbench.errors import UserError, validated
 from avbench.scoring.metrics import spec as metric_spec
 from avbench.tasks import names as task_names
 
@@ -188,15 +188,10 @@ def entry_schema() -> dict[str, Any]:
 def entry_from_dict(data: Any, where: str = "entry") -> Entry:
     """Validate a parsed JSON object and build an :class:`Entry` (one error line naming ``where`` and the first
     wrong field)."""
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
         raise UserError(f"{where}: unsupported schema_version {data.get('schema_version')!r} (expected "
                         f"{SCHEMA_VERSION})")
-    try:
-        return ENTRY.validate_python(data)
-    except ValidationError as exc:
-        raise validation_error(where, exc) from None
+    return validated(ENTRY.validate_python, data, where, f"expected a JSON object, got {type(data).__name__}")
 
 
 def load_entry(path: str | Path) -> Entry:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from avbench.errors import UserError, validation_error
+from avbench.errors import validated
 
 Text = Annotated[StrictStr, Field(min_length=1)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -59,10 +59,5 @@ class StoreMeta(BaseModel):
 
 def parse_meta(data: Any, where: str) -> dict[str, Any]:
     """``meta.json``'s object checked field by field; returned as the plain object the readers use."""
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: must hold a JSON object")
-    try:
-        StoreMeta.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(where, exc) from None
+    validated(StoreMeta.model_validate, data, where, "must hold a JSON object")
     return data

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from avbench.errors import UserError, validation_error
+from avbench.errors import UserError, validated
 from avbench.execution.executors import DEFAULT_SLURM_MINUTES
 
 if sys.version_info >= (3, 11):
@@ -181,12 +181,7 @@ def is_run_file(value: str) -> bool:
 
 def parse(data: Any, where: str | Path) -> RunConfig:
     """A run configuration object checked field by field (one error line naming ``where`` and the field)."""
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a table of run settings")
-    try:
-        return RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(where, exc) from None
+    return validated(RunConfig.model_validate, data, where, "expected a table of run settings")
 
 
 def load(value: str) -> RunConfig:

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from avbench.errors import UserError, validation_error
+from avbench.errors import UserError, validated
 from avbench.execution.run_config import RunConfig
 
 RUN_JSON = "run.json"
@@ -95,12 +95,7 @@ class RunRecord(BaseModel):
 
 def parse_record(info: Any, where: str | Path) -> RunRecord:
     """A ``run.json`` object checked field by field; the first wrong field is one error line naming it."""
-    if not isinstance(info, dict):
-        raise UserError(f"{where}: expected a JSON object")
-    try:
-        return RunRecord.model_validate(info)
-    except ValidationError as exc:
-        raise validation_error(where, exc) from None
+    return validated(RunRecord.model_validate, info, where)
 
 
 def read_record(run_dir: Path) -> RunRecord:
