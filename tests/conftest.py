@@ -15,6 +15,22 @@ torch.set_num_threads(1)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def run_avbench(*args: str) -> int:
+    """avbench's console-script entry point in this process, as ``avbench ARGS`` runs it: its exit code."""
+    import sys
+
+    from avbench.cli import main
+
+    argv, sys.argv = sys.argv, ["avbench", *args]
+    try:
+        main()
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One avbench cache for the whole session, so the synthetic dataset is generated once."""
@@ -56,20 +72,9 @@ def browser(tmp_path: Path):
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """``cli("run", ...)`` runs avbench's console-script entry point in this process: (exit code, stderr)."""
-    import sys
-
-    from avbench.cli import main
 
     def invoke(*args: str) -> tuple[int, str]:
-        argv = sys.argv
-        sys.argv = ["avbench", *args]
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = argv
+        code = run_avbench(*args)
         return code, capsys.readouterr().err
 
     return invoke
@@ -79,19 +84,10 @@ def cli(capsys: pytest.CaptureFixture[str]):
 def cli_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     """``cli_output("show", ...)``: like ``cli``, for commands whose standard output is the point (JSON, CSV,
     --version): (exit code, stdout, stderr)."""
-    import sys
-
-    from avbench.cli import main
-
     monkeypatch.setenv("COLUMNS", "200")
 
     def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["avbench", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+        code = run_avbench(*args)
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 

@@ -199,7 +199,8 @@ def test_every_import_is_declared() -> None:
 
 def test_seaborn_stays_out_of_a_runs_process() -> None:
     """seaborn (and scipy.stats behind it) is imported by one module, and that module only inside the functions
-    that draw its figures, so `avbench run` never imports it."""
+    that draw its figures, so the default `avbench run` never imports it (a run with --protocols does, for its
+    heatmap)."""
     assert set(_third_party_imports()["seaborn"]) == {"benchmark/output/seaborn_figures.py"}
     for folder in ("benchmark", "models", "corruptions", "leaderboards", "reports"):
         for path in (ROOT / folder).rglob("*.py"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from avbench.corruptions.trace_demo import DEMO_DIR, demo_files
 from avbench.corruptions.traces import read_traces, run_lengths, trace_statistics
 from avbench.errors import UserError
 from avbench.data.store import ClipTiming
+from conftest import run_avbench
 
 ALL = ("audio", "video", "text")
 RATES = {"audio": 50.0, "video": 30.0, "text": 0.0}
@@ -204,23 +204,9 @@ def test_fit_recovers_simulated_parameters_within_the_stated_tolerance():
 
 
 # -- through the command line ---------------------------------------------------------------------------------------
-def exit_code(*args: str) -> int:
-    """The CLI in this process, as the console script runs it; its exit code."""
-    from avbench.cli import main
-
-    argv, sys.argv = sys.argv, ["avbench", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-
-
 def avbench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """The CLI in this process: (exit code, stdout, stderr)."""
-    code = exit_code(*args)
+    code = run_avbench(*args)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -247,7 +233,7 @@ def trace_run(synthetic, tmp_path_factory) -> tuple[Path, Path]:
     shutil.copytree(DEMO_DIR, traces)
     for extra in traces.glob("ge-light-*.txt"):
         extra.unlink()
-    assert exit_code("run", "--models", "late-fusion", "--corruption", "gilbert-elliott,trace", "--traces", str(traces),
+    assert run_avbench("run", "--models", "late-fusion", "--corruption", "gilbert-elliott,trace", "--traces", str(traces),
                      "--epochs", "1", "--bootstrap", "100", "--workers", "2", "--out", str(root / "run")) == 0
     return root / "run", traces
 

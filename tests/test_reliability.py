@@ -37,6 +37,7 @@ from avbench.execution.training import TrainSpec, checkpoint_dir
 from avbench.leaderboards.schema import load_entries
 from avbench.leaderboards.submit import submit_run
 from avbench.rundir import predictions
+from conftest import run_avbench
 
 CREMA_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "crema-d"
 
@@ -393,16 +394,8 @@ def assert_failed_and_resumable(out: Path, reason: str) -> None:
 def warm(session_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded dataset and ``ser``'s one-epoch checkpoint in the cache, and a finished run to compare with:
     the fault tests then exercise only the run's own writes."""
-    from avbench.cli import main
-
     out = tmp_path_factory.mktemp("warm") / "run"
-    argv, sys.argv = sys.argv, ["avbench", *RUN, "--out", str(out)]
-    try:
-        main()
-    except SystemExit as exc:
-        assert not exc.code, exc
-    finally:
-        sys.argv = argv
+    assert run_avbench(*RUN, "--out", str(out)) == 0
     return out
 
 

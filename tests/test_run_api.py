@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import avbench
+from conftest import run_avbench
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONFIG = """\
@@ -30,20 +31,10 @@ time = "2:00:00"
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, session_cache, synthetic) -> tuple[Path, Path]:
     """Run A from a TOML file; run B repeats A from A's directory (with the CLI, in this process)."""
-    import sys
-
-    from avbench.cli import main
-
     root = tmp_path_factory.mktemp("configured")
     (root / "run.toml").write_text(f'out = "{root / "a"}"\n' + CONFIG)
     for args in (["--config", str(root / "run.toml")], ["--config", str(root / "a"), "--out", str(root / "b")]):
-        argv, sys.argv = sys.argv, ["avbench", "run", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            assert not exc.code, f"avbench run {' '.join(args)} failed"
-        finally:
-            sys.argv = argv
+        assert run_avbench("run", *args) == 0, f"avbench run {' '.join(args)} failed"
     return root / "a", root / "b"
 
 

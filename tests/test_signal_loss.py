@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from avbench.corpora.media import load_audio
 from avbench.errors import UserError
 from avbench.data.store import FeatureStore
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, run_avbench
 from test_extract_media import face_image, write_video
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -109,20 +108,6 @@ def encoders(tmp_path_factory) -> dict[str, Path]:
     return {"audio": root / "wavlm", "video": root / "mobilenet.safetensors"}
 
 
-def _avbench(*args: str) -> int:
-    from avbench.cli import main
-
-    argv = sys.argv
-    sys.argv = ["avbench", *args]
-    try:
-        main()
-        return 0
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-
-
 @pytest.fixture(scope="module")
 def extracted(encoders, session_cache, tmp_path_factory) -> Path:
     """The clean store of 12 clips (train 8, dev 2, test 2) and its signal-level stores."""
@@ -137,7 +122,7 @@ def extracted(encoders, session_cache, tmp_path_factory) -> Path:
         (root / "AudioWAV" / f"{clip}.wav").symlink_to(speech)
         write_video(root / "VideoFlash" / f"{clip}.flv", frames)
     store = root.parent / "stores" / "crema-d"
-    code = _avbench("extract", "--dataset", "crema-d", "--root", str(root), "--out", str(store), "--available",
+    code = run_avbench("extract", "--dataset", "crema-d", "--root", str(root), "--out", str(store), "--available",
                     "--device", "cpu", "--audio-model", str(encoders["audio"]),
                     "--video-weights", str(encoders["video"]),
                     "--dtype", "float32", "--signal-loss", f"gilbert-elliott:{LEVELS}",
@@ -193,9 +178,9 @@ def test_compare_loss_in_a_run_directory_and_on_its_own(extracted, tmp_path):
     import pandas as pd
 
     run = tmp_path / "run"
-    assert _avbench("run", "--dataset", str(extracted), "--models", "ser,late-fusion", "--corruption",
+    assert run_avbench("run", "--dataset", str(extracted), "--models", "ser,late-fusion", "--corruption",
                     "gilbert-elliott", "--epochs", "1", "--bootstrap", "100", "--workers", "1", "--out", str(run)) == 0
-    assert _avbench("compare-loss", "--run", str(run), "--dataset", str(extracted)) == 0
+    assert run_avbench("compare-loss", "--run", str(run), "--dataset", str(extracted)) == 0
     folder = run / "compare-loss"
     models = pd.read_csv(folder / "compare-loss-models.csv")
     assert sorted(set(models["model"])) == ["late-fusion", "ser"]
@@ -218,7 +203,7 @@ def test_compare_loss_in_a_run_directory_and_on_its_own(extracted, tmp_path):
     np.testing.assert_array_equal(ours["outputs"], theirs["outputs"][at])
     np.testing.assert_array_equal(ours["mask_digests"], theirs["mask_digests"][at])
     alone = tmp_path / "alone"
-    assert _avbench("compare-loss", "--dataset", str(extracted), "--corruption", "gilbert-elliott", "--models",
+    assert run_avbench("compare-loss", "--dataset", str(extracted), "--corruption", "gilbert-elliott", "--models",
                     "ser,late-fusion", "--concealment", "repeat", "--epochs", "1", "--bootstrap", "100",
                     "--out", str(alone)) == 0
     again = pd.read_csv(alone / "compare-loss-models.csv")
@@ -229,12 +214,12 @@ def test_compare_loss_in_a_run_directory_and_on_its_own(extracted, tmp_path):
 
 
 def test_compare_loss_refuses_other_loss_patterns_in_one_line(extracted, capsys):
-    assert _avbench("compare-loss", "--dataset", str(extracted), "--corruption", "gilbert-elliott", "--models", "ser",
+    assert run_avbench("compare-loss", "--dataset", str(extracted), "--corruption", "gilbert-elliott", "--models", "ser",
                     "--mask-seed", "3", "--epochs", "1") == 2
     err = capsys.readouterr().err
     assert "mask seed 0" in err and "--mask-seed 0" in err and "Traceback" not in err
-    assert _avbench("compare-loss", "--dataset", str(extracted), "--corruption", "markov", "--models", "ser") == 2
+    assert run_avbench("compare-loss", "--dataset", str(extracted), "--corruption", "markov", "--models", "ser") == 2
     assert "no signal-level stores of markov" in capsys.readouterr().err
     lossy = _signal(extracted, "zero", LEVELS.split(",")[1]).path
-    assert _avbench("run", "--dataset", str(lossy), "--models", "ser", "--out", str(extracted.parent / "no")) == 2
+    assert run_avbench("run", "--dataset", str(lossy), "--models", "ser", "--out", str(extracted.parent / "no")) == 2
     assert "is a signal-level store" in capsys.readouterr().err and not (extracted.parent / "no").exists()
