@@ -26,6 +26,7 @@ from avbench.cache import cache_dir
 from avbench.errors import UserError
 from avbench.leaderboards.schema import ENTRIES_DIR, Entry, entry_from_dict, slug
 from avbench.models.registry import parse_label
+from avbench.scoring.noise import NoiseParts, noise_parts
 
 def seed_scores(entry: Entry, corruption: str) -> np.ndarray | None:
     """The entry's per-seed ranking scores under ``corruption``: the AUC of a sweep, the clean score for
@@ -99,3 +100,29 @@ def known_spread(dataset: str, task: str, corruption: str, labels: Sequence[str]
         model = parse_label(label)[0]
         out[label] = by_label.get(label, statistics.median(by_model[model]) if model in by_model else fallback)
     return out
+
+
+def board_noise(dataset: str, task: str, corruption: str, directory: str | Path | None = None
+                ) -> NoiseParts | None:
+    """How the ranking scores of the verified multi-seed entries of one board (dataset, task, corruption) split
+    into retraining and test-set noise (:func:`avbench.scoring.noise.noise_parts`): the entries of the protocol that
+    has most of them, with the same seeds and the same clip resamples, so their resampled scores pair. None with
+    fewer than two such entries. The default run's regimes of :mod:`avbench.scoring.null_size` are these parts of the
+    shipped five-seed board (``tests/test_seed_significance.py`` keeps the two in step)."""
+    root = Path(directory) if directory is not None else ENTRIES_DIR
+    groups: dict[tuple[str, tuple[int, ...], str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for path in sorted(root.glob(f"*--{slug(dataset)}--*--verified.json")):
+        entry = entry_from_dict(json.loads(path.read_text(encoding="utf-8")), where=path.name)
+        stored = entry.bootstrap.get("scores", {}).get(corruption, {})
+        seeds = tuple(entry.protocol.seeds or [])
+        resampled = stored.get("clean" if corruption == "clean" else "auc")
+        if entry.protocol.task != task or len(seeds) < 2 or "seeds" not in stored or resampled is None:
+            continue
+        key = (entry.protocol.name, seeds, json.dumps([entry.bootstrap.get("n_resamples"),
+                                                       entry.bootstrap.get("seed")]))
+        groups.setdefault(key, []).append((np.asarray(stored["seeds"], np.float64),
+                                           np.asarray(resampled, np.float64)))
+    board = max(groups.values(), key=len, default=[])
+    if len(board) < 2:
+        return None
+    return noise_parts(np.stack([p for p, _ in board]), np.stack([r for _, r in board]))

@@ -11,9 +11,10 @@ import pytest
 
 from avbench.errors import UserError
 from avbench.leaderboards.schema import Entry, ModelInfo, Protocol, MetricValue, write_entry
-from avbench.leaderboards.spread import known_spread
+from avbench.leaderboards.spread import board_noise, known_spread
 from avbench.leaderboards.reverify import Agreement, tolerance
-from avbench.scoring.null_size import REGIMES, rejection_rates
+from avbench.scoring.noise import noise_parts
+from avbench.scoring.null_size import MEASURED, REGIMES, rejection_rates
 from avbench.scoring.ranking import SEED_AWARE, rank_text
 from avbench.scoring.significance import ALPHA
 from avbench.scoring.stats import holm, holm_levels, probability_of_improvement, seed_interval, seed_paired_test
@@ -38,6 +39,36 @@ def test_a_single_seed_star_covers_the_test_set_only_and_more_seeds_find_real_ga
     assert one["seed-aware"] > 0.3 and two["hierarchical"] > 0.2 and two["seed-aware"] < 0.07
     power = rejection_rates(REGIMES[2], 5, trials=1000, n_clips=100, n_resamples=100, effect=0.03, hierarchical=False)
     assert power["seed-aware"] > 0.6
+
+
+def test_noise_parts_recover_the_sources_of_a_simulated_board() -> None:
+    """20 models × 5 seeds on one test set of 300 clips with known SDs of the three sources (as the null simulation
+    draws them): the measured parts come back within 20 %, and √(seed² + seed×clip²) is the between-seed SD."""
+    rng = np.random.default_rng(3)
+    n_models, n_seeds, n_clips, n_boot = 20, 5, 300, 400
+    seed_sd, clip_sd, interaction_sd = 0.010, 0.005, 0.006
+    scale = np.sqrt(n_clips)
+    values = (rng.standard_normal((1, 1, n_clips)) * 0.3 + rng.standard_normal((n_models, 1, n_clips)) * clip_sd * scale
+              + rng.standard_normal((n_models, n_seeds, n_clips)) * interaction_sd * scale
+              + rng.standard_normal((n_models, n_seeds, 1)) * seed_sd)
+    counts = np.stack([np.bincount(rng.integers(0, n_clips, n_clips), minlength=n_clips) for _ in range(n_boot)])
+    parts = noise_parts(values.mean(-1), values @ (counts.T / n_clips))
+    assert parts.seed == pytest.approx(seed_sd, rel=0.2) and parts.clip == pytest.approx(clip_sd, rel=0.2)
+    assert parts.interaction == pytest.approx(interaction_sd, rel=0.2)
+    assert parts.between_seeds ** 2 == pytest.approx(parts.seed ** 2 + parts.interaction ** 2)
+    with pytest.raises(ValueError):
+        noise_parts(values.mean(-1)[:1], (values @ (counts.T / n_clips))[:1])
+
+
+@pytest.mark.parametrize("task, regime", [("emotion", MEASURED[0]), ("attributes", MEASURED[1])],
+                         ids=["audio-visual", "audio-text"])
+def test_the_default_run_regimes_are_the_shipped_five_seed_board(task: str, regime) -> None:
+    """The null simulation's "default run" regimes are measured, not remembered: they equal (to 4 decimals) the noise
+    parts of the shipped verified five-seed board under markov; regenerate the entries, then update them."""
+    parts = board_noise("synthetic", task, "markov")
+    assert parts is not None and parts.seeds == 5
+    assert (regime.seed, regime.clip, regime.interaction) == (round(parts.seed, 4), round(parts.clip, 4),
+                                                              round(parts.interaction, 4))
 
 
 def test_interval_excludes_zero_exactly_when_p_is_below_the_level() -> None:
