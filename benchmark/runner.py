@@ -42,7 +42,7 @@ from avbench.execution.executors import (EXECUTORS, EXTRAS, InlineExecutor, extr
 from avbench.execution.run_config import SlurmResources, recorded
 from avbench.execution.scheduling import longest_first
 from avbench.execution.scheduling import record as record_seconds
-from avbench.execution.training import TrainSpec, check_precision, shared_checkpoints
+from avbench.execution.training import TrainSpec, cached_weights, check_precision, shared_checkpoints
 from avbench.execution.units import UnitContext, copy_eval_unit, run_eval_unit, run_train_unit
 from avbench.models import RECIPE, check_settings, format_label, model_class, names, task_for, unusable_reason
 from avbench.output import terminal
@@ -358,8 +358,10 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
     ctx = UnitContext(dataset=spec.dataset, dataset_seed=spec.dataset_seed, run_dir=str(out),
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split, store_path=str(store.path),
                       extra={"corruption_settings": spec.corruption_settings} if spec.corruption_settings else {})
+    # a unit is done when its predictions came from the checkpoint cached now (another cache's are redone)
     pending_evals = {ts: [c.name for c in corruptions
-                          if not predictions.is_complete(predictions.path(out, ts.label, ts.seed, c.name), len(c.levels))]
+                          if not predictions.is_current(predictions.path(out, ts.label, ts.seed, c.name),
+                                                        len(c.levels), cached_weights(ts, store))]
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address,

@@ -383,6 +383,29 @@ def lock_is_free(out: Path) -> bool:
     return True
 
 
+def test_a_resume_redoes_predictions_that_other_weights_made(tmp_path, cli, warm):
+    """Predictions are kept on resume only when they came from the checkpoint cached now: a run directory resumed
+    with another cache (another machine's, or retrained weights) is evaluated again, never scored from the old
+    weights' outputs under the new provenance."""
+    out = tmp_path / "run"
+    shutil.copytree(warm, out)
+    (out / "run.json").write_text(json.dumps({**record(out), "status": "running"}))  # as if killed
+    npz = out / "predictions" / "ser" / "seed0" / "modality.npz"
+    original = npz.read_bytes()
+    with np.load(npz) as data:
+        arrays = {key: data[key] for key in data.files}
+    assert predictions.made_by(npz) == str(arrays[predictions.WEIGHTS_KEY])
+    arrays["outputs"] = np.full_like(arrays["outputs"], 0.5)  # what other weights would have predicted
+    arrays[predictions.WEIGHTS_KEY] = np.array("0" * 64)
+    np.savez_compressed(npz, **arrays)
+    assert predictions.is_complete(npz, len(arrays["levels"]))
+    assert not predictions.is_current(npz, len(arrays["levels"]), None)  # nothing cached: nothing to keep
+    code, err = cli(*RUN, "--out", str(out))
+    assert code == 0 and record(out)["status"] == "complete", err
+    assert npz.read_bytes() == original  # evaluated again with the cached weights, byte for byte
+    assert (out / "results.csv").read_bytes() == (warm / "results.csv").read_bytes()
+
+
 def assert_failed_and_resumable(out: Path, reason: str) -> None:
     """The state a fault leaves: run.json failed with the reason, the lock released, no temporary left."""
     info = record(out)

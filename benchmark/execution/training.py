@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -139,6 +140,15 @@ def checkpoint_dir(spec: TrainSpec, store: FeatureStore, root: Path | None = Non
     precision = "" if spec.precision == "fp32" else f"-{spec.precision}"
     training = "" if recipe else f"-{plan.slug}"
     return (root or cache_dir() / "checkpoints") / f"{safe}-{spec.config}{precision}{training}-seed{spec.seed}-{key}"
+
+
+def cached_weights(spec: TrainSpec, store: FeatureStore, root: Path | None = None) -> str | None:
+    """The ``weights_sha256`` of the checkpoint cached for ``spec`` (as its ``checkpoint.json`` records it; the
+    weights themselves are checked against it when loaded), or None when none is cached."""
+    try:
+        return str(json.loads((checkpoint_dir(spec, store, root) / checkpoints.JSON).read_text())["weights_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def shared_checkpoints(specs: Sequence[TrainSpec], store: FeatureStore) -> dict[TrainSpec, list[TrainSpec]]:

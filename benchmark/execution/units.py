@@ -30,7 +30,7 @@ from avbench.execution.isolation import FreshCopies, WeightsGuard
 from avbench.models.base import frontend_frames, kept_frames_refused
 from avbench.data.store import FeatureStore
 from avbench.tasks import get as get_task
-from avbench.execution.training import TrainSpec, autocast, load_or_train
+from avbench.execution.training import TrainSpec, autocast, cached_weights, load_or_train
 from avbench.corruptions import masks_for
 from avbench.execution import THREADS_ENV
 from avbench.corruptions.configured import resolve
@@ -274,10 +274,10 @@ def run_eval_unit(ctx: UnitContext, spec: TrainSpec, corruption_name: str) -> di
     set_threads()
     corruption = resolve(corruption_name, ctx.extra.get("corruption_settings"))
     path = predictions.path(ctx.run_dir, spec.label, spec.seed, corruption_name)
-    if predictions.is_complete(path, len(corruption.levels)):
-        return {"path": str(path), "skipped": True, "seconds": time.perf_counter() - started}
     store = ctx.store()
     root = Path(ctx.checkpoint_root) if ctx.checkpoint_root else None
+    if predictions.is_current(path, len(corruption.levels), cached_weights(spec, store, root)):
+        return {"path": str(path), "skipped": True, "seconds": time.perf_counter() - started}
     model, _, directory = load_or_train(spec, store, ctx.device, root=root)
     arrays = predict_under_corruption(model, store, corruption, ctx.mask_seed, ctx.device, split=ctx.split,
                                       precision=spec.precision)

@@ -182,7 +182,7 @@ def compare_loss(spec: ComparisonSpec, console: Any, progress: bool = True) -> L
     """Train or load every model, predict both sides, score them and return the comparison (see the module)."""
     from avbench.corpora.signal_loss import signal_root  # deferred: av
     from avbench.runner import resolve_models  # deferred: pydantic, safetensors, scipy
-    from avbench.execution.training import TrainSpec, load_or_train  # deferred: safetensors
+    from avbench.execution.training import TrainSpec, cached_weights, load_or_train  # deferred: safetensors
     from avbench.execution.units import predict_under_corruption, set_threads  # deferred: safetensors
 
     validate.unique(spec.seeds, "seeds")
@@ -213,7 +213,8 @@ def compare_loss(spec: ComparisonSpec, console: Any, progress: bool = True) -> L
                            progress) as bar:
         for ts in train_specs:
             files = [predictions.path(out, ts.label, ts.seed, side.name) for side in sides]
-            if all(predictions.is_complete(f, len(levels)) for f in files):
+            weights = cached_weights(ts, clean)  # kept only when made by the checkpoint cached now
+            if all(predictions.is_current(f, len(levels), weights) for f in files):
                 bar.update(advance=1, description=f"{ts.label} seed {ts.seed} done earlier")
                 continue
             model, _, directory = load_or_train(ts, clean, spec.device)

@@ -85,6 +85,24 @@ def is_complete(source: Path, n_levels: int) -> bool:
     return set(KEYS) <= set(shapes) and len(outputs) > 0 and outputs[0] == n_levels
 
 
+def made_by(source: Path) -> str | None:
+    """The checkpoint (``weights_sha256``) a finished file's predictions came from; None when the file does not say
+    (or cannot be read). Reads that one small member only."""
+    try:
+        with np.load(source, allow_pickle=False) as data:
+            return str(data[WEIGHTS_KEY]) if WEIGHTS_KEY in data.files else None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
+        return None
+
+
+def is_current(source: Path, n_levels: int, weights: str | None) -> bool:
+    """A finished eval unit that a resumed run may keep: complete (:func:`is_complete`) and made by the checkpoint
+    that the cache holds now (``weights``, its ``weights_sha256``; None when none is cached yet). Predictions of other
+    weights — a run directory resumed with another cache, after retraining, on another machine — are redone, so a
+    run's results always come from the checkpoints its provenance names."""
+    return weights is not None and is_complete(source, n_levels) and made_by(source) == weights
+
+
 def validate(data: Predictions, where: str, task: str, levels: list[str], x: list[float], test_ids: np.ndarray,
              targets: np.ndarray, names: list[str], digests: list[str]) -> None:
     """Check one file against the protocol recomputed by avbench (first failure raises a :class:`UserError`):
