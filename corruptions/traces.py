@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,20 +79,29 @@ class TraceSet:
 
     def groups(self) -> list[TraceGroup]:
         """Non-empty loss-rate groups, lowest first."""
+        return list(self._groups)
+
+    @functools.cached_property  # a TraceSet never changes: its groups are sorted out once
+    def _groups(self) -> tuple[TraceGroup, ...]:
         edges = np.asarray(BIN_EDGES, dtype=np.float64)
         found: dict[int, list[Trace]] = {}
         for trace in self.traces:
             at = min(int(np.searchsorted(edges, 100.0 * trace.loss_rate, side="right")) - 1, len(edges) - 2)
             found.setdefault(at, []).append(trace)
-        return [TraceGroup(f"loss{edges[i]:g}-{edges[i + 1]:g}pct", float(edges[i]), float(edges[i + 1]),
-                           tuple(found[i])) for i in sorted(found)]
+        return tuple(TraceGroup(f"loss{edges[i]:g}-{edges[i + 1]:g}pct", float(edges[i]), float(edges[i + 1]),
+                                tuple(found[i])) for i in sorted(found))
+
+    @functools.cached_property
+    def lost_by_group(self) -> dict[str, tuple[np.ndarray, ...]]:
+        """What replay draws from: each group's label -> its traces' lost flags."""
+        return {g.label: tuple(t.lost for t in g.traces) for g in self._groups}
 
     def levels(self) -> tuple[Level, ...]:
         clean = Level("clean", {"group": "", "traces": 0, "packet_ms": self.packet_ms}, 0.0,
                       title="no trace (nothing lost)")
         return (clean, *(Level(g.label, {"group": g.label, "traces": len(g.traces), "packet_ms": self.packet_ms,
                                          "loss_range_pct": [g.low, g.high]}, 100.0 * g.pooled_loss)
-                         for g in self.groups()))
+                         for g in self._groups))
 
 
 def _flags_of(path: Path) -> np.ndarray:
@@ -140,27 +148,33 @@ def read_traces(folder: str | Path, packet_ms: float = PACKET_MS) -> TraceSet:
         traces.append(Trace(path.relative_to(folder).with_suffix("").as_posix(), lost, _digest(lost)))
     traces.sort(key=lambda t: (t.digest, t.name))
     digest = hashlib.sha256("\n".join(t.digest for t in traces).encode()).hexdigest()
-    return TraceSet(folder, packet_ms, tuple(traces), digest)
+    return _remember(TraceSet(folder, packet_ms, tuple(traces), digest))
 
 
-def _replay(groups: dict[str, Sequence[np.ndarray]], packet_ms: float):
-    """The mask function of a trace set: ``groups`` maps a level's group label to its traces' lost flags."""
-    packet_s = packet_ms / 1000.0
+_READ: dict[tuple[str, float, str], TraceSet] = {}  # the last trace sets this process read, by folder and identity
 
-    def replay(timing: ClipTiming, params: dict[str, Any], rng: np.random.Generator,
-               modalities: tuple[str, ...]) -> KeepMasks:
-        traces = groups.get(params.get("group", ""), ())
-        if not traces:  # the clean level
-            return {m: np.ones(frame_times(timing, m).size, dtype=bool) for m in modalities}
-        lost = traces[int(rng.integers(len(traces)))]
-        offset = int(rng.integers(lost.size))
-        out = {}
-        for m in modalities:
-            packet = np.floor(np.maximum(frame_times(timing, m), 0.0) / packet_s + _TIME_SLACK).astype(np.int64)
-            out[m] = ~lost[(offset + packet) % lost.size]
-        return out
 
-    return replay
+def _remember(traces: TraceSet) -> TraceSet:
+    _READ[(str(traces.folder.resolve()), traces.packet_ms, traces.digest)] = traces
+    while len(_READ) > 8:
+        del _READ[next(iter(_READ))]
+    return traces
+
+
+def _replay(traces: TraceSet, timing: ClipTiming, params: dict[str, Any], rng: np.random.Generator,
+            modalities: tuple[str, ...]) -> KeepMasks:
+    """The masks of one clip: a trace of the level's group and a start offset, replayed on every clock."""
+    group = traces.lost_by_group.get(params.get("group", ""), ())
+    if not group:  # the clean level
+        return {m: np.ones(frame_times(timing, m).size, dtype=bool) for m in modalities}
+    lost = group[int(rng.integers(len(group)))]
+    offset = int(rng.integers(lost.size))
+    packet_s = traces.packet_ms / 1000.0
+    out = {}
+    for m in modalities:
+        packet = np.floor(np.maximum(frame_times(timing, m), 0.0) / packet_s + _TIME_SLACK).astype(np.int64)
+        out[m] = ~lost[(offset + packet) % lost.size]
+    return out
 
 
 def _describe(packet_ms: float) -> str:
@@ -171,15 +185,14 @@ def _describe(packet_ms: float) -> str:
 
 def trace_corruption(traces: TraceSet, variant: str = "") -> Corruption:
     """The ``trace`` corruption of a read folder."""
-    groups = {g.label: tuple(t.lost for t in g.traces) for g in traces.groups()}
     return Corruption(name="trace", description=_describe(traces.packet_ms), paper=SOURCE,
                       x_label="lost packets in the trace group (%)", levels=traces.levels(),
-                      fn=_replay(groups, traces.packet_ms), variant=variant)
+                      fn=functools.partial(_replay, traces), variant=variant)
 
 
-@functools.lru_cache(maxsize=8)
 def _checked(folder: str, packet_ms: float, digest: str) -> TraceSet:
-    traces = read_traces(folder, packet_ms)
+    """The recorded traces: those this process already read with that digest, else the folder read again."""
+    traces = _READ.get((str(Path(folder).resolve()), packet_ms, digest)) or read_traces(folder, packet_ms)
     if traces.digest != digest:
         raise UserError(f"the traces in {folder} changed since this run was set up (content digest "
                         f"{traces.digest[:12]}, recorded {digest[:12]}); restore them or start a new run")
@@ -195,9 +208,8 @@ def recorded_trace_corruption(settings: dict[str, Any], variant: str) -> Corrupt
 
     def replay(timing: ClipTiming, params: dict[str, Any], rng: np.random.Generator,
                modalities: tuple[str, ...]) -> KeepMasks:
-        traces = _checked(str(settings["folder"]), packet_ms, str(settings["digest"]))
-        groups = {g.label: tuple(t.lost for t in g.traces) for g in traces.groups()}
-        return _replay(groups, packet_ms)(timing, params, rng, modalities)
+        return _replay(_checked(str(settings["folder"]), packet_ms, str(settings["digest"])), timing, params, rng,
+                       modalities)
 
     return Corruption(name="trace", description=_describe(packet_ms), paper=SOURCE,
                       x_label="lost packets in the trace group (%)", levels=levels, fn=replay, variant=variant)
