@@ -76,7 +76,10 @@ def _markers(ctx: Context, marked: list[Marked]) -> dict[Marked, str]:
         cache: dict[tuple[str, str, str], np.ndarray] = {}
 
         def points(label: str, corruption: str, level: str) -> np.ndarray:
-            return cache.setdefault((label, corruption, level), _points(ctx, label, corruption, level))
+            key = (label, corruption, level)
+            if key not in cache:
+                cache[key] = _points(ctx, label, corruption, level)
+            return cache[key]
 
         reduced = (f"; reduced by --seeds {n} from the paper's 5 × 5 = 25" if n < PROTOCOL_SEEDS else "")
         ctx.notes.append(f"Significance by the paper's protocol: {n} seed{'s' if n > 1 else ''} × 5 subsets = {5 * n} "
@@ -90,7 +93,10 @@ def _markers(ctx: Context, marked: list[Marked]) -> dict[Marked, str]:
     cache2: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def resampled(label: str, corruption: str, level: str) -> tuple[np.ndarray, np.ndarray]:
-        return cache2.setdefault((label, corruption, level), _resampled(ctx, label, corruption, level))
+        key = (label, corruption, level)
+        if key not in cache2:
+            cache2[key] = _resampled(ctx, label, corruption, level)
+        return cache2[key]
 
     tests = []
     for system, baselines, corruption, level, k in marked:

@@ -107,10 +107,6 @@ def context(report: Report, options: Options) -> Context:
     return Context(ResultSet(located), options.settings, report.seeds(options.settings), options.compare_published)
 
 
-def build(report: Report, options: Options) -> Table | FigureArtifact:
-    return report.build(context(report, options))
-
-
 def write(report: Report, artifact: Table | FigureArtifact, out: Path) -> list[Path]:
     if isinstance(artifact, Table):
         paths = [out / f"{report.name}{fmt.suffix}" for fmt in formats.report_formats()]
