@@ -24,6 +24,7 @@ import numpy as np
 
 from avbench.corruptions import get as get_corruption
 from avbench.models import format_label
+from avbench.protocols import ORDER
 from avbench.output.tables import Cell, Num, Table, bold_best, to_markdown
 from avbench.output.training_table import training_table, training_grids
 from avbench.reports.base import Context, Need, Report, Settings
@@ -31,13 +32,13 @@ from avbench.reports.layout import DISPLAY
 from avbench.rundir.record import read_record
 from avbench.scoring.metrics import MACRO_F1, display
 from avbench.scoring.significance import ALPHA, CONFIDENCE, STAR, format_p, level_text, significant, star
-from avbench.scoring.stats import holm, seed_clip_bootstrap
+from avbench.scoring.stats import holm, seed_interval
 from avbench.scoring.summary import EFFECT_CONTROL as CONTROL
 from avbench.scoring.summary import read_summary, score_run
 from avbench.scoring.training_effects import Effect, paired_effect, window_scores
 
 MODELS = ("raver", "auxformer", "mult", "vavl", "sfav", "tlstm", "late-fusion")  # RAVER Table 2 + the baseline
-PROTOCOLS = ("recipe", "clean", "modality-dropout", "frame-loss", "markov-loss")
+PROTOCOLS = ORDER  # the five built-in protocols, in their order
 RANDOM = ("random-audio", "random-video")  # RAVER Fig. 3: where 90–99 % loss is swept
 CORRUPTIONS = (*RANDOM, "markov")
 EXTREME = (90.0, 99.0)  # "90–99 % loss": the levels RAVER's Fig. 3 sweeps in 1 % steps
@@ -52,24 +53,25 @@ def _needs(settings: Settings, seeds: tuple[int, ...]) -> list[Need]:
 
 @dataclass
 class Extremes:
-    """Every model × protocol's macro-F1 at 90–99 % loss: the point (seed-mean) and (S, B) resamples."""
+    """Every model × protocol's macro-F1 at 90–99 % loss: the point (seed-mean), the per-seed points (S,) and the
+    (S, B) resamples."""
 
     points: dict[tuple[str, str], float]
+    seed_points: dict[tuple[str, str], np.ndarray]
     resamples: dict[tuple[str, str], np.ndarray]
-    boot_seed: int
 
     def interval(self, model: str, protocol: str) -> tuple[float, float]:
-        tail = (1.0 - CONFIDENCE) / 2
-        low, high = np.nanquantile(seed_clip_bootstrap(self.resamples[(model, protocol)], self.boot_seed),
-                                   [tail, 1.0 - tail])
-        return float(low), float(high)
+        """The seed-aware interval of every ranked score (:func:`avbench.scoring.stats.seed_interval`)."""
+        _, low, high = seed_interval(self.resamples[(model, protocol)], self.seed_points[(model, protocol)],
+                                     CONFIDENCE)
+        return low, high
 
     def num(self, model: str, protocol: str) -> Num:
         return Num(self.points[(model, protocol)], *self.interval(model, protocol))
 
     def effect(self, a: tuple[str, str], b: tuple[str, str]) -> Effect:
         """``a`` minus ``b`` (model, protocol), paired over seeds and clips."""
-        return paired_effect(self.points[a] - self.points[b], self.resamples[a], self.resamples[b], self.boot_seed)
+        return paired_effect(self.points[a] - self.points[b], self.resamples[a], self.resamples[b])
 
 
 def _extremes(ctx: Context) -> Extremes:
@@ -88,20 +90,26 @@ def _rescored(run: Path, stamp: int, seeds: tuple[int, ...], models: tuple[str, 
     labels = {(model, protocol): format_label(model, None, protocol) for model in models for protocol in protocols}
     scores = score_run(run, str(record.dataset), list(labels.values()), list(seeds), corruptions, record.resamples,
                        record.boot_seed)
-    means = scores.rows[(scores.rows["seed"] == "mean") & (scores.rows["metric"] == METRIC)]
+    rows = scores.rows[scores.rows["metric"] == METRIC]
+    means = rows[rows["seed"] == "mean"]
     points: dict[tuple[str, str], float] = {}
+    seed_points: dict[tuple[str, str], np.ndarray] = {}
     resamples: dict[tuple[str, str], np.ndarray] = {}
     for key, label in labels.items():
-        per_corruption, draws = [], []
+        per_corruption, per_seed, draws = [], [], []
         for corruption in corruptions:
-            rows = means[(means["model"] == label) & (means["corruption"] == corruption.name)]
-            x = rows["x"].to_numpy(dtype=float)
+            mine = means[(means["model"] == label) & (means["corruption"] == corruption.name)]
+            x = mine["x"].to_numpy(dtype=float)
             chosen = (x >= EXTREME[0]) & (x <= EXTREME[1])
-            per_corruption.append(float(rows["value"].to_numpy(dtype=float)[chosen].mean()))
+            per_corruption.append(float(mine["value"].to_numpy(dtype=float)[chosen].mean()))
+            seeded = rows[(rows["model"] == label) & (rows["corruption"] == corruption.name) & (rows["seed"] != "mean")]
+            per_seed.append([float(g["value"].to_numpy(dtype=float)[chosen].mean())
+                             for _, g in seeded.groupby("seed", sort=False)])  # levels in the order of x
             draws.append(window_scores(scores.distributions[(label, corruption.name)], x, *EXTREME))
         points[key] = float(np.mean(per_corruption))
+        seed_points[key] = np.mean(per_seed, axis=0)
         resamples[key] = np.mean(draws, axis=0)
-    return Extremes(points, resamples, record.boot_seed)
+    return Extremes(points, seed_points, resamples)
 
 
 def _best_other(extremes: Extremes, protocol: str) -> str:

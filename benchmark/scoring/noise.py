@@ -8,12 +8,12 @@ it gives one model's test-set score (the simulation's units):
 
 * **between seeds** — the SD of a model's per-seed scores on the one test set: retraining, all of it;
 * **seed × clip** (``interaction``) — retraining that shows as other errors on the same clips: two seeds of one
-  model scored on the same resamples differ by it (the shared test set cancels), so it is the resampled SD of
-  their difference over √2, averaged over the pairs of seeds;
+  model scored on the same resamples differ by it (the shared test set cancels); estimated as the seed-aware test
+  does (:func:`avbench.scoring.stats.interaction_sd`);
 * **seed** — the rest of the between-seed variance, the part that moves the whole score: √(between² − interaction²);
-* **clip** — the test set's part one model carries into a paired comparison: the resampled variance of the
-  difference of two models' seed means, less the seed × clip part the seed means still carry
-  (interaction² / S per model), over two models, square-rooted.
+* **clip** — the test set's part one model carries into a paired comparison: the test-set variance of the
+  difference of two models' seed means that the seed-aware test uses
+  (:func:`avbench.scoring.stats.test_set_variance`), over two models, square-rooted.
 
 Each is the median over the models (pairs of models for ``clip``), as one regime stands for a board.
 """
@@ -24,6 +24,8 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
+
+from avbench.scoring.stats import interaction_sd, test_set_variance
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,9 @@ def noise_parts(points: np.ndarray, resamples: np.ndarray) -> NoiseParts:
         raise ValueError(f"need (M >= 2, S >= 2) scores and (M, S, B) resamples, got {points.shape} and "
                          f"{resamples.shape}")
     between = points.std(axis=1, ddof=1)
-    interaction = np.array([np.mean([np.std(r[i] - r[j], ddof=1) / np.sqrt(2.0)
-                                     for i, j in itertools.combinations(range(n_seeds), 2)]) for r in resamples])
-    means = resamples.mean(axis=1)  # (M, B) resampled seed means
-    clip = [np.sqrt(max(np.var(means[a] - means[b], ddof=1) - (interaction[a] ** 2 + interaction[b] ** 2) / n_seeds,
-                        0.0) / 2.0) for a, b in itertools.combinations(range(n_models), 2)]
+    interaction = interaction_sd(resamples)  # (M,)
+    clip = [np.sqrt(test_set_variance(resamples[a], resamples[b]) / 2.0)
+            for a, b in itertools.combinations(range(n_models), 2)]
     total, part = statistics.median(between.tolist()), statistics.median(interaction.tolist())
     return NoiseParts(between_seeds=float(total), interaction=float(part),
                       seed=float(np.sqrt(max(total ** 2 - part ** 2, 0.0))), clip=float(statistics.median(clip)),

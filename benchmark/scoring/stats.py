@@ -151,15 +151,16 @@ def _paired_summary(
 
 def paired_p_value(differences: np.ndarray) -> float:
     """Two-sided bootstrap p of paired differences: 2·min(P*(d ≤ 0), P*(d ≥ 0)), capped at 1, NaN resamples
-    ignored. The one paired-bootstrap p-value of avbench (tables, summaries and leaderboards all use it)."""
+    ignored: the paired clip bootstrap's p (``avbench compare-loss``'s signal-vs-feature comparisons; rankings use
+    :func:`seed_paired_test`)."""
     d = np.asarray(differences, dtype=np.float64)
     valid = d[~np.isnan(d)]
     return float(min(1.0, 2.0 * min(np.mean(valid <= 0), np.mean(valid >= 0))))
 
 
 def seed_clip_bootstrap(per_seed: np.ndarray, seed: int) -> np.ndarray:
-    """Hierarchical bootstrap over training seeds and clips: (S, ..., B) → (..., B). No longer used to rank: kept
-    as the baseline of the null simulation (:mod:`avbench.scoring.null_size`), which shows why.
+    """Hierarchical bootstrap over training seeds and clips: (S, ..., B) → (..., B). No longer used for any interval
+    or test: kept as the baseline of the null simulation (:mod:`avbench.scoring.null_size`), which shows why.
 
     ``per_seed[s, ..., b]`` is seed s's score on clip resample b (the same clip resamples for every seed and every
     model). Resample b then also draws S seeds with replacement and averages their scores on clip resample b. With
@@ -215,6 +216,19 @@ def _within_seed(scores: np.ndarray) -> np.ndarray:
     return (mean_var - shared) / n_seeds
 
 
+def interaction_sd(scores: np.ndarray) -> np.ndarray:
+    """The SD of the seed × clip part of one model's score — retraining that shows as other errors on the same
+    clips — from its (S, B) resampled scores: √(v̄ − C), S × :func:`_within_seed` (zero for one seed)."""
+    return np.sqrt(np.maximum(0.0, scores.shape[-2] * _within_seed(scores)))
+
+
+def test_set_variance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The test set's variance of the difference of two models' seed means, shared by their seeds: the bootstrap
+    variance of the resampled difference less the seed × clip part each seed mean still carries (≥ 0)."""
+    resampled = a.mean(axis=-2) - b.mean(axis=-2)
+    return np.maximum(0.0, resampled.var(axis=-1, ddof=1) - _within_seed(a) - _within_seed(b))
+
+
 def seed_test_parts(a: ArrayLike, b: ArrayLike, point_a: ArrayLike | None = None, point_b: ArrayLike | None = None,
                     seed_sd_a: float | None = None, seed_sd_b: float | None = None,
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,8 +256,7 @@ def seed_test_parts(a: ArrayLike, b: ArrayLike, point_a: ArrayLike | None = None
         raise UserError(f"a and b must be scored on the same clip resamples; got {sa.shape[-1]} and {sb.shape[-1]}")
     pa, pb = _seed_points(point_a, sa, "point_a"), _seed_points(point_b, sb, "point_b")
     difference = pa.mean(axis=-1) - pb.mean(axis=-1)
-    resampled = sa.mean(axis=-2) - sb.mean(axis=-2)
-    test_set = np.maximum(0.0, resampled.var(axis=-1, ddof=1) - _within_seed(sa) - _within_seed(sb))
+    test_set = test_set_variance(sa, sb)
     # the test-set part is estimated from B resamples: B − 1 degrees of freedom (Monte Carlo error of the bootstrap)
     variance, for_df, welch = test_set, test_set, test_set ** 2 / (sa.shape[-1] - 1)
     for points, known in ((pa, seed_sd_a), (pb, seed_sd_b)):
@@ -284,6 +297,14 @@ def t_p_value(difference: ArrayLike, se: ArrayLike, df: ArrayLike) -> np.ndarray
     return np.minimum(1.0, 2.0 * tail)
 
 
+def t_interval(difference: float, se: float, df: float, confidence: float = 1.0 - ALPHA) -> tuple[float, float, float]:
+    """(low, high, p) of a difference with standard error ``se`` under Student t with ``df``: the interval
+    difference ± t·se at ``confidence`` and the matching two-sided p, so p < 1 − confidence exactly when the
+    interval excludes zero. Every seed-aware interval and p (tests, seed means, protocol effects) comes from here."""
+    half = float(t_quantile(df, 0.5 + confidence / 2.0) * se)
+    return float(difference) - half, float(difference) + half, float(t_p_value(difference, se, df))
+
+
 def seed_paired_test(a: ArrayLike, b: ArrayLike, point_a: ArrayLike | None = None, point_b: ArrayLike | None = None,
                      confidence: float = 1.0 - ALPHA, seed_sd_a: float | None = None,
                      seed_sd_b: float | None = None) -> tuple[float, float, float, float]:
@@ -305,8 +326,7 @@ def seed_paired_test(a: ArrayLike, b: ArrayLike, point_a: ArrayLike | None = Non
     difference, se, df = seed_test_parts(a, b, point_a, point_b, seed_sd_a, seed_sd_b)
     if difference.ndim:
         raise UserError("seed_paired_test compares two models; use seed_test_parts for batches")
-    half = float(t_quantile(df, 0.5 + confidence / 2.0) * se)
-    return float(difference), float(difference) - half, float(difference) + half, float(t_p_value(difference, se, df))
+    return (float(difference), *t_interval(float(difference), se, df, confidence))
 
 
 def seed_interval(scores: ArrayLike, points: ArrayLike | None = None, confidence: float = 1.0 - ALPHA
@@ -323,8 +343,8 @@ def seed_interval(scores: ArrayLike, points: ArrayLike | None = None, confidence
         low, high = np.nanquantile(per_seed[0], [tail, 1.0 - tail])
         return float(seed_points[0]), float(low), float(high)
     mean, se, df = seed_test_parts(per_seed, np.zeros((1, per_seed.shape[-1])), seed_points, np.zeros(1))
-    half = float(t_quantile(df, 0.5 + confidence / 2.0) * se)
-    return float(mean), float(mean) - half, float(mean) + half
+    low, high, _ = t_interval(float(mean), se, df, confidence)
+    return float(mean), low, high
 
 
 def probability_of_improvement(a: ArrayLike, b: ArrayLike, higher_is_better: bool = True) -> float:

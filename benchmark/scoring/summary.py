@@ -492,7 +492,7 @@ def with_training_effects(frame: pd.DataFrame, scores: RunScores) -> pd.DataFram
         summarised = functools.partial(_summary_scores, points=points, corruption=key[1],
                                        modalities=model_modalities(key[0]))
         effects[index] = paired_effect(treated_auc - control_auc, summarised(scores.distributions[key]),
-                                       summarised(scores.distributions[control_key]), scores.boot_seed)
+                                       summarised(scores.distributions[control_key]))
     cells: dict[Any, list[object]] = {index: [""] * 6 for index in out.index}
     for _, group in out.loc[list(effects)].groupby(["task", "corruption", "training"], sort=False):
         for index, adjusted in zip(group.index, holm([effects[i].p for i in group.index])):

@@ -26,7 +26,7 @@ import pandas as pd
 from avbench.models.registry import RECIPE, label_training
 from avbench.scoring.robustness import curve_area
 from avbench.scoring.significance import CONFIDENCE
-from avbench.scoring.stats import seed_test_parts, t_p_value, t_quantile
+from avbench.scoring.stats import seed_test_parts, t_interval
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Effect:
     p: float
 
 
-def paired_effect(difference: float, treated: np.ndarray, control: np.ndarray, boot_seed: int,
+def paired_effect(difference: float, treated: np.ndarray, control: np.ndarray,
                   confidence: float = CONFIDENCE) -> Effect:
     """``treated`` minus ``control``: (S, B) scores per training seed and clip resample of two trainings of the
     same architecture on the same clips, masks and resamples. Seed s of both starts from the same initialisation and
@@ -47,15 +47,12 @@ def paired_effect(difference: float, treated: np.ndarray, control: np.ndarray, b
     seed-aware test of every ranking (:func:`avbench.scoring.stats.seed_test_parts`: the test set through the
     shared resamples, retraining through the differences' between-seed variance, Student t), so an effect's
     interval and p mean what a ranking's do. ``difference`` is the point value (the difference of the plain
-    seed-mean scores), the interval is centred on it and p is read at it; ``boot_seed`` names the run's resamples
-    for callers that keep it."""
+    seed-mean scores), the interval is centred on it and p is read at it."""
     per_seed = np.asarray(treated, dtype=np.float64) - np.asarray(control, dtype=np.float64)
     _, se, df = seed_test_parts(per_seed, np.zeros((1, per_seed.shape[-1])))
-    if not se > 0:  # identical trainings (or a degenerate resample set): no uncertainty to state
+    if not se > 0:  # identical trainings, or a resample set without a defined variance (NaN): nothing to state
         return Effect(float(difference), float(difference), float(difference), 1.0 if difference == 0 else 0.0)
-    half = float(t_quantile(df, 0.5 + confidence / 2.0) * se)
-    return Effect(float(difference), float(difference) - half, float(difference) + half,
-                  float(t_p_value(difference, se, df)))
+    return Effect(float(difference), *t_interval(difference, se, df, confidence))
 
 
 def area_scores(per_seed: np.ndarray, x: Sequence[float]) -> np.ndarray:
