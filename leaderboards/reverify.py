@@ -90,7 +90,8 @@ def tolerance(entry_scores: np.ndarray, new_seeds: int, known_sd: float | None) 
 def _entry_scores(entry: Entry, board: str) -> tuple[float, np.ndarray] | None:
     from avbench.leaderboards.board import build_board  # deferred: torch (the model registry), scipy
 
-    rows = build_board([entry], entry.protocol.dataset, entry.protocol.task, board).rows
+    rows = build_board([entry], entry.protocol.dataset, entry.protocol.task, board,
+                       training=entry.model.training).rows
     if not rows or rows[0].score is None or rows[0].summary.seed_scores is None:
         return None
     return float(rows[0].score), rows[0].summary.seed_scores
@@ -160,7 +161,8 @@ def reverify(entry: Entry, out: Path, seeds: list[int] | None = None, retrain: b
     spec = RunSpec(models=[name], corruptions=named, dataset=dataset,
                    task=entry.protocol.task, seeds=chosen, config=str(entry.source.get("config") or "tiny"),
                    overrides=overrides, bootstrap=n_resamples, out=out, workers=workers, mask_seed=boot_seed,
-                   epochs=entry.source.get("epochs"), precision=str(entry.source.get("precision") or "fp32"))
+                   epochs=entry.source.get("epochs"), precision=str(entry.source.get("precision") or "fp32"),
+                   training_protocols=[entry.model.training])  # trained as the entry was
     previous = os.environ.get("AVBENCH_CACHE")
     with tempfile.TemporaryDirectory(prefix="avbench-verify-") as scratch:
         if retrain:  # a cache of its own: every seed is trained again here, none reused

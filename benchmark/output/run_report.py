@@ -25,7 +25,8 @@ from avbench.rundir.run_view import RunView, open_run
 from avbench.scoring.metrics import ECE, family_of, reliability_curve
 from avbench.tasks import get as get_task
 from avbench.tasks import names as task_names
-from avbench.output.summary_table import shared_notes, summary_groups, summary_tables
+from avbench.output.summary_table import shared_notes, summary_tables
+from avbench.scoring.summary import summary_groups
 from avbench.output.training_table import heatmap, training_grids, training_table
 from avbench.output.tables import Num, Table, bold_best, to_html
 

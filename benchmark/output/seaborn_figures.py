@@ -20,6 +20,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from avbench.atomic import write_with  # noqa: E402
+from avbench.models import RECIPE  # noqa: E402
+from avbench.output.plots import plot_name  # noqa: E402
+from avbench.scoring.summary import summary_groups  # noqa: E402
 from avbench.output.tables import Num, Table  # noqa: E402
 from avbench.scoring.metrics import display, spec  # noqa: E402
 from avbench.tasks import get as get_task  # noqa: E402
@@ -104,10 +107,14 @@ def rank_plot(rows: pd.DataFrame, path: Path, title: str) -> Path:
 
 
 def rank_plots(summary: pd.DataFrame, directory: Path) -> list[Path]:
-    """One rank plot per task × corruption of a run's ranked summary (``summary.csv``)."""
+    """One rank plot per ranking of a run's summary (``summary.csv``): task × corruption, and training protocol in a
+    run with several (each protocol is ranked on its own), named as the run's curve figures are."""
     written = []
-    ranked = summary[pd.to_numeric(summary["rank"], errors="coerce").notna()]
-    for (task, corruption, metric), group in ranked.groupby(["task", "corruption", "metric"], sort=False):
-        written.append(rank_plot(group, directory / f"ranks-{corruption}-{task}.png",
-                                 f"{corruption} · {task} · ranked by {display(metric)}"))
+    for (task, corruption, training), group in summary_groups(summary):
+        ranked = group[pd.to_numeric(group["rank"], errors="coerce").notna()]
+        if len(ranked):
+            trained = "" if training in (None, RECIPE) else f" · trained {training}"
+            written.append(rank_plot(ranked, directory / f"ranks-{plot_name(corruption, task, training)}.png",
+                                     f"{corruption} · {task}{trained} · ranked by "
+                                     f"{display(str(ranked['metric'].iloc[0]))}"))
     return written

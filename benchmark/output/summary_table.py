@@ -21,7 +21,7 @@ from avbench.scoring.ranking import rank_text
 from avbench.scoring.significance import ALPHA, STAR, p_phrase
 from avbench.tasks import get as get_task
 from avbench.tasks import names as task_names
-from avbench.scoring.summary import as_number, read_summary
+from avbench.scoring.summary import as_number, read_summary, summary_groups
 from avbench.output.tables import Cell, Num, Table
 from avbench.output.terminal import GROUP, print_table
 from avbench.output.training_table import training_tables
@@ -42,16 +42,6 @@ NO_SPREAD = ("No verified multi-seed entry gives the retraining spread of these 
              "as within retraining noise.")
 OWN_MEAN = ("own mean = mean over the conditions that apply to that model (the clean one and the loss of a modality "
             "it uses)")
-
-
-def summary_groups(summary: pd.DataFrame) -> list[tuple[tuple[str, str, str | None], pd.DataFrame]]:
-    """The ranked groups of ``summary.csv``: (task, corruption, training protocol) and its rows, in file order; the
-    protocol is None for a run without training protocols (one ranking per task × corruption)."""
-    if "training" not in summary.columns:
-        return [((str(task), str(corruption), None), group)
-                for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False)]
-    return [((str(task), str(corruption), str(training)), group)
-            for (task, corruption, training), group in summary.groupby(["task", "corruption", "training"], sort=False)]
 
 
 def summary_tables(summary: pd.DataFrame) -> list[Table]:

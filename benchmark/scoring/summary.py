@@ -536,6 +536,16 @@ def as_number(value: object) -> float | None:
     return None if pd.isna(number) else number
 
 
+def summary_groups(summary: pd.DataFrame) -> list[tuple[tuple[str, str, str | None], pd.DataFrame]]:
+    """The ranked groups of ``summary.csv``: (task, corruption, training protocol) and its rows, in file order; the
+    protocol is None for a run without training protocols (one ranking per task × corruption)."""
+    if "training" not in summary.columns:
+        return [((str(task), str(corruption), None), group)
+                for (task, corruption), group in summary.groupby(["task", "corruption"], sort=False)]
+    return [((str(task), str(corruption), str(training)), group)
+            for (task, corruption, training), group in summary.groupby(["task", "corruption", "training"], sort=False)]
+
+
 def read_summary(run_dir: Path) -> pd.DataFrame:
     """A run's ``summary.csv`` as written (empty cells kept as ''), for the tables that show it."""
     return pd.read_csv(Path(run_dir) / "summary.csv", keep_default_na=False)
