@@ -266,7 +266,7 @@ def run(spec: RunSpec, progress: bool = True, console: Console | None = None) ->
     start_local_workers(spec.executor, spec.workers)  # first: their import of torch overlaps the checks below
     check_spec(spec)  # every value checked before the dataset is opened or anything is written
     console = console or terminal.console(stderr=True)
-    store = open_dataset(spec.dataset, seed=spec.dataset_seed, verify=False)  # content: the guard below
+    store = open_dataset(spec.dataset, seed=spec.dataset_seed, verify=False)  # a directory's content: the guard below
     spec = prepare(spec, store)
     corruptions = [resolve_corruption(name, spec.corruption_settings) for name in spec.corruptions]
     out = Path(spec.out) if spec.out is not None else _default_out(spec)
@@ -359,9 +359,10 @@ def _execute(spec: RunSpec, store: Any, corruptions: list[Any], out: Path, conso
                       mask_seed=spec.mask_seed, device=spec.device, split=spec.split, store_path=str(store.path),
                       extra={"corruption_settings": spec.corruption_settings} if spec.corruption_settings else {})
     # a unit is done when its predictions came from the checkpoint cached now (another cache's are redone)
+    cached = {ts: cached_weights(ts, store) for ts in train_specs}
     pending_evals = {ts: [c.name for c in corruptions
                           if not predictions.is_current(predictions.path(out, ts.label, ts.seed, c.name),
-                                                        len(c.levels), cached_weights(ts, store))]
+                                                        len(c.levels), cached[ts])]
                      for ts in train_specs}
     total = len(train_specs) + sum(len(v) for v in pending_evals.values())
     executor = make_executor(spec.executor, spec.workers, out, spec.ray_address,

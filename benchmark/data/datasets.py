@@ -38,7 +38,8 @@ def open_dataset(name: str, seed: int = 0, verify: bool = True) -> FeatureStore:
     A store whose files no longer match their checksums is an error naming the file; the embedded dataset is
     instead generated anew from its seed (with a warning), since its content is defined by it. ``verify=False``
     opens a store directory with its structure checked only, for a caller that verifies the content itself (a
-    run, in the background, for the files it reads: :class:`avbench.data.verification.RunGuard`).
+    run, in the background, for the files it reads: :class:`avbench.data.verification.RunGuard`) or reads nothing
+    but its name; an embedded dataset is small and always verified as it opens, since a damaged copy is regenerated.
     """
     if name in EMBEDDED:
         return _embedded(EMBEDDED[name], seed)
