@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import difflib
 import errno
+import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -98,3 +100,12 @@ def validated(validate: Callable[[dict[str, Any]], T], data: Any, where: object,
         if not callable(getattr(exc, "errors", None)):
             raise
         raise validation_error(where, exc) from None
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file a user or a run wrote (a byte-order mark allowed), parsed; unreadable or invalid is one
+    :class:`UserError` line naming the file. The one reader behind run.json, run configurations and entries."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None

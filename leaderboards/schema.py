@@ -9,7 +9,6 @@ file and the field, and ``avbench schema entry`` prints the JSON Schema submitte
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, field
 from pathlib import Path
@@ -20,12 +19,11 @@ from pydantic import (ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeA
 from pydantic.dataclasses import dataclass
 
 from avbench.atomic import write_json
-from avbench.errors import UserError, validated
+from avbench.errors import UserError, read_json, validated
 from avbench.scoring.metrics import spec as metric_spec
 from avbench.tasks import names as task_names
 
 SCHEMA_VERSION = 1
-PROVENANCES = ("reported", "verified")
 ENTRIES_DIR = Path(__file__).resolve().parent / "entries"
 # The condition of the papers' tables that print a single, uncorrupted score.
 CLEAN = ("none", "clean")
@@ -147,8 +145,9 @@ class Entry:
     metrics: Annotated[list[MetricValue], Field(min_length=1)]
     source: dict[str, Any] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)  # corruption -> robustness summary
-    # verified only: {"seed", "n_resamples", "scores": {corruption: {"auc" | "clean": [B floats]} or
-    # {"levels": {level: [B floats]}} for a categorical corruption}}; every entry
+    # verified only: {"seed", "n_resamples", "scores": {corruption: {"auc" | "clean": [S lists of B floats],
+    # "seeds": [S floats]} or {"levels": {level: ...}, "seed_levels": {level: [S floats]}} for a categorical
+    # corruption}}: every seed's resampled and test-set ranking scores; every entry
     # of a protocol resamples the same clips, so two entries' distributions pair up for significance tests
     bootstrap: dict[str, Any] = field(default_factory=dict)
     schema_version: Literal[SCHEMA_VERSION] = SCHEMA_VERSION
@@ -180,11 +179,6 @@ class Entry:
 ENTRY = TypeAdapter(Entry)
 
 
-def entry_schema() -> dict[str, Any]:
-    """The JSON Schema of an entry file, for submitters (``avbench schema entry``)."""
-    return ENTRY.json_schema()
-
-
 def entry_from_dict(data: Any, where: str = "entry") -> Entry:
     """Validate a parsed JSON object and build an :class:`Entry` (one error line naming ``where`` and the first
     wrong field)."""
@@ -195,12 +189,7 @@ def entry_from_dict(data: Any, where: str = "entry") -> Entry:
 
 
 def load_entry(path: str | Path) -> Entry:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read leaderboard entry {path}: {exc}") from None
-    return entry_from_dict(data, where=path.name)
+    return entry_from_dict(read_json(Path(path)), where=Path(path).name)
 
 
 def load_entries(directory: str | Path | None = None) -> list[Entry]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from avbench.errors import UserError, validated
+from avbench.errors import UserError, read_json, validated
 from avbench.execution.executors import DEFAULT_SLURM_MINUTES
 
 if sys.version_info >= (3, 11):
@@ -199,10 +199,7 @@ def load(value: str) -> RunConfig:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UserError(f"{path}: not a readable TOML file ({exc})") from None
         return parse(data, path)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    record = read_json(path)
     if not isinstance(record, dict) or "configuration" not in record:
         raise UserError(f"{path}: no recorded configuration to repeat (a run.json of a run made by this avbench "
                         "has one)")

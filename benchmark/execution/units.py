@@ -1,7 +1,7 @@
 """The two kinds of work unit a run is split into, as plain picklable functions any executor can call.
 
-* train unit: one model × seed → a checkpoint in the cache (reused when present and valid);
-* eval unit: one model × seed × corruption → ``predictions/<model>/seed<k>/<corruption>.npz``
+* train unit: one model × training protocol × seed → a checkpoint in the cache (reused when present and valid);
+* eval unit: one model × training protocol × seed × corruption → ``predictions/<model>/seed<k>/<corruption>.npz``
   (the format of :mod:`avbench.rundir.predictions`).
 
 Each unit writes its output atomically, so a unit is either done (and skipped on resume) or not started. Units run

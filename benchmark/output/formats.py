@@ -36,7 +36,6 @@ class OutputFormat:
     records: Callable[[Sequence[Record]], str] | None = None
     document: Callable[[Any], str] | None = None
     report_file: bool = False
-    document: Callable[[Any], str] | None = None
 
     def tables(self, tables: Sequence[Table]) -> str:
         """Several tables as one document (CSV tables each under a ``# title`` line)."""

@@ -13,7 +13,7 @@ MOHAMED = "Mohamed & Schuller, 2020 (matched / multi-condition training under pa
 
 RECIPE = Protocol(
     RECIPE_NAME, "each model's own recipe: its modality dropout (RAVER, AuxFormer) and its own regulariser "
-                 "(Align-MultiScaleW's random chunk crops); the default, and today's behaviour",
+                 "(Align-MultiScaleW's random chunk crops); the default",
     source="each model's source paper")
 CLEAN = Protocol(
     "clean", "no loss-related augmentation: modality dropout off, fixed chunks where the architecture's alignment "

@@ -28,7 +28,7 @@ from avbench.rundir.record import RunRecord
 from avbench.rundir.run_view import RunView
 from avbench.rundir.run_view import open_run as open_view
 
-__all__ = ["Run", "open_run", "run", "frame_records"]
+__all__ = ["Run", "open_run", "run"]
 
 
 class Run:

@@ -1,5 +1,5 @@
-"""What ``run.json`` records so that a result can be traced and reproduced: code, data, settings, machine; and the
-one reader of ``run.json`` (the runner resuming, ``avbench submit`` verifying and the reports discovering runs)."""
+"""What ``run.json`` records so that a result can be traced and reproduced: code, data, settings, machine (its typed
+reader is :mod:`avbench.rundir.record`)."""
 from __future__ import annotations
 
 import hashlib

@@ -10,17 +10,15 @@ add some), and fields a state does not have are None.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from avbench.errors import UserError, validated
+from avbench.errors import UserError, read_json, validated
 from avbench.execution.run_config import RunConfig
 
 RUN_JSON = "run.json"
-STATUSES = ("running", "failed", "complete")
 
 
 class RunRecord(BaseModel):
@@ -103,11 +101,7 @@ def read_record(run_dir: Path) -> RunRecord:
     path = Path(run_dir) / RUN_JSON
     if not path.is_file():
         raise UserError(f"{run_dir} is not an avbench run directory (no {RUN_JSON})")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-    return parse_record(info, path)
+    return parse_record(read_json(path), path)
 
 
 def find_record(run_dir: Path) -> RunRecord | None:

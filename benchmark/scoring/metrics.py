@@ -128,10 +128,6 @@ def names(task: str | None = None) -> list[str]:
     return [s.name for s in _ORDER if not s.family and (task is None or s.task == task)]
 
 
-def lower_is_better() -> frozenset[str]:
-    return frozenset(n for n, s in _METRICS.items() if not s.higher_is_better)
-
-
 def _computed(task: str, sums: Any, family_keys: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
     """Every registered metric of ``task`` from its sums, in declaration order; a family under
     ``family_keys[prefix]`` (one array) when given, else as one entry per member is left to the caller."""
@@ -469,8 +465,6 @@ CCC_MEAN = register_metric(CCC + "mean", "mean CCC", True, "attributes", lambda 
 
 CLASSIFICATION_METRICS: tuple[str, ...] = tuple(names("emotion"))
 """Scalar classification scores, in the order they are reported; ``per_class_f1`` comes on top of these."""
-LOWER_IS_BETTER: frozenset[str] = lower_is_better()
-"""Scores where smaller is better (from the registry)."""
 
 
 def f1_key(emotion: str) -> str:

@@ -21,7 +21,7 @@ class Task(ABC):
     """The task interface (abstract: a task that misses a method cannot be built); the subclasses below fill it in. Instances are stateless and registered by name."""
 
     name: str = ""
-    primary: str = ""  # metric that ranks models and selects the checkpoint (a name in avbench.scoring.metric_specs)
+    primary: str = ""  # metric that ranks models and selects the checkpoint (a name in avbench.scoring.metrics)
     head: str = ""  # the model output a task needs: a task name models list in their ``tasks``
     baseline: str = ""  # registered model that effective robustness is measured against
     default_outputs: int = 0  # outputs of a model built without a dataset (the embedded dataset's count)
