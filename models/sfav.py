@@ -1,6 +1,8 @@
 """SFAV: self-attention fusion for audio-visual emotion recognition with incomplete data (ICPR 2022)."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -121,8 +123,17 @@ class SFAV(FrameModel):
         pooled = [masked_mean(a2.transpose(1, 2), keep_a2), masked_mean(v2.transpose(1, 2), keep_v)]
         return self.classifier(torch.cat(pooled, dim=-1))
 
+    @classmethod
+    def training_regulariser(cls, settings: dict[str, Any]) -> str:
+        """The source's "softhard" batches: every clip also as a soft audio/video mix, audio zeroed and video zeroed
+        — a modality-dropout-like augmentation, so a protocol without loss-related augmentation switches it off."""
+        return "softhard batches (soft mixes and one-modality-zeroed copies)"
+
     def loss(self, batch: Batch, targets: Targets, criterion: nn.Module) -> torch.Tensor:
-        """The source's "softhard" augmentation: original, soft mix, audio zeroed, video zeroed (4×B)."""
+        """The source's "softhard" augmentation: original, soft mix, audio zeroed, video zeroed (4×B); the plain
+        loss when a training protocol switches it off (``regularise = False``)."""
+        if not self.regularise:
+            return super().loss(batch, targets, criterion)
         frames = self.frames(batch)
         a, v = frames["audio"], frames["video"]
         c = torch.randint(0, 100, (batch.size, 1, 1), device=a.device).to(a.dtype) / 100

@@ -19,11 +19,11 @@ from avbench.corruptions import masks_for
 from avbench.data.batching import Collator
 from avbench.errors import UserError
 from avbench.execution import checkpoints
-from avbench.execution.training import TrainSpec, checkpoint_dir, modality_dropout
+from avbench.execution.training import TrainSpec, checkpoint_dir
 from avbench.models import RECIPE, format_label, label_training, parse_label, split_training
 from avbench.models import get as build
 from avbench.protocols import REGISTRY, Protocol, get, parse_selection
-from avbench.protocols.augment import Augmentation, BatchLoss
+from avbench.protocols.augment import Augmentation, BatchLoss, drop_one_modality
 from avbench.rundir import predictions
 from avbench.scoring.training_effects import paired_effect, variance_shares
 
@@ -73,8 +73,8 @@ def test_each_protocol_resolves_to_what_it_trains_with() -> None:
     assert plan("late-fusion", "modality-dropout").dropout == (("audio", 0.2), ("video", 0.2))
     assert plan("align-fw", "modality-dropout").dropout == (("audio", 0.2), ("text", 0.2))
     assert plan("ser", "modality-dropout") == plan("ser", "clean")  # nothing to drop its one modality for
-    assert plan("align-multiscalew", "clean").fixed_alignment and not plan("align-multiscalew", "recipe").fixed_alignment
-    assert not plan("align-fw", "clean").fixed_alignment  # its chunks are fixed already: nothing to switch off
+    assert plan("align-multiscalew", "clean").regulariser_off and not plan("align-multiscalew", "recipe").regulariser_off
+    assert not plan("align-fw", "clean").regulariser_off  # its chunks are fixed already: nothing to switch off
     assert plan("tlstm", "markov-loss").corruption == "markov" and plan("tlstm", "frame-loss").corruption == "random-all"
 
 
@@ -111,7 +111,7 @@ def _augmented(batches: list, protocol: str, store, model: str = "raver", seed: 
 
 def test_recipe_batches_are_those_of_the_recipe_code(batches, synthetic) -> None:
     rng = np.random.default_rng(0)
-    expected = [modality_dropout(item.batch, (0.2, 0.2), rng) for item in batches]
+    expected = [drop_one_modality(item.batch, (("audio", 0.2), ("video", 0.2)), rng) for item in batches]
     for got, want in zip(_augmented(batches, "recipe", synthetic), expected):
         for m in want.masks:
             assert torch.equal(got.masks[m], want.masks[m]) and torch.equal(got.inputs[m], want.inputs[m])

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from avbench.execution import PRECISIONS, checkpoints
-from avbench.data.batching import Batch, Collator, prefetch
+from avbench.data.batching import Collator, prefetch
 from avbench.cache import cache_dir
 from avbench import validate
 from avbench.errors import UserError
@@ -31,7 +31,7 @@ from avbench.models.registry import RECIPE
 from avbench.protocols import Training, recipe_training
 from avbench.protocols import check as check_protocols
 from avbench.protocols import get as get_protocol
-from avbench.protocols.augment import Augmentation, drop_one_modality
+from avbench.protocols.augment import Augmentation
 from avbench.data.store import FeatureStore
 from avbench.tasks import check as check_task
 from avbench.tasks import get as get_task
@@ -104,11 +104,6 @@ def make_optimizer(model: nn.Module, recipe: Any) -> torch.optim.Optimizer:
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
-
-
-def modality_dropout(batch: Batch, probs: tuple[float, float], rng: np.random.Generator) -> Batch:
-    """Per batch: zero all audio with probability p_a, else all video with probability p_v (RAVER/AuxFormer)."""
-    return drop_one_modality(batch, (("audio", probs[0]), ("video", probs[1])), rng)
 
 
 def build_model(spec: TrainSpec, store: FeatureStore) -> EmotionModel:
@@ -198,7 +193,7 @@ def train(spec: TrainSpec, store: FeatureStore, device: str = "cpu", on_epoch: E
     model = build_model(spec, store).to(device)
     recipe = type(model).recipes[spec.config]
     plan = spec.plan()
-    model.regularise = not plan.fixed_alignment
+    model.regularise = not plan.regulariser_off
     augment = Augmentation(plan, store, spec.seed)
     epochs = recipe.epochs if spec.epochs is None else spec.epochs
     criterion = get_task(model.task).criterion(recipe.loss, store, recipe.cb_beta).to(device)

@@ -25,26 +25,28 @@ class Training:
     """One model's training augmentation under a protocol, as the training loop applies it.
 
     ``dropout``: per batch, one uniform draw zeroes the first listed modality with its probability, else the second
-    with its, and so on (RAVER's scheme for ((audio, 0.2), (video, 0.2))); ``fixed_alignment``: the architecture's
-    own random alignment regulariser is off (Align-MultiScaleW trains on its fixed evaluation chunks);
+    with its, and so on (RAVER's scheme for ((audio, 0.2), (video, 0.2))); ``regulariser_off``: the architecture's
+    own loss-related regulariser that is switched off, in words (:meth:`EmotionModel.training_regulariser`:
+    Align-MultiScaleW's random chunk alignments, SFAV's softhard batches), '' when none is;
     ``corruption``: every training batch is masked by this registered corruption at a level drawn per batch.
     """
 
     dropout: tuple[tuple[str, float], ...] = ()
-    fixed_alignment: bool = False
+    regulariser_off: str = ""
     corruption: str | None = None
 
     def key(self) -> dict[str, Any]:
-        """The fields that change training, for the checkpoint hash."""
-        return {"dropout": [[m, p] for m, p in self.dropout], "fixed_alignment": self.fixed_alignment,
+        """The fields that change training, for the checkpoint hash (``fixed_alignment``: the name the switched-off
+        regulariser had when Align-MultiScaleW's was the only one, so cached checkpoints keep their keys)."""
+        return {"dropout": [[m, p] for m, p in self.dropout], "fixed_alignment": bool(self.regulariser_off),
                 "corruption": self.corruption}
 
     @property
     def slug(self) -> str:
-        """A file-name-safe summary for checkpoint directory names, e.g. ``md-a0.2-v0.2`` or ``nomd-fixed``."""
+        """A file-name-safe summary for checkpoint directory names, e.g. ``md-a0.2-v0.2`` or ``nomd-noreg``."""
         parts = ["md-" + "-".join(f"{m[0]}{p:g}" for m, p in self.dropout) if self.dropout else "nomd"]
-        if self.fixed_alignment:
-            parts.append("fixed")
+        if self.regulariser_off:
+            parts.append("noreg")
         if self.corruption:
             parts.append(f"loss-{self.corruption}")
         return "-".join(parts)
@@ -56,8 +58,8 @@ class Training:
             drops = ", ".join(f"{m} {p:.0%}" for m, p in self.dropout)
             kept = 1.0 - sum(p for _, p in self.dropout)
             parts.append(f"modality dropout per batch ({drops}, both kept {kept:.0%})")
-        if self.fixed_alignment:
-            parts.append("fixed chunk alignment")
+        if self.regulariser_off:
+            parts.append(f"without its {self.regulariser_off}")
         if self.corruption:
             parts.append(f"training batches under {self.corruption} (a level drawn per batch)")
         return "; ".join(parts) or "no loss-related augmentation"
@@ -78,7 +80,8 @@ class Protocol:
     recipe's own; a model with one modality has nothing to drop it in favour of, so it trains without. ``own_regulariser``:
     False switches off an architecture's own loss-related regulariser (:meth:`EmotionModel.training_regulariser`).
     ``corruption``: a registered corruption that masks every training batch, at one of its levels drawn per batch
-    from the training generator (its own mask function, so training masks are those of the evaluation family).
+    from a generator of its own seeded by the training seed (its own mask function, so training masks are those of
+    the evaluation family).
     """
 
     name: str
@@ -106,8 +109,8 @@ class Protocol:
         else:
             dropout = ()
         settings = cls.config_for(config, **dict(overrides or {}))
-        fixed = not self.own_regulariser and bool(cls.training_regulariser(settings))
-        return Training(dropout, fixed, self.corruption)
+        off = "" if self.own_regulariser else cls.training_regulariser(settings)
+        return Training(dropout, off, self.corruption)
 
 
 def recipe_training(cls: type[EmotionModel], config: str) -> Training:

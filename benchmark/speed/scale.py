@@ -181,7 +181,9 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
     from avbench.models.base import visible  # deferred: pandas, torch
     from avbench.corruptions import get as get_corruption  # deferred: pandas
     from avbench.data.datasets import open_dataset  # deferred: pandas
-    from avbench.execution.training import TrainSpec, autocast, build_model, make_optimizer, modality_dropout  # deferred: pandas, safetensors, torch
+    from avbench.execution.training import TrainSpec, autocast, build_model, make_optimizer  # deferred: pandas, safetensors, torch
+    from avbench.protocols.base import recipe_dropout  # deferred: torch
+    from avbench.protocols.augment import drop_one_modality  # deferred: torch
     from avbench.execution.units import predict_under_corruption, set_threads  # deferred: pandas, safetensors, torch
 
     set_threads()
@@ -205,7 +207,7 @@ def measure_model(name: str, device: str, precision: str, steps: int, batch_size
         if i == 1:
             start = time.perf_counter()
         with autocast(device, precision):
-            model.train_step(visible(model, modality_dropout(item.batch, recipe.modality_dropout, rng)),
+            model.train_step(visible(model, drop_one_modality(item.batch, recipe_dropout(recipe), rng)),
                              item.targets, criterion, optimizer, recipe.grad_clip)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
